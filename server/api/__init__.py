@@ -1,0 +1,1 @@
+"""HTTP API under /api/v1: thin FastAPI routers over core and storage."""

@@ -1,0 +1,73 @@
+"""FastAPI dependencies as `Annotated` aliases: the database session, settings, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.clock import utcnow
+from server.errors import ServiceError
+from server.settings import Settings
+from server.storage import callers
+from server.storage.callers import Caller
+from server.storage.database import Database
+
+SESSION_COOKIE = "pdv_session"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with get_database(request).session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def get_caller(request: Request, session: SessionDep) -> Caller:
+    """Whoever calls: a bearer token (device, API key, session) or the session cookie."""
+    now = utcnow()
+    token = _bearer(request)
+    if token is not None:
+        caller = await callers.from_bearer_token(session, token=token, now=now)
+        if caller is None:
+            raise ServiceError("auth.invalid_token")
+        return caller
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is None:
+        raise ServiceError("auth.required")
+    caller = await callers.from_session_token(session, token=cookie, now=now)
+    if caller is None:
+        raise ServiceError("auth.session_expired")
+    return caller
+
+
+async def get_person(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
+    """A logged-in person (not a device or API key)."""
+    if caller.person is None:
+        raise ServiceError("auth.forbidden", "this endpoint is for persons")
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+CurrentPerson = Annotated[Caller, Depends(get_person)]

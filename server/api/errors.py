@@ -1,0 +1,92 @@
+"""The API edge of the error table: every failure becomes
+`{"error": {"code": ..., "message": ..., "detail": ...}}` with the table's HTTP status.
+`message` is Swedish unless the request's Accept-Language prefers English."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.core.errors import CoreError
+from server.errors import ERRORS, ServiceError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "request.malformed_json",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "request.not_found",
+    405: "request.method_not_allowed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+}
+
+
+def prefers_english(request: Request) -> bool:
+    """True when Accept-Language ranks English above Swedish (default: Swedish)."""
+    header = request.headers.get("accept-language", "")
+    for part in header.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("sv"):
+            return False
+        if tag.startswith("en"):
+            return True
+    return False
+
+
+def error_response(
+    request: Request, code: str, detail: Any = "", headers: dict[str, str] | None = None
+) -> JSONResponse:
+    spec = ERRORS[code]
+    message = spec.en if prefers_english(request) else spec.sv
+    body = {"error": {"code": code, "message": message, "detail": detail}}
+    return JSONResponse(body, status_code=spec.status, headers=headers)
+
+
+def _validation_code(errors: list[dict[str, Any]]) -> str:
+    types = {error.get("type") for error in errors}
+    if "json_invalid" in types:
+        return "request.malformed_json"
+    if "extra_forbidden" in types:
+        return "request.unknown_field"
+    return "request.invalid"
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"loc": [str(part) for part in error.get("loc", ())], "type": error.get("type"),
+         "msg": error.get("msg")}
+        for error in errors
+    ]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CoreError)
+    async def _core(request: Request, exc: CoreError) -> JSONResponse:
+        return error_response(request, exc.code, str(exc.args[0]) if exc.args else "")
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"Retry-After": exc.detail} if exc.code == "auth.rate_limited" else None
+        return error_response(request, exc.code, "" if headers else exc.detail, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        return error_response(request, _validation_code(errors), _validation_detail(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "server.internal")
+        return error_response(request, code, "", getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, "server.internal")

@@ -1,0 +1,65 @@
+"""ASGI middleware that refuses request bodies over the configured size before reading them."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.errors import ERRORS
+
+
+class BodyTooLarge(Exception):
+    """Raised into the app when a body without Content-Length grows past the limit."""
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not too_large:  # the app's own answer to a body cut short is replaced below
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except BodyTooLarge:
+            pass
+        if too_large:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        spec = ERRORS["request.too_large"]
+        body = json.dumps(
+            {"error": {"code": "request.too_large", "message": spec.sv, "detail": self.max_bytes}}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": spec.status,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,63 @@
+"""The ASGI application: routers, error table, limits and the lifecycle of its resources."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from server.api import errors
+from server.api.limits import BodySizeLimit
+from server.settings import Settings
+from server.storage.database import Database
+
+API_PREFIX = "/api/v1"
+# server/api/<module>.py each exports `router`; order is the order in the OpenAPI docs.
+ROUTERS = (
+    "health",
+    "auth",
+    "alerts",
+    "sites",
+    "persons",
+    "devices",
+    "enrollment",
+    "api_keys",
+    "audit",
+    "organization",
+)
+
+
+def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+    """Build the app. With `database` given the caller owns it; otherwise the app opens one
+    from `settings.database_url` at start-up and closes it at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database is not None:
+            yield
+            return
+        async with Database(settings.database_url) as owned:
+            app.state.database = owned
+            yield
+
+    app = FastAPI(
+        title="pdv-alert",
+        version="0.1.0",
+        summary="Larm vid pågående dödligt våld (PDV) för skolor",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.database = database
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    api = APIRouter(prefix=API_PREFIX)
+    for name in ROUTERS:
+        module = importlib.import_module(f"server.api.{name}")
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,1 @@
+"""Pure, synchronous core: alert state machine, permissions, templates and the audit chain."""

@@ -1,0 +1,81 @@
+"""Typed settings, read once at start-up from `PDV_*` environment variables and an optional
+TOML file (`PDV_CONFIG_FILE`). `deploy/pdv-alert.example.toml` documents every key."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SECRET = "change-me-development-only"
+
+
+class UnsafeSettings(ValueError):
+    """Production mode with a setting that is only safe for development."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PDV_", extra="forbid")
+
+    environment: Literal["development", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    database_url: str = "sqlite+aiosqlite:///pdv-alert.db"
+    bus_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str = ""
+    session_hours: float = Field(default=12.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    login_attempts_per_account: int = Field(default=5, ge=1)
+    login_attempts_per_ip: int = Field(default=30, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    trigger_countdown_seconds: int = Field(default=3, ge=0, le=30)
+    default_language: Literal["sv", "en"] = "sv"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("PDV_CONFIG_FILE")
+        if config_file:
+            if not Path(config_file).is_file():
+                raise FileNotFoundError(f"PDV_CONFIG_FILE points to a missing file: {config_file}")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
+            problems.append("PDV_SECRET_KEY must be set to a random value of 32+ characters")
+        if not self.public_url.startswith("https://"):
+            problems.append("PDV_PUBLIC_URL must be the https:// address users open")
+        if problems:
+            raise UnsafeSettings("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag when the service is reached over TLS."""
+        return self.public_url.startswith("https://")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; keyword overrides win over the environment (used by the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
