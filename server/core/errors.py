@@ -19,8 +19,11 @@ class CoreError(Exception):
     code: str = "core.error"
 
     def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.code)
+        super().__init__(detail)
         self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"

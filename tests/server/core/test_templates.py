@@ -149,9 +149,7 @@ def test_template_for_ignores_other_kinds_unknown_keys_and_bad_values():
         },
     }
     assert template_for(Kind.PDV_LOCKDOWN, overrides=overrides) == BUILT_IN[Kind.PDV_LOCKDOWN]
-    assert template_for(Kind.SECURE, overrides={"secure": "not a mapping"}) == BUILT_IN[
-        Kind.SECURE
-    ]
+    assert template_for(Kind.SECURE, overrides={"secure": "not a mapping"}) == BUILT_IN[Kind.SECURE]
 
 
 def test_template_for_never_gives_custom_a_default_order():
