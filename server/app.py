@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
@@ -17,8 +17,11 @@ API_PREFIX = "/api/v1"
 # server/api/<module>.py each exports `router`; order is the order in the OpenAPI docs.
 ROUTERS = (
     "health",
+    "config",
     "auth",
     "alerts",
+    "rollcall",
+    "presence",
     "sites",
     "persons",
     "devices",
@@ -29,17 +32,28 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, database: Database | None = None, realtime: bool = True
+) -> FastAPI:
     """Build the app. With `database` given the caller owns it; otherwise the app opens one
-    from `settings.database_url` at start-up and closes it at shutdown."""
+    from `settings.database_url` at start-up and closes it at shutdown. With `realtime` the
+    lifespan also runs the WebSocket gateway, hub, bus and receipt writer."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if database is not None:
-            yield
-            return
-        async with Database(settings.database_url) as owned:
-            app.state.database = owned
+        async with AsyncExitStack() as stack:
+            if database is None:
+                app.state.database = await stack.enter_async_context(
+                    Database(settings.database_url)
+                )
+            if realtime:
+                from server.realtime.service import Realtime
+
+                live = await stack.enter_async_context(Realtime(settings, app.state.database))
+                app.state.realtime = live
+                app.state.on_event = live.on_event
+                app.state.device_revoked = live.device_revoked
+                app.state.person_signed_out = live.person_signed_out
             yield
 
     app = FastAPI(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from protocol.codec import ERROR_MESSAGES
+
 
 @dataclass(frozen=True)
 class ErrorSpec:
@@ -71,6 +73,9 @@ ERRORS: dict[str, ErrorSpec] = {
         409, "Enheten är redan återkallad.", "The device is already revoked."
     ),
     "api_key.not_found": ErrorSpec(404, "API-nyckeln finns inte.", "No such API key."),
+    "api_key.revoked": ErrorSpec(
+        409, "API-nyckeln är redan återkallad.", "The API key is already revoked."
+    ),
     "enrollment.not_found": ErrorSpec(
         404, "Registreringskoden finns inte.", "No such enrollment code."
     ),
@@ -127,12 +132,22 @@ ERRORS: dict[str, ErrorSpec] = {
         "Samma Idempotency-Key användes för ett annat larm.",
         "The Idempotency-Key was used for a different alert.",
     ),
+    # WebSocket protocol: the codes of protocol.codec.ERROR_MESSAGES are added below
+    "protocol.hello_required": ErrorSpec(
+        400, "Första meddelandet måste vara hello.", "The first message must be hello."
+    ),
+    "protocol.unexpected": ErrorSpec(
+        400, "Meddelandet väntades inte här.", "The message was not expected here."
+    ),
     # server
     "server.unavailable": ErrorSpec(503, "Tjänsten är inte redo.", "The service is not ready."),
     "server.internal": ErrorSpec(
         500, "Internt fel i servern. Det är loggat.", "Internal server error. It has been logged."
     ),
 }
+
+
+ERRORS.update({code: ErrorSpec(400, texts.sv, texts.en) for code, texts in ERROR_MESSAGES.items()})
 
 
 class ServiceError(Exception):

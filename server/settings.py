@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str = ""
+    # The WebSocket gateway listens on its own port (the proxy routes /ws to it).
+    ws_host: str = ""  # empty: same as `host`
+    ws_port: int = Field(default=8001, ge=0, le=65535)
+    ws_public_url: str = ""  # what clients are told to connect to; empty: derived
+    allowed_origins: list[str] = Field(default_factory=list)  # browser Origins for /ws
+    heartbeat_seconds: float = Field(default=20.0, gt=0)
+    hello_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_replay_events: int = Field(default=1000, ge=1)
+    connection_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
+    catch_up_seconds: float = Field(default=2.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     login_attempts_per_account: int = Field(default=5, ge=1)

@@ -75,3 +75,15 @@ async def stream_position(session: AsyncSession, *, organization_id: int) -> tup
         )
     ).one()
     return row.epoch, int(row.last_seq)
+
+
+def event_document(row: AlertEvent) -> dict[str, Any]:
+    """The wire shape of one event (the `alert` frame without its `type`)."""
+    return {
+        "seq": row.seq,
+        "event": row.type,
+        "at": row.at.isoformat(),
+        "actor": row.actor,
+        "changes": row.changes,
+        "alert": row.alert,
+    }

@@ -1,0 +1,346 @@
+"""The WebSocket gateway: the `websockets` server on its own port, in the app's event loop.
+
+One connection's life: the client sends `hello` within `hello_timeout_seconds`; the token (or,
+for browsers, the session cookie of the handshake) says who it is; it is subscribed to the
+hub in buffering mode, the database is read (replay of `seq > last_seq`, or a snapshot), the
+`welcome` and then the buffered events are written, and the connection is live. Receipts
+and acks go to the group-commit writer. See docs/protocol.md for the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from protocol.closecodes import CloseCode
+from protocol.codec import ProtocolError, decode_client
+from protocol.messages import MAX_CLIENT_FRAME, PROTOCOL_VERSION, Ack, Hello, Ping, ReceiptMsg
+from protocol.vocabulary import ReceiptState
+from server.clock import utcnow
+from server.core.permissions import Action, ActorKind, sites_where
+from server.errors import ERRORS
+from server.realtime.frames import dumps
+from server.realtime.hub import Hub, Subscriber, write_now
+from server.realtime.receipts import ReceiptWriter
+from server.settings import Settings
+from server.storage import alerts, callers, events, sites
+from server.storage.callers import Caller
+from server.storage.database import Database
+from server.storage.receipts import ReceiptUpdate
+
+log = logging.getLogger(__name__)
+
+MAX_INVALID_FRAMES = 10
+SESSION_COOKIE = "pdv_session"
+
+
+@dataclass(frozen=True)
+class Welcome:
+    recovered: bool
+    epoch: str
+    seq: int
+    active: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+
+
+class Gateway:
+    def __init__(
+        self, *, settings: Settings, database: Database, hub: Hub, receipts: ReceiptWriter
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.hub = hub
+        self.receipts = receipts
+        self._by_device: dict[int, set[ServerConnection]] = defaultdict(set)
+        self._by_person: dict[int, set[ServerConnection]] = defaultdict(set)
+        self._server: Server | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def __aenter__(self) -> Gateway:
+        self._server = await serve(
+            self._handle,
+            self.settings.ws_host or self.settings.host,
+            self.settings.ws_port,
+            compression=None,  # no permessage-deflate on the alert channel (fan-out speed)
+            max_size=MAX_CLIENT_FRAME,
+            ping_interval=self.settings.heartbeat_seconds,
+            ping_timeout=self.settings.heartbeat_seconds,
+            process_request=self._check_origin,
+            server_header="pdv-alert",
+        )
+        sockets = list(self._server.sockets)
+        self.port = sockets[0].getsockname()[1] if sockets else 0
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close(close_connections=True)  # 1001 going away
+            await self._server.wait_closed()
+
+    # -- origin --------------------------------------------------------------------------
+    def allowed_origin(self, origin: str) -> bool:
+        """Browsers must come from our own pages; native clients send no Origin."""
+        allowed = set(self.settings.allowed_origins)
+        if self.settings.public_url:
+            allowed.add(self.settings.public_url.rstrip("/"))
+        if origin in allowed:
+            return True
+        if self.settings.environment == "development":
+            host = origin.split("://", 1)[-1].split(":", 1)[0]
+            return host in {"127.0.0.1", "localhost", "[::1]"}
+        return False
+
+    def _check_origin(self, connection: ServerConnection, request: Request) -> Response | None:
+        origin = request.headers.get("Origin")
+        if origin is not None and not self.allowed_origin(origin):
+            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        return None
+
+    # -- revocation ----------------------------------------------------------------------
+    def close_device(self, device_id: int) -> int:
+        """Close every live connection of a revoked device on this node."""
+        closed = 0
+        for connection in list(self._by_device.get(device_id, ())):
+            self.close_soon(connection, CloseCode.REVOKED, "auth.revoked")
+            closed += 1
+        return closed
+
+    def close_soon(self, connection: ServerConnection, code: int, reason: str) -> None:
+        """Start closing without waiting for the peer (keeps the task referenced)."""
+        task = asyncio.create_task(connection.close(code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def close_person(self, person_id: int) -> int:
+        closed = 0
+        for connection in list(self._by_person.get(person_id, ())):
+            self.close_soon(connection, CloseCode.REVOKED, "auth.revoked")
+            closed += 1
+        return closed
+
+    # -- one connection ------------------------------------------------------------------
+    async def _handle(self, connection: ServerConnection) -> None:
+        hello = await self._receive_hello(connection)
+        if hello is None:
+            return
+        caller = await self._authenticate(connection, hello)
+        if caller is None:
+            await self._error(connection, "auth.invalid_token")
+            await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
+            return
+        subscriber = await self._subscriber(connection, caller)
+        registry, key = (
+            (self._by_device, caller.device.id)
+            if caller.device
+            else (self._by_person, caller.actor.id)
+        )
+        registry[key].add(connection)
+        await self.hub.subscribe(subscriber)
+        try:
+            welcome = await self._welcome(subscriber, hello)
+            write_now(connection, dumps(self._welcome_message(welcome, caller)))
+            # the welcome covers everything up to welcome.seq; what came meanwhile follows
+            for event in self.hub.go_live(subscriber, sent_up_to=welcome.seq):
+                write_now(connection, dumps({"type": "alert", **event}))
+            await self._serve(connection, caller)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.hub.unsubscribe(subscriber)
+            registry[key].discard(connection)
+            if not registry[key]:
+                del registry[key]
+
+    async def _receive_hello(self, connection: ServerConnection) -> Hello | None:
+        try:
+            raw = await asyncio.wait_for(
+                connection.recv(), timeout=self.settings.hello_timeout_seconds
+            )
+        except TimeoutError:
+            await connection.close(CloseCode.HELLO_TIMEOUT, "hello timeout")
+            return None
+        except ConnectionClosed:
+            return None
+        try:
+            message = decode_client(raw)
+        except ProtocolError as exc:
+            await self._error(connection, exc.code, exc.detail)
+            code = (
+                CloseCode.UNSUPPORTED_VERSION
+                if exc.code == "protocol.unsupported_version"
+                else CloseCode.PROTOCOL_ABUSE
+            )
+            await connection.close(code, exc.code)
+            return None
+        if not isinstance(message, Hello):
+            await self._error(connection, "protocol.hello_required")
+            await connection.close(CloseCode.PROTOCOL_ABUSE, "protocol.hello_required")
+            return None
+        return message
+
+    async def _authenticate(self, connection: ServerConnection, hello: Hello) -> Caller | None:
+        token = hello.token or _cookie(connection.request.headers if connection.request else None)
+        if not token:
+            return None
+        now = utcnow()
+        async with self.database.session() as session:
+            caller = await callers.from_bearer_token(session, token=token, now=now)
+            if caller is None or caller.actor.kind is ActorKind.API_KEY:
+                return None
+            if caller.device is not None:
+                caller.device.last_seen_at = now
+                caller.device.client_version = f"{hello.client.name} {hello.client.version}"[:100]
+                await session.commit()
+        return caller
+
+    async def _subscriber(self, connection: ServerConnection, caller: Caller) -> Subscriber:
+        if caller.device is not None:
+            site_ids = frozenset({caller.device.site_id})
+        else:
+            async with self.database.session() as session:
+                all_sites = [
+                    site.id
+                    for site in await sites.list_sites(
+                        session, organization_id=caller.organization_id
+                    )
+                ]
+            site_ids = sites_where(caller.actor, Action.RECEIVE, all_site_ids=all_sites)
+        leading = caller.person is not None and bool(
+            sites_where(caller.actor, Action.VIEW_ROLLCALL, all_site_ids=site_ids)
+        )
+
+        def close(code: int, reason: str) -> None:
+            self.close_soon(connection, code, reason)
+
+        return Subscriber(
+            organization_id=caller.organization_id,
+            site_ids=site_ids,
+            connection=connection,
+            close=close,
+            device_id=caller.device.id if caller.device else None,
+            person_id=caller.person.id
+            if caller.person
+            else (caller.device.person_id if caller.device else None),
+            dashboard=leading,
+        )
+
+    async def _welcome(self, subscriber: Subscriber, hello: Hello) -> Welcome:
+        """Replay `seq > last_seq` when the epoch matches and the gap is small, else a
+        snapshot of the active alerts (recovered false)."""
+        org = subscriber.organization_id
+        async with self.database.session() as session:
+            epoch, seq = await events.stream_position(session, organization_id=org)
+            gap = seq - hello.last_seq
+            if hello.epoch == epoch and 0 <= gap <= self.settings.max_replay_events:
+                rows = await events.since(
+                    session, organization_id=org, after_seq=hello.last_seq, limit=gap + 1
+                )
+                replay = [events.event_document(row) for row in rows]
+                visible = [event for event in replay if subscriber.wants(event)]
+                return Welcome(True, epoch, seq, [], visible)
+            active = await alerts.active_alerts(
+                session, organization_id=org, site_ids=subscriber.site_ids
+            )
+            return Welcome(False, epoch, seq, active, [])
+
+    def _welcome_message(self, welcome: Welcome, caller: Caller) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "welcome",
+            "v": PROTOCOL_VERSION,
+            "recovered": welcome.recovered,
+            "epoch": welcome.epoch,
+            "seq": welcome.seq,
+            "active": welcome.active,
+            "events": welcome.events,
+            "heartbeat_s": self.settings.heartbeat_seconds,
+        }
+        if caller.device is not None:
+            message["device"] = {
+                "id": caller.device.id,
+                "site_id": caller.device.site_id,
+                "name": caller.device.name,
+            }
+        return message
+
+    async def _serve(self, connection: ServerConnection, caller: Caller) -> None:
+        invalid = 0
+        async for raw in connection:
+            try:
+                message = decode_client(raw)
+            except ProtocolError as exc:
+                invalid += 1
+                await self._error(connection, exc.code, exc.detail)
+                if invalid >= MAX_INVALID_FRAMES:
+                    await connection.close(CloseCode.PROTOCOL_ABUSE, "too many invalid frames")
+                    return
+                continue
+            if isinstance(message, Ping):
+                pong: dict[str, Any] = {"type": "pong"}
+                if message.ts is not None:
+                    pong["ts"] = message.ts
+                write_now(connection, dumps(pong))
+            elif isinstance(message, ReceiptMsg | Ack):
+                self._record(caller, message)
+            else:
+                invalid += 1
+                await self._error(connection, "protocol.unexpected", type(message).__name__)
+
+    def _record(self, caller: Caller, message: ReceiptMsg | Ack) -> None:
+        device = caller.device
+        if device is None:
+            return  # dashboards don't receipt; persons ack through their devices or the API
+        common = dict(
+            organization_id=caller.organization_id,
+            alert_id=message.alert_id,
+            device_id=device.id,
+            site_id=device.site_id,
+            person_id=device.person_id,
+            at=utcnow(),
+        )
+        if isinstance(message, Ack):
+            update = ReceiptUpdate(
+                **common,
+                response=str(message.response),
+                note=message.note,
+                location=message.location,
+            )
+        else:
+            update = ReceiptUpdate(
+                **common, delivered=True, displayed=message.state == ReceiptState.DISPLAYED
+            )
+        self.receipts.put(update)
+
+    async def _error(self, connection: ServerConnection, code: str, detail: str = "") -> None:
+        spec = ERRORS.get(code)
+        message = spec.sv if spec else detail or code
+        try:
+            await connection.send(
+                dumps({"type": "error", "code": code, "message": message}).decode()
+            )
+        except ConnectionClosed:
+            pass
+
+
+def _cookie(headers: Headers | None) -> str | None:
+    if headers is None:
+        return None
+    jar = SimpleCookie()
+    for value in headers.get_all("Cookie"):
+        try:
+            jar.load(value)
+        except Exception:  # a malformed cookie header is just no cookie
+            continue
+    morsel = jar.get(SESSION_COOKIE)
+    return morsel.value if morsel else None

@@ -1,0 +1,212 @@
+"""The node's hub: which connections want which organization's events, and the fan-out.
+
+Fan-out is synchronous: the event is encoded once into a complete WebSocket frame and written
+to each matching connection's transport without awaiting anyone. A connection whose transport
+buffer grows past `buffer_limit` is not keeping up; it is dropped from the hub and closed with
+1013 so it reconnects and resumes from its last seq. Events reach the hub in seq order per
+organization: a gap (a bus message lost, another node's event not yet seen) holds later events
+back until `catch_up` has read the missing ones from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.protocol import State
+
+from server.realtime.frames import dumps, text_frame
+
+log = logging.getLogger(__name__)
+
+SLOW_CLOSE_CODE = 1013
+OPEN = State.OPEN
+
+
+class Connection(Protocol):
+    """What the hub needs of a connection: websockets' ServerConnection has it."""
+
+    @property
+    def transport(self) -> asyncio.WriteTransport: ...
+    @property
+    def protocol(self) -> Any: ...  # the sans-I/O protocol; `.state` tells if it is OPEN
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One live connection's subscription."""
+
+    organization_id: int
+    site_ids: frozenset[int]
+    connection: Connection
+    close: Callable[[int, str], None]  # schedules a close with code and reason
+    device_id: int | None = None
+    person_id: int | None = None
+    dashboard: bool = False
+    last_seq: int = 0
+    # While resuming, events are kept here instead of written (see Hub.subscribe).
+    pending: list[dict[str, Any]] | None = field(default_factory=list)
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        return not self.site_ids.isdisjoint(event["alert"]["sites"])
+
+
+@dataclass
+class _OrgStream:
+    seq: int  # the newest seq fanned out for this organization
+    subscribers: set[Subscriber] = field(default_factory=set)
+    held: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+EventReader = Callable[[int, int], Awaitable[list[dict[str, Any]]]]  # (org, after_seq) -> events
+SeqReader = Callable[[int], Awaitable[int]]  # org -> last_seq in the database
+
+
+class Hub:
+    def __init__(
+        self, *, read_events: EventReader, read_seq: SeqReader, buffer_limit: int = 256 * 1024
+    ) -> None:
+        self._read_events = read_events
+        self._read_seq = read_seq
+        self.buffer_limit = buffer_limit
+        self._orgs: dict[int, _OrgStream] = {}
+        self._catching_up: dict[int, asyncio.Task[None]] = {}
+        self._init_locks: dict[int, asyncio.Lock] = {}
+
+    # -- subscriptions ------------------------------------------------------------------
+    async def subscribe(self, subscriber: Subscriber) -> None:
+        """Register in buffering mode: events from now on are kept in `pending` until
+        `go_live`. The caller reads the database after this returns, so nothing committed
+        meanwhile can slip between the read and the live stream."""
+        org = subscriber.organization_id
+        stream = self._orgs.get(org)
+        if stream is None:
+            lock = self._init_locks.setdefault(org, asyncio.Lock())
+            async with lock:
+                stream = self._orgs.get(org)
+                if stream is None:
+                    stream = _OrgStream(seq=await self._read_seq(org))
+                    self._orgs[org] = stream
+        subscriber.pending = []
+        stream.subscribers.add(subscriber)
+
+    def go_live(self, subscriber: Subscriber, *, sent_up_to: int) -> list[dict[str, Any]]:
+        """End buffering: returns the buffered events newer than `sent_up_to` (already
+        de-duplicated, in seq order) for the caller to send, and marks the subscriber live."""
+        pending = subscriber.pending or []
+        subscriber.pending = None
+        fresh = [event for event in pending if event["seq"] > sent_up_to]
+        subscriber.last_seq = fresh[-1]["seq"] if fresh else sent_up_to
+        return fresh
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        stream = self._orgs.get(subscriber.organization_id)
+        if stream is None:
+            return
+        stream.subscribers.discard(subscriber)
+        if not stream.subscribers:
+            del self._orgs[subscriber.organization_id]
+            task = self._catching_up.pop(subscriber.organization_id, None)
+            if task is not None:
+                task.cancel()
+
+    def subscribers(self, organization_id: int) -> Iterable[Subscriber]:
+        stream = self._orgs.get(organization_id)
+        return tuple(stream.subscribers) if stream else ()
+
+    def organizations(self) -> list[int]:
+        return list(self._orgs)
+
+    def connection_count(self) -> int:
+        return sum(len(stream.subscribers) for stream in self._orgs.values())
+
+    # -- events -------------------------------------------------------------------------
+    def offer(self, organization_id: int, event: dict[str, Any]) -> None:
+        """An event was committed (this node, or another node via the bus + database)."""
+        stream = self._orgs.get(organization_id)
+        if stream is None or event["seq"] <= stream.seq:
+            return  # nobody here listens, or already fanned out
+        if event["seq"] > stream.seq + 1:
+            stream.held[event["seq"]] = event
+            self.request_catch_up(organization_id)
+            return
+        self._fan_out(stream, event)
+        while stream.seq + 1 in stream.held:
+            self._fan_out(stream, stream.held.pop(stream.seq + 1))
+
+    def request_catch_up(self, organization_id: int) -> None:
+        if organization_id in self._orgs and organization_id not in self._catching_up:
+            task = asyncio.create_task(self._catch_up(organization_id))
+            self._catching_up[organization_id] = task
+            task.add_done_callback(lambda _t: self._catching_up.pop(organization_id, None))
+
+    async def catch_up_all(self) -> None:
+        """Compare every organization's stream with the database and fill any gap."""
+        for org in self.organizations():
+            stream = self._orgs.get(org)
+            if stream is not None and (stream.held or await self._read_seq(org) > stream.seq):
+                self.request_catch_up(org)
+
+    async def _catch_up(self, organization_id: int) -> None:
+        try:
+            stream = self._orgs.get(organization_id)
+            while stream is not None:
+                events = await self._read_events(organization_id, stream.seq)
+                if not events:
+                    break
+                for event in events:
+                    self.offer(organization_id, event)
+                stream = self._orgs.get(organization_id)
+        except Exception:
+            log.exception(
+                "catch-up of organization %s failed; the next tick retries", organization_id
+            )
+
+    def _fan_out(self, stream: _OrgStream, event: dict[str, Any]) -> None:
+        stream.seq = event["seq"]
+        frame = text_frame(dumps({"type": "alert", **event}))
+        seq = event["seq"]
+        limit = self.buffer_limit
+        slow: list[Subscriber] = []
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # no collector pass in the middle of the fan-out
+        try:
+            for subscriber in stream.subscribers:
+                if not subscriber.wants(event):
+                    continue
+                if subscriber.pending is not None:
+                    subscriber.pending.append(event)
+                    continue
+                if seq <= subscriber.last_seq:
+                    continue
+                connection = subscriber.connection
+                if connection.protocol.state is not OPEN:
+                    continue
+                transport = connection.transport
+                transport.write(frame)
+                subscriber.last_seq = seq
+                if transport.get_write_buffer_size() > limit:
+                    slow.append(subscriber)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        for subscriber in slow:
+            stream.subscribers.discard(subscriber)
+            subscriber.close(SLOW_CLOSE_CODE, "too slow: reconnect and resume")
+
+    def send_to(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
+        """Write one message to one live connection (roll call and presence deltas)."""
+        if subscriber.pending is None:
+            write_now(subscriber.connection, dumps(message))
+
+
+def write_now(connection: Connection, payload: bytes) -> bool:
+    """Write one text frame at once, without awaiting; False when the connection is closing."""
+    if connection.protocol.state is not OPEN:
+        return False
+    connection.transport.write(text_frame(payload))
+    return True
