@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     hello_timeout_seconds: float = Field(default=10.0, gt=0)
     max_replay_events: int = Field(default=1000, ge=1)
     connection_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
+    socket_send_buffer_bytes: int = Field(default=0, ge=0)  # 0: the kernel's default
     catch_up_seconds: float = Field(default=2.0, gt=0)
     session_hours: float = Field(default=12.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

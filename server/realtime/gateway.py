@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import defaultdict
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -132,6 +133,12 @@ class Gateway:
 
     # -- one connection ------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
+        if self.settings.socket_send_buffer_bytes:
+            sock = connection.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self.settings.socket_send_buffer_bytes
+                )
         hello = await self._receive_hello(connection)
         if hello is None:
             return

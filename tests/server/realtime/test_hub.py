@@ -1,0 +1,152 @@
+"""The hub's ordering and resume guarantees, with an in-memory transport at the boundary."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.protocol import State
+
+from server.realtime.hub import Hub, Subscriber
+
+
+class MemoryTransport:
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.buffered = 0
+
+    def write(self, data: bytes) -> None:
+        self.frames.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+@dataclass
+class MemoryConnection:
+    transport: MemoryTransport = field(default_factory=MemoryTransport)
+    state: State = State.OPEN
+
+    @property
+    def protocol(self) -> MemoryConnection:
+        return self
+
+    def seqs(self) -> list[int]:
+        # a server text frame with a 16-bit or 7-bit length: payload after the header
+        out = []
+        for frame in self.transport.frames:
+            offset = 4 if frame[1] == 126 else 2
+            out.append(json.loads(frame[offset:])["seq"])
+        return out
+
+
+def event(seq: int, sites: tuple[int, ...] = (1,)) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "event": "updated",
+        "at": "",
+        "actor": "",
+        "changes": {},
+        "alert": {"id": 1, "sites": list(sites)},
+    }
+
+
+class Database:
+    """The events the database holds, as the hub's readers see them."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def read_events(self, _org: int, after: int) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["seq"] > after]
+
+    async def read_seq(self, _org: int) -> int:
+        return self.events[-1]["seq"] if self.events else 0
+
+
+def subscriber(connection: MemoryConnection, closed: list[int] | None = None) -> Subscriber:
+    sink = closed if closed is not None else []
+    return Subscriber(
+        organization_id=1,
+        site_ids=frozenset({1}),
+        connection=connection,
+        close=lambda code, _reason: sink.append(code),
+    )
+
+
+async def test_events_during_replay_are_buffered_and_deduplicated() -> None:
+    """Events offered while a client resumes are sent after the replay, each seq once."""
+    db = Database()
+    db.events = [event(1), event(2)]
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    connection = MemoryConnection()
+    sub = subscriber(connection)
+    await hub.subscribe(sub)
+    db.events.append(event(3))
+    hub.offer(1, event(3))  # arrives while the replay is being read
+    replay = await db.read_events(1, 0)  # the replay read sees 1..3
+    fresh = hub.go_live(sub, sent_up_to=replay[-1]["seq"])
+    assert fresh == []  # 3 was in the replay: not twice
+    hub.offer(1, event(4))
+    assert connection.seqs() == [4]
+
+
+async def test_buffered_events_newer_than_the_replay_follow_it() -> None:
+    """An event committed after the replay read is delivered right after the welcome."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    sub = subscriber(MemoryConnection())
+    await hub.subscribe(sub)
+    hub.offer(1, event(1))
+    fresh = hub.go_live(sub, sent_up_to=0)
+    assert [e["seq"] for e in fresh] == [1]
+    assert sub.last_seq == 1
+
+
+async def test_a_gap_holds_later_events_until_caught_up() -> None:
+    """seq 3 before seq 2: 3 waits, catch-up reads 2 from the database, order is kept."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    connection = MemoryConnection()
+    sub = subscriber(connection)
+    await hub.subscribe(sub)
+    hub.go_live(sub, sent_up_to=0)
+    db.events = [event(1), event(2), event(3)]
+    hub.offer(1, event(1))
+    hub.offer(1, event(3))  # 2 was committed by another node; its signal is late
+    assert connection.seqs() == [1]
+    await hub._catch_up(1)
+    assert connection.seqs() == [1, 2, 3]
+
+
+async def test_other_sites_are_not_written() -> None:
+    """A subscriber only gets events of alerts that target one of its sites."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    connection = MemoryConnection()
+    sub = subscriber(connection)
+    await hub.subscribe(sub)
+    hub.go_live(sub, sent_up_to=0)
+    hub.offer(1, event(1, sites=(2,)))
+    hub.offer(1, event(2, sites=(1, 2)))
+    assert connection.seqs() == [2]
+
+
+async def test_overflowing_subscriber_is_dropped_and_closed() -> None:
+    """Past the buffer limit the subscriber leaves the hub and is closed with 1013."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq, buffer_limit=10)
+    slow, fast = MemoryConnection(), MemoryConnection()
+    closed: list[int] = []
+    slow_sub = subscriber(slow, closed)
+    fast_sub = subscriber(fast)
+    for sub in (slow_sub, fast_sub):
+        await hub.subscribe(sub)
+        hub.go_live(sub, sent_up_to=0)
+    slow.transport.buffered = 11
+    hub.offer(1, event(1))
+    hub.offer(1, event(2))
+    assert closed == [1013]
+    assert slow.seqs() == [1] and fast.seqs() == [1, 2]
+    assert hub.connection_count() == 1

@@ -1,0 +1,71 @@
+"""A client that stops reading never delays the others and is eventually closed (1013)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from protocol.vocabulary import Role
+from tests import factories
+from tests.factories import bearer
+from tests.server.realtime.clients import hello, next_of
+from tests.server.realtime.conftest import WAIT, LiveServer
+
+LONG = "Lås dörren, släck ljuset, tysta telefonen. " * 11  # ~480 characters
+
+
+@pytest.mark.parametrize(
+    "live_settings",
+    [{"connection_buffer_bytes": 4096, "socket_send_buffer_bytes": 4096}],
+    indirect=True,
+)
+async def test_stalled_client_is_closed_and_others_get_everything(live_server: LiveServer) -> None:
+    """Others receive every update while a stalled reader is dropped with 1013."""
+    world = await factories.organization(live_server.database, sites=("A",))
+    await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+    await factories.device(world, "stalled", site="A")
+    await factories.device(world, "healthy", site="A")
+    port = int(live_server.ws_url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+    sock.connect(("127.0.0.1", port))
+    stalled, _ = await hello(live_server.ws_url, world.tokens["stalled"], sock=sock)
+    healthy, _ = await hello(live_server.ws_url, world.tokens["healthy"], max_queue=None)
+    stalled.transport.pause_reading()  # stop reading: kernel buffers fill, then the server's
+
+    headers = bearer(world, "principal")
+    response = await live_server.http.post(
+        "/api/v1/alerts",
+        json={
+            "kind": "custom",
+            "site_ids": [world.sites["A"]],
+            "order": {"sv": "Start", "en": "Start"},
+        },
+        headers=headers,
+    )
+    alert_id = response.json()["alert"]["id"]
+    updates = 60
+    for number in range(updates):
+        text = f"{number} {LONG}"
+        response = await live_server.http.patch(
+            f"/api/v1/alerts/{alert_id}",
+            json={
+                "order": {"sv": text[:500], "en": text[:500]},
+                "instructions": {"sv": text[:500], "en": text[:500]},
+            },
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+    seqs = [(await next_of(healthy, "alert"))["seq"] for _ in range(updates + 1)]
+    assert seqs == list(range(1, updates + 2))
+
+    stalled.transport.resume_reading()
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(stalled.recv(), timeout=WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+    assert live_server.realtime.hub.connection_count() == 1
+    await healthy.close()
