@@ -1,5 +1,89 @@
-"""Placeholder: being written."""
+"""The audit log: search it and verify its hash chain (Action.VIEW_AUDIT, organization level).
 
-from fastapi import APIRouter
+    GET /audit?action=&actor=&target=&since=&until=&before_seq=&limit=
+        → {"entries": [{"seq", "at", "actor", "action", "target", "details", "hash"}],
+           "next_before_seq": int | None}      newest first; None when there is no more
+    GET /audit/verify → {"ok", "entries", "problems": [{"seq", "problem"}]}
 
-router = APIRouter()
+`since`/`until` are ISO-8601; a time without an offset is taken as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from server.api.deps import CurrentCaller, SessionDep
+from server.core.permissions import Action, require
+from server.storage import audit
+from server.storage.tables import AuditEntry
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+MAX_SEQ = 2**63 - 1
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def entry_document(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": int(entry.seq),
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "details": dict(entry.details or {}),
+        "hash": entry.hash,
+    }
+
+
+@router.get("")
+async def search_audit(
+    session: SessionDep,
+    caller: CurrentCaller,
+    action: Annotated[str | None, Query(max_length=60)] = None,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    target: Annotated[str | None, Query(max_length=100)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Audit entries, newest first, filtered; page with `next_before_seq`."""
+    organization_id = caller.organization_id
+    require(caller.actor, Action.VIEW_AUDIT, organization_id=organization_id)
+    entries = await audit.search(
+        session,
+        organization_id=organization_id,
+        action=action or None,
+        actor=actor or None,
+        target=target or None,
+        since=_utc(since),
+        until=_utc(until),
+        before_seq=before_seq,
+        limit=limit,
+    )
+    more = len(entries) == limit and int(entries[-1].seq) > 1
+    return {
+        "entries": [entry_document(e) for e in entries],
+        "next_before_seq": int(entries[-1].seq) if more else None,
+    }
+
+
+@router.get("/verify")
+async def verify_audit(session: SessionDep, caller: CurrentCaller) -> dict[str, Any]:
+    """Check every entry's hash and link, and the stored chain head."""
+    organization_id = caller.organization_id
+    require(caller.actor, Action.VIEW_AUDIT, organization_id=organization_id)
+    result = await audit.verify(session, organization_id=organization_id)
+    return {
+        "ok": result.ok,
+        "entries": result.entries,
+        "problems": [{"seq": p.seq, "problem": p.problem} for p in result.problems],
+    }

@@ -1,5 +1,206 @@
-"""Placeholder: being written."""
+"""Enrollment codes and enrolling a device with one.
 
-from fastapi import APIRouter
+POST   /enrollment-codes        MANAGE_DEVICES  -> 201 the code in plaintext, once
+GET    /enrollment-codes        MANAGE_DEVICES  -> codes with their state, no plaintext
+DELETE /enrollment-codes/{id}   MANAGE_DEVICES  -> 204, the code is revoked
+POST   /devices/enroll          no login: the code is the credential -> 201 device + token
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocol.vocabulary import DeviceKind
+from server.api.base import Body
+from server.api.deps import SESSION_COOKIE, CurrentCaller, SessionDep, SettingsDep
+from server.api.devices import BodyId, DeviceOut, PathId, QueryId, device_out, permitted_sites
+from server.clock import utcnow
+from server.core.permissions import Action, require
+from server.credentials import SESSION_PREFIX
+from server.storage import callers, enrollment
+from server.storage.devices import NAME_MAX, require_site
+from server.storage.tables import EnrollmentCode
+
+router = APIRouter(tags=["enrollment"])
+
+
+class EnrollmentCodeCreate(Body):
+    site_id: BodyId
+    zone_id: BodyId | None = None
+    label: str = Field(default="", max_length=enrollment.LABEL_MAX)
+    device_kind: DeviceKind | None = None  # null: any kind of device
+    max_uses: int = Field(default=1, ge=1, le=enrollment.MAX_USES)
+    expires_in_hours: float = Field(default=24.0, ge=0.1, le=720)
+
+
+class EnrollmentCodeOut(BaseModel):
+    """A code as listed: never the plaintext, which only its creator saw once."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    site_id: int
+    zone_id: int | None
+    label: str
+    device_kind: DeviceKind | None
+    max_uses: int
+    uses: int
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None
+    state: enrollment.CodeState
+
+
+class EnrollmentCodeCreated(BaseModel):
+    """The answer to creating a code: the only time `code` is shown."""
+
+    id: int
+    code: str
+    site_id: int
+    zone_id: int | None
+    label: str
+    device_kind: DeviceKind | None
+    max_uses: int
+    uses: int
+    expires_at: datetime
+    enroll_url: str
+
+
+class EnrollRequest(Body):
+    code: str = Field(min_length=1, max_length=enrollment.CODE_MAX)
+    kind: DeviceKind
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+    client_version: str = Field(default="", max_length=enrollment.CLIENT_VERSION_MAX)
+
+
+class Enrolled(BaseModel):
+    device: DeviceOut
+    token: str  # the device's bearer token, shown once
+
+
+def _code_fields(code: EnrollmentCode, *, now: datetime) -> dict[str, object]:
+    """The listed fields of a code and its state now."""
+    fields: dict[str, object] = {
+        field: getattr(code, field) for field in EnrollmentCodeOut.model_fields if field != "state"
+    }
+    fields["state"] = enrollment.code_state(code, now=now)
+    return fields
+
+
+@router.post("/enrollment-codes", status_code=201)
+async def create_code(
+    body: EnrollmentCodeCreate, session: SessionDep, caller: CurrentCaller, settings: SettingsDep
+) -> EnrollmentCodeCreated:
+    """A code for enrolling devices at a site; show `code` (or `enroll_url` as QR) once."""
+    await require_site(session, organization_id=caller.organization_id, site_id=body.site_id)
+    require(
+        caller.actor,
+        Action.MANAGE_DEVICES,
+        organization_id=caller.organization_id,
+        site_ids=[body.site_id],
+    )
+    code, plaintext = await enrollment.create_enrollment_code(
+        session,
+        organization_id=caller.organization_id,
+        site_id=body.site_id,
+        zone_id=body.zone_id,
+        label=body.label,
+        device_kind=body.device_kind,
+        max_uses=body.max_uses,
+        expires_in=timedelta(hours=body.expires_in_hours),
+        actor=caller.ref,
+        now=utcnow(),
+    )
+    await session.commit()
+    return EnrollmentCodeCreated(
+        id=code.id,
+        code=plaintext,
+        site_id=code.site_id,
+        zone_id=code.zone_id,
+        label=code.label,
+        device_kind=DeviceKind(code.device_kind) if code.device_kind else None,
+        max_uses=code.max_uses,
+        uses=code.uses,
+        expires_at=code.expires_at,
+        enroll_url=f"{settings.public_url.rstrip('/')}/enroll?code={plaintext}",
+    )
+
+
+@router.get("/enrollment-codes")
+async def list_codes(
+    session: SessionDep, caller: CurrentCaller, site_id: QueryId = None
+) -> list[EnrollmentCodeOut]:
+    """Codes of the sites where the caller manages devices, newest first."""
+    sites = await permitted_sites(session, caller, (Action.MANAGE_DEVICES,), site_id)
+    rows = await enrollment.list_enrollment_codes(
+        session, organization_id=caller.organization_id, site_ids=sites
+    )
+    now = utcnow()
+    return [EnrollmentCodeOut.model_validate(_code_fields(row, now=now)) for row in rows]
+
+
+@router.delete("/enrollment-codes/{code_id}", status_code=204)
+async def revoke_code(code_id: PathId, session: SessionDep, caller: CurrentCaller) -> Response:
+    """Revoke a code; devices it already enrolled keep working."""
+    code = await enrollment.get_enrollment_code(
+        session, organization_id=caller.organization_id, code_id=code_id
+    )
+    require(
+        caller.actor,
+        Action.MANAGE_DEVICES,
+        organization_id=caller.organization_id,
+        site_ids=[code.site_id],
+    )
+    await enrollment.revoke_enrollment_code(
+        session,
+        organization_id=caller.organization_id,
+        code_id=code_id,
+        actor=caller.ref,
+        now=utcnow(),
+    )
+    await session.commit()
+    return Response(status_code=204)
+
+
+def _session_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token.startswith(SESSION_PREFIX):
+        return token
+    return request.cookies.get(SESSION_COOKIE)
+
+
+async def _enrolling_person(
+    request: Request, session: SessionDep, code: str, now: datetime
+) -> int | None:
+    """The logged-in person enrolling this device, when of the code's organization."""
+    token = _session_token(request)
+    if token is None:
+        return None
+    caller = await callers.from_session_token(session, token=token, now=now)
+    if caller is None or caller.person is None:
+        return None
+    organization_id = await enrollment.code_organization_id(session, code=code)
+    return caller.person.id if organization_id == caller.organization_id else None
+
+
+@router.post("/devices/enroll", status_code=201)
+async def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enrolled:
+    """Enroll a device with a code. Sent from a logged-in browser, the device is bound to
+    that person. The token in the answer is shown once; keep it."""
+    now = utcnow()
+    person_id = await _enrolling_person(request, session, body.code, now)
+    device, token = await enrollment.enroll_device(
+        session,
+        code=body.code,
+        kind=body.kind,
+        name=body.name,
+        client_version=body.client_version,
+        person_id=person_id,
+        now=now,
+    )
+    await session.commit()
+    return Enrolled(device=device_out(device), token=token)

@@ -19,7 +19,7 @@ LONG = "Lås dörren, släck ljuset, tysta telefonen. " * 11  # ~480 characters
 
 @pytest.mark.parametrize(
     "live_settings",
-    [{"connection_buffer_bytes": 4096, "socket_send_buffer_bytes": 4096}],
+    [{"connection_buffer_bytes": 32768, "socket_send_buffer_bytes": 4096}],
     indirect=True,
 )
 async def test_stalled_client_is_closed_and_others_get_everything(live_server: LiveServer) -> None:
