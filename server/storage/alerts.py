@@ -33,7 +33,7 @@ from server.core.templates import Texts, template_for
 from server.errors import ServiceError
 from server.storage import audit, events
 from server.storage.callers import Caller
-from server.storage.tables import Alert, AlertEvent, AlertSite, Organization, Site
+from server.storage.tables import Alert, AlertSite, Organization, Site
 
 # Attempts of one trigger/change when a concurrent writer won a race (unique index, or the
 # alert changed between reading and writing); the next attempt sees the winner's result.
@@ -98,18 +98,6 @@ def alert_document(alert: Alert, *, site_ids: Sequence[int]) -> dict[str, Any]:
     }
 
 
-def event_document(event: AlertEvent) -> dict[str, Any]:
-    """An event's wire shape."""
-    return {
-        "seq": int(event.seq),
-        "event": event.type,
-        "at": _iso(event.at),
-        "actor": event.actor,
-        "changes": dict(event.changes or {}),
-        "alert": dict(event.alert or {}),
-    }
-
-
 async def _record(
     session: AsyncSession,
     *,
@@ -142,7 +130,7 @@ async def _record(
         target=f"alert:{alert.id}",
         details={"seq": row.seq, "changes": dict(changes), **(details or {})},
     )
-    return event_document(row)
+    return events.event_document(row)
 
 
 # -- loading -----------------------------------------------------------------------------
@@ -656,7 +644,7 @@ async def events_since(
         last_seq = int(rows[-1].seq) if len(rows) >= limit else max(last_seq, int(rows[-1].seq))
     visible = await _visible_sites(session, caller=caller)
     documents = [
-        event_document(row)
+        events.event_document(row)
         for row in rows
         if visible.intersection((row.alert or {}).get("sites", ()))
     ]

@@ -84,6 +84,6 @@ def event_document(row: AlertEvent) -> dict[str, Any]:
         "event": row.type,
         "at": row.at.isoformat(),
         "actor": row.actor,
-        "changes": row.changes,
-        "alert": row.alert,
+        "changes": dict(row.changes or {}),
+        "alert": dict(row.alert or {}),
     }
