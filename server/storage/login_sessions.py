@@ -1,0 +1,66 @@
+"""Login sessions of persons: the cookie holds a `pdvs_` token, the table only its hash.
+
+Functions flush in the caller's transaction; the caller audits and commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.credentials import SESSION_PREFIX, new_token, token_hash
+from server.storage.tables import LoginSession, Person
+
+MAX_IP = 64
+MAX_USER_AGENT = 300
+
+
+async def open_session(
+    session: AsyncSession,
+    *,
+    person: Person,
+    ip: str,
+    user_agent: str,
+    lifetime: timedelta,
+    now: datetime,
+) -> str:
+    """A new login session for `person`; returns the token (never stored). The person's
+    expired sessions are removed on the way."""
+    await session.execute(
+        delete(LoginSession).where(
+            LoginSession.person_id == person.id, LoginSession.expires_at <= now
+        )
+    )
+    token = new_token(SESSION_PREFIX)
+    session.add(
+        LoginSession(
+            token_hash=token_hash(token),
+            organization_id=person.organization_id,
+            person_id=person.id,
+            created_at=now,
+            expires_at=now + lifetime,
+            last_seen_at=now,
+            ip=(ip or "")[:MAX_IP],
+            user_agent=(user_agent or "")[:MAX_USER_AGENT],
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def close_session(session: AsyncSession, *, token_hash: str) -> None:
+    """End one session (nothing happens when it is already gone)."""
+    await session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash))
+
+
+async def close_all_for_person(
+    session: AsyncSession, *, person_id: int, except_hash: str | None = None
+) -> int:
+    """End every session of the person (but `except_hash`); returns how many were ended."""
+    statement = delete(LoginSession).where(LoginSession.person_id == person_id)
+    if except_hash is not None:
+        statement = statement.where(LoginSession.token_hash != except_hash)
+    result = await session.execute(statement)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,388 @@
+"""Persons (staff members), their roles and their passwords.
+
+E-mail addresses are stored lower-cased and are unique across the whole service (they are the
+login name). Passwords are hashed with argon2id in a worker thread so a login burst never
+stalls the event loop that fans alerts out. The audit log (append-only, never erased) gets
+which fields changed and the roles, not personal details such as phone numbers.
+
+Functions flush and audit in the caller's transaction; the caller commits, or rolls back
+after an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.vocabulary import Role
+from server.credentials import hash_password, verify_password
+from server.errors import ServiceError
+from server.storage import audit, login_sessions
+from server.storage.organizations import clean_language, clean_name
+from server.storage.sites import existing_site_ids
+from server.storage.tables import Credential, Organization, Person, RoleAssignment
+
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+MAX_EMAIL = 320
+MAX_PHONE = 40
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+$")
+_PHONE = re.compile(r"^[0-9+()\-. ]*$")
+
+RoleList = list[tuple[Role, int | None]]
+
+
+def normalize_email(email: str) -> str:
+    """The address lower-cased and stripped; ValueError when it is not a plausible address."""
+    address = email.strip().lower() if isinstance(email, str) else ""
+    if len(address) > MAX_EMAIL or not _EMAIL.match(address):
+        raise ValueError("not a valid e-mail address")
+    return address
+
+
+def check_password(password: str) -> str:
+    """`person.weak_password` under 10 characters; `request.invalid` when absurdly long."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise ServiceError("person.weak_password")
+    if len(password) > MAX_PASSWORD:
+        raise ServiceError("request.invalid", f"password: at most {MAX_PASSWORD} characters")
+    return password
+
+
+def _clean_email(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except ValueError:
+        raise ServiceError("request.invalid", "email: not a valid e-mail address") from None
+
+
+def _clean_phone(phone: str) -> str:
+    text = phone.strip() if isinstance(phone, str) else ""
+    if len(text) > MAX_PHONE or not _PHONE.match(text):
+        raise ServiceError(
+            "request.invalid", "phone: digits, spaces, + - ( ) only, at most 40 characters"
+        )
+    return text
+
+
+async def _clean_roles(
+    session: AsyncSession, *, organization_id: int, roles: Iterable[tuple[Role | str, int | None]]
+) -> RoleList:
+    """Roles as enums without duplicates; every site must be the organization's."""
+    cleaned: RoleList = []
+    for role, site_id in roles:
+        try:
+            pair = (Role(role), site_id)
+        except ValueError:
+            raise ServiceError("request.invalid", f"roles: unknown role {role!r}") from None
+        if pair not in cleaned:
+            cleaned.append(pair)
+    wanted = {site for _, site in cleaned if site is not None}
+    found = await existing_site_ids(session, organization_id=organization_id, site_ids=wanted)
+    if wanted - found:
+        raise ServiceError("site.not_found", ", ".join(str(s) for s in sorted(wanted - found)))
+    return cleaned
+
+
+def _roles_detail(roles: RoleList) -> list[dict[str, Any]]:
+    return [{"role": role.value, "site_id": site} for role, site in roles]
+
+
+async def hash_password_async(password: str) -> str:
+    """argon2id off the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """Checks a dummy hash when `password_hash` is None, so timing does not tell."""
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
+async def create_person(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    email: str,
+    name: str,
+    password: str | None,
+    roles: Sequence[tuple[Role, int | None]],
+    language: str = "sv",
+    phone: str = "",
+    actor: str,
+    now: datetime,
+) -> Person:
+    """A new active person. Without a password the person cannot log in until one is set.
+    Errors: `request.invalid`, `person.email_taken`, `person.weak_password`, `site.not_found`."""
+    email = _clean_email(email)
+    name = clean_name(name)
+    language = clean_language(language)
+    phone = _clean_phone(phone)
+    if password is not None:
+        check_password(password)
+    cleaned = await _clean_roles(session, organization_id=organization_id, roles=roles)
+    if await get_by_email(session, email=email) is not None:
+        raise ServiceError("person.email_taken")
+    person = Person(
+        organization_id=organization_id,
+        email=email,
+        name=name,
+        phone=phone,
+        language=language,
+        active=True,
+        created_at=now,
+    )
+    session.add(person)
+    try:
+        await session.flush()
+    except IntegrityError:  # the same address registered concurrently
+        raise ServiceError("person.email_taken") from None
+    for role, site_id in cleaned:
+        session.add(
+            RoleAssignment(
+                organization_id=organization_id,
+                person_id=person.id,
+                site_id=site_id,
+                role=role.value,
+            )
+        )
+    if password is not None:
+        session.add(
+            Credential(
+                person_id=person.id,
+                password_hash=await hash_password_async(password),
+                updated_at=now,
+            )
+        )
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="person.created",
+        at=now,
+        target=f"person:{person.id}",
+        details={"roles": _roles_detail(cleaned), "password": password is not None},
+    )
+    return person
+
+
+async def get_person(session: AsyncSession, *, organization_id: int, person_id: int) -> Person:
+    """The organization's person, or `person.not_found`."""
+    person = await session.scalar(
+        select(Person).where(Person.id == person_id, Person.organization_id == organization_id)
+    )
+    if person is None:
+        raise ServiceError("person.not_found")
+    return person
+
+
+async def list_persons(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    site_id: int | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> Sequence[Person]:
+    """The organization's persons by name. `site_id`: holding a role at that site (roles held
+    organization-wide do not count); `role`: holding that role (at `site_id` if given)."""
+    query = select(Person).where(Person.organization_id == organization_id)
+    if site_id is not None or role is not None:
+        holders = select(RoleAssignment.person_id).where(
+            RoleAssignment.organization_id == organization_id
+        )
+        if site_id is not None:
+            holders = holders.where(RoleAssignment.site_id == site_id)
+        if role is not None:
+            holders = holders.where(RoleAssignment.role == Role(role).value)
+        query = query.where(Person.id.in_(holders))
+    if active is not None:
+        query = query.where(Person.active.is_(active))
+    return (await session.scalars(query.order_by(Person.name, Person.id))).all()
+
+
+async def get_by_email(session: AsyncSession, *, email: str) -> Person | None:
+    """The person with that address (any case), in any organization."""
+    return await session.scalar(select(Person).where(Person.email == email.strip().lower()))
+
+
+async def roles_of(session: AsyncSession, *, person_id: int) -> RoleList:
+    """The person's roles as (role, site id or None for organization-wide)."""
+    rows = await session.execute(
+        select(RoleAssignment.role, RoleAssignment.site_id)
+        .where(RoleAssignment.person_id == person_id)
+        .order_by(RoleAssignment.id)
+    )
+    return [(Role(role), site_id) for role, site_id in rows.all()]
+
+
+async def roles_by_person(
+    session: AsyncSession, *, organization_id: int, person_ids: Iterable[int]
+) -> dict[int, RoleList]:
+    """Person id → roles, for many persons in one query."""
+    ids = set(person_ids)
+    roles: dict[int, RoleList] = {person_id: [] for person_id in ids}
+    if not ids:
+        return roles
+    rows = await session.execute(
+        select(RoleAssignment.person_id, RoleAssignment.role, RoleAssignment.site_id)
+        .where(
+            RoleAssignment.organization_id == organization_id,
+            RoleAssignment.person_id.in_(ids),
+        )
+        .order_by(RoleAssignment.id)
+    )
+    for person_id, role, site_id in rows.all():
+        roles[person_id].append((Role(role), site_id))
+    return roles
+
+
+async def password_hash_of(session: AsyncSession, *, person_id: int) -> str | None:
+    credential = await session.get(Credential, person_id)
+    return credential.password_hash if credential else None
+
+
+async def check_credentials(
+    session: AsyncSession, *, email: str, password: str
+) -> tuple[Person | None, bool]:
+    """(the account with that address or None, whether the login succeeds). It succeeds only
+    for an active person with a matching password; a hash is verified in every case."""
+    person = await get_by_email(session, email=email)
+    stored = await password_hash_of(session, person_id=person.id) if person else None
+    matches = await verify_password_async(stored, password)
+    return person, bool(person is not None and person.active and matches)
+
+
+async def _active_org_admins(session: AsyncSession, *, organization_id: int) -> set[int]:
+    rows = await session.scalars(
+        select(RoleAssignment.person_id)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .where(
+            RoleAssignment.organization_id == organization_id,
+            RoleAssignment.site_id.is_(None),
+            RoleAssignment.role == Role.ADMIN.value,
+            Person.active.is_(True),
+        )
+    )
+    return set(rows.all())
+
+
+async def update_person(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    person_id: int,
+    name: str | None = None,
+    phone: str | None = None,
+    language: str | None = None,
+    active: bool | None = None,
+    roles: Sequence[tuple[Role, int | None]] | None = None,
+    password: str | None = None,
+    actor: str,
+    now: datetime,
+    keep_session: str | None = None,
+) -> Person:
+    """Change the given fields (None: unchanged); `roles` replaces every role.
+
+    Deactivating closes all the person's login sessions; a new password closes them all but
+    `keep_session` (the hash of the session making the change, if it is the person's own).
+    `person.last_admin` when the organization would lose its last active org-wide admin.
+    Everything is checked before anything changes.
+    """
+    person = await get_person(session, organization_id=organization_id, person_id=person_id)
+    changes: dict[str, Any] = {}
+    fields: list[str] = []
+    new_name = clean_name(name) if name is not None else None
+    new_phone = _clean_phone(phone) if phone is not None else None
+    new_language = clean_language(language) if language is not None else None
+    if password is not None:
+        check_password(password)
+    new_roles = (
+        await _clean_roles(session, organization_id=organization_id, roles=roles)
+        if roles is not None
+        else None
+    )
+    if active is not None or new_roles is not None:
+        # Serialize admin changes per organization so two admins can't demote each other.
+        await session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+        before = await _active_org_admins(session, organization_id=organization_id)
+        current_roles = (
+            new_roles if new_roles is not None else await roles_of(session, person_id=person_id)
+        )
+        still_active = person.active if active is None else active
+        admin_after = still_active and (Role.ADMIN, None) in current_roles
+        after = (before - {person_id}) | ({person_id} if admin_after else set())
+        if before and not after:
+            raise ServiceError("person.last_admin")
+    if new_name is not None and new_name != person.name:
+        person.name = new_name
+        fields.append("name")
+    if new_phone is not None and new_phone != person.phone:
+        person.phone = new_phone
+        fields.append("phone")
+    if new_language is not None and new_language != person.language:
+        person.language = changes["language"] = new_language
+        fields.append("language")
+    if active is not None and active != person.active:
+        person.active = changes["active"] = active
+        fields.append("active")
+    if new_roles is not None:
+        await session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person_id))
+        for role, site_id in new_roles:
+            session.add(
+                RoleAssignment(
+                    organization_id=organization_id,
+                    person_id=person_id,
+                    site_id=site_id,
+                    role=role.value,
+                )
+            )
+        changes["roles"] = _roles_detail(new_roles)
+        fields.append("roles")
+    if password is not None:
+        await set_password(session, person_id=person_id, password=password, now=now)
+        fields.append("password")
+    await session.flush()
+    closed = 0
+    if active is False:
+        closed = await login_sessions.close_all_for_person(session, person_id=person_id)
+    elif password is not None:
+        closed = await login_sessions.close_all_for_person(
+            session, person_id=person_id, except_hash=keep_session
+        )
+    if closed:
+        changes["sessions_closed"] = closed
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="person.updated",
+        at=now,
+        target=f"person:{person_id}",
+        details={"fields": fields, **changes},
+    )
+    return person
+
+
+async def set_password(
+    session: AsyncSession, *, person_id: int, password: str, now: datetime
+) -> None:
+    """Store a new password hash (checks strength; no audit: callers record the change)."""
+    check_password(password)
+    digest = await hash_password_async(password)
+    credential = await session.get(Credential, person_id)
+    if credential is None:
+        session.add(Credential(person_id=person_id, password_hash=digest, updated_at=now))
+    else:
+        credential.password_hash = digest
+        credential.updated_at = now
+    await session.flush()
