@@ -161,7 +161,7 @@ class Gateway:
             # the welcome covers everything up to welcome.seq; what came meanwhile follows
             for event in self.hub.go_live(subscriber, sent_up_to=welcome.seq):
                 write_now(connection, dumps({"type": "alert", **event}))
-            await self._serve(connection, caller)
+            await self._serve(connection, caller, hello.language)
         except ConnectionClosed:
             pass
         finally:
@@ -276,19 +276,21 @@ class Gateway:
         if caller.device is not None:
             message["device"] = {
                 "id": caller.device.id,
-                "site_id": caller.device.site_id,
+                "kind": caller.device.kind,
                 "name": caller.device.name,
+                "site_id": caller.device.site_id,
+                "zone_id": caller.device.zone_id,
             }
         return message
 
-    async def _serve(self, connection: ServerConnection, caller: Caller) -> None:
+    async def _serve(self, connection: ServerConnection, caller: Caller, language: str) -> None:
         invalid = 0
         async for raw in connection:
             try:
                 message = decode_client(raw)
             except ProtocolError as exc:
                 invalid += 1
-                await self._error(connection, exc.code, exc.detail)
+                await self._error(connection, exc.code, exc.detail, language)
                 if invalid >= MAX_INVALID_FRAMES:
                     await connection.close(CloseCode.PROTOCOL_ABUSE, "too many invalid frames")
                     return
@@ -302,7 +304,7 @@ class Gateway:
                 self._record(caller, message)
             else:
                 invalid += 1
-                await self._error(connection, "protocol.unexpected", type(message).__name__)
+                await self._error(connection, "protocol.unexpected", message.TYPE, language)
 
     def _record(self, caller: Caller, message: ReceiptMsg | Ack) -> None:
         device = caller.device
@@ -329,9 +331,13 @@ class Gateway:
             )
         self.receipts.put(update)
 
-    async def _error(self, connection: ServerConnection, code: str, detail: str = "") -> None:
+    async def _error(
+        self, connection: ServerConnection, code: str, detail: str = "", language: str = "sv"
+    ) -> None:
+        """An `error` frame in the client's language; the detail says what exactly was wrong."""
         spec = ERRORS.get(code)
-        message = spec.sv if spec else detail or code
+        text = (spec.en if language == "en" else spec.sv) if spec else code
+        message = f"{text} ({detail[:200]})" if detail else text
         try:
             await connection.send(
                 dumps({"type": "error", "code": code, "message": message}).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -46,15 +47,14 @@ def live_settings(request: pytest.FixtureRequest) -> Settings:
     return realtime_settings(**getattr(request, "param", {}))
 
 
-@pytest.fixture
-async def live_server(
-    live_settings: Settings, sqlite_database: Database
-) -> AsyncIterator[LiveServer]:
-    app = create_app(live_settings, database=sqlite_database, realtime=True)
+@asynccontextmanager
+async def start_live_server(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    """Run the app (HTTP + WebSocket gateway) with uvicorn on ephemeral ports."""
+    app = create_app(settings, database=database, realtime=True)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
+    for _ in range(1000):
         if server.started:
             break
         if task.done():
@@ -62,12 +62,22 @@ async def live_server(
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     realtime: Realtime = app.state.realtime
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as http:
-        yield LiveServer(
-            http=http,
-            ws_url=f"ws://127.0.0.1:{realtime.gateway.port}/",
-            realtime=realtime,
-            database=sqlite_database,
-        )
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=WAIT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=WAIT) as http:
+            yield LiveServer(
+                http=http,
+                ws_url=f"ws://127.0.0.1:{realtime.gateway.port}/",
+                realtime=realtime,
+                database=database,
+            )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=WAIT)
+
+
+@pytest.fixture
+async def live_server(
+    live_settings: Settings, sqlite_database: Database
+) -> AsyncIterator[LiveServer]:
+    async with start_live_server(live_settings, sqlite_database) as live:
+        yield live

@@ -1,0 +1,231 @@
+"""The messages server and clients exchange over the WebSocket, as frozen dataclasses.
+
+Every frame is one JSON text object whose `type` names the message (`TYPE` below).
+`docs/protocol.md` is the authority on the wire contract; `protocol.codec` turns these classes
+into frames and back. `Ping.ts`, `Pong.ts`, `ClientInfo.platform` and `Welcome.device` are
+left out of a frame when None; other None values are written as null. The Python default of
+`v` is a convenience: on the wire, `v` is always required.
+
+    client → server: hello, receipt, ack, ping
+    server → client: welcome, alert, pong, error; dashboards also rollcall, presence
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from protocol.vocabulary import (
+    AlertState,
+    DeviceKind,
+    EventType,
+    Kind,
+    Language,
+    Mode,
+    ReceiptState,
+    Response,
+)
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
+
+# Limits of client frames; the server rejects anything beyond them. Every client message
+# within these field limits fits in MAX_CLIENT_FRAME (a test proves it).
+MAX_CLIENT_FRAME = 4096  # bytes of one client frame (UTF-8)
+MAX_TOKEN = 200  # printable ASCII, no spaces; may be empty (browser: session cookie)
+MAX_EPOCH = 32  # printable ASCII (the organization's epoch, String(32))
+MAX_CLIENT_NAME = 100
+MAX_CLIENT_VERSION = 100
+MAX_PLATFORM = 100
+MAX_NOTE = 500  # characters (code points); may hold line breaks
+MAX_LOCATION = 200  # characters (code points); one line
+MAX_ID = 2**63 - 1  # ids and seqs are 64-bit signed in the database
+
+# Liveness (seconds); the server's settings may choose other values and tells clients the
+# application heartbeat in `welcome.heartbeat_s`.
+DEFAULT_HEARTBEAT_S = 20.0  # app heartbeat: client `ping` interval
+WS_PING_INTERVAL_S = 20.0  # WebSocket-level ping from the server
+HELLO_TIMEOUT_S = 10.0  # the first frame must be `hello` within this time (else close 4004)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Texts:
+    """One text in both languages."""
+
+    sv: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientInfo:
+    """Which client program speaks: name and version, optionally the platform."""
+
+    name: str
+    version: str
+    platform: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertDoc:
+    """An alert as clients see it; the same shape the server stores in each event."""
+
+    id: int
+    kind: Kind
+    mode: Mode
+    state: AlertState
+    sites: list[int]
+    order: Texts
+    instructions: Texts
+    created_at: str  # ISO-8601, UTC
+    updated_at: str
+    ended_at: str | None
+    created_by: str  # actor reference, e.g. "person:12"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceInfo:
+    """The connected device as the server knows it (absent for person sessions)."""
+
+    id: int
+    kind: DeviceKind
+    name: str
+    site_id: int
+    zone_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollCallCounts:
+    """Receipts of one alert, counted over devices (`targeted` ≥ `delivered` ≥ `displayed`)."""
+
+    targeted: int
+    delivered: int
+    displayed: int
+    acked: int
+    safe: int
+    need_help: int
+    not_on_site: int
+
+
+# ── client → server ──────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello:
+    """The first frame: who I am and where my event stream stopped."""
+
+    TYPE: ClassVar[str] = "hello"
+    v: int = PROTOCOL_VERSION
+    token: str  # a device token (pdvd_…), a person session token (pdvs_…), or "": the cookie
+    epoch: str | None  # None: never connected before
+    last_seq: int  # the last contiguous seq applied from the stream; 0 when none
+    client: ClientInfo
+    language: Language = Language.SV
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiptMsg:
+    """The alert reached this device (`delivered`) or is on its screen (`displayed`)."""
+
+    TYPE: ClassVar[str] = "receipt"
+    alert_id: int
+    state: ReceiptState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ack:
+    """The person's answer; a later ack replaces the response."""
+
+    TYPE: ClassVar[str] = "ack"
+    alert_id: int
+    response: Response
+    note: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ping:
+    """Application heartbeat; the server answers `pong` with the same `ts`."""
+
+    TYPE: ClassVar[str] = "ping"
+    ts: float | None = None
+
+
+# ── server → client ──────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEvent:
+    """One event of the organization's stream (`type: "alert"`). In `welcome.events` the same
+    object appears without its `type`."""
+
+    TYPE: ClassVar[str] = "alert"
+    seq: int
+    event: EventType
+    at: str  # ISO-8601, UTC
+    actor: str
+    changes: dict[str, Any]
+    alert: AlertDoc  # the alert right after the event
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Welcome:
+    """The answer to `hello`: the stream position, the active alerts and missed events."""
+
+    TYPE: ClassVar[str] = "welcome"
+    v: int = PROTOCOL_VERSION
+    recovered: bool  # True: `events` holds every missed event; False: rely on `active`
+    epoch: str
+    seq: int  # the stream position `active` reflects; the client's new last_seq
+    active: list[AlertDoc]
+    events: list[AlertEvent]
+    heartbeat_s: float  # send `ping` this often
+    device: DeviceInfo | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pong:
+    """The answer to `ping`, echoing its `ts`."""
+
+    TYPE: ClassVar[str] = "pong"
+    ts: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Error:
+    """Something the client sent was refused; `code` is stable, `message` is for people."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollCall:
+    """Dashboards: the roll call of one alert, in total and per site (keys are site ids)."""
+
+    TYPE: ClassVar[str] = "rollcall"
+    alert_id: int
+    totals: RollCallCounts
+    sites: dict[int, RollCallCounts]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Presence:
+    """Dashboards: how many of a site's devices are connected right now and how many not."""
+
+    TYPE: ClassVar[str] = "presence"
+    site_id: int
+    reachable: int
+    unreachable: int
+
+
+ClientMessage = Hello | ReceiptMsg | Ack | Ping
+ServerMessage = Welcome | AlertEvent | Pong | Error | RollCall | Presence
+Message = ClientMessage | ServerMessage
+
+CLIENT_TYPES: dict[str, type[ClientMessage]] = {
+    cls.TYPE: cls for cls in (Hello, ReceiptMsg, Ack, Ping)
+}
+SERVER_TYPES: dict[str, type[ServerMessage]] = {
+    cls.TYPE: cls for cls in (Welcome, AlertEvent, Pong, Error, RollCall, Presence)
+}

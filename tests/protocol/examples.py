@@ -1,0 +1,100 @@
+"""Example frames shared by the codec tests, the JS mirror test and the docs test."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+HELLO: dict[str, Any] = {
+    "type": "hello",
+    "v": 1,
+    "token": "pdvd_abc123",
+    "epoch": "e1",
+    "last_seq": 41,
+    "client": {"name": "pdv-alert-desktop", "version": "0.1.0", "platform": "windows"},
+    "language": "sv",
+}
+RECEIPT: dict[str, Any] = {"type": "receipt", "alert_id": 7, "state": "delivered"}
+ACK: dict[str, Any] = {
+    "type": "ack",
+    "alert_id": 7,
+    "response": "need_help",
+    "note": "Två skadade\ni matsalen",
+    "location": "Hus B, rum 204",
+}
+PING: dict[str, Any] = {"type": "ping", "ts": 1732550400.25}
+CLIENT_EXAMPLES = {"hello": HELLO, "receipt": RECEIPT, "ack": ACK, "ping": PING}
+
+ALERT: dict[str, Any] = {
+    "id": 7,
+    "kind": "pdv_lockdown",
+    "mode": "actual",
+    "state": "active",
+    "sites": [1, 2],
+    "order": {"sv": "INRYMNING – lås in er", "en": "LOCKDOWN – lock in"},
+    "instructions": {"sv": "Släck, tyst.", "en": "Lights off, silence."},
+    "created_at": "2025-03-01T08:00:00+00:00",
+    "updated_at": "2025-03-01T08:00:00+00:00",
+    "ended_at": None,
+    "created_by": "person:12",
+}
+EVENT: dict[str, Any] = {
+    "seq": 42,
+    "event": "triggered",
+    "at": "2025-03-01T08:00:00+00:00",
+    "actor": "person:12",
+    "changes": {},
+    "alert": ALERT,
+}
+COUNTS: dict[str, Any] = {
+    "targeted": 10,
+    "delivered": 9,
+    "displayed": 8,
+    "acked": 5,
+    "safe": 3,
+    "need_help": 1,
+    "not_on_site": 1,
+}
+WELCOME: dict[str, Any] = {
+    "type": "welcome",
+    "v": 1,
+    "recovered": True,
+    "epoch": "e1",
+    "seq": 42,
+    "active": [ALERT],
+    "events": [EVENT],
+    "heartbeat_s": 20,
+    "device": {"id": 3, "kind": "desktop", "name": "Reception", "site_id": 1, "zone_id": None},
+}
+SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
+    "welcome": WELCOME,
+    "alert": {"type": "alert", **EVENT},
+    "pong": {"type": "pong", "ts": 1732550400.25},
+    "error": {"type": "error", "code": "protocol.invalid", "message": "Ogiltigt"},
+    "rollcall": {"type": "rollcall", "alert_id": 7, "totals": COUNTS, "sites": {"1": COUNTS}},
+    "presence": {"type": "presence", "site_id": 1, "reachable": 40, "unreachable": 2},
+}
+
+
+def frame(base: dict[str, Any], **changes: Any) -> str:
+    """`base` with fields replaced (or removed, given the value `...`), as JSON text."""
+    obj = {**base, **changes}
+    return json.dumps({k: v for k, v in obj.items() if v is not ...}, ensure_ascii=False)
+
+
+def with_extras(obj: Any) -> Any:
+    """`obj` with an unknown field added to every object, recursively (but not to the free-form
+    `changes`, nor among roll call site ids)."""
+    if isinstance(obj, list):
+        return [with_extras(v) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    result: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key == "changes":
+            result[key] = value
+        elif key == "sites" and isinstance(value, dict):
+            result[key] = {site: with_extras(counts) for site, counts in value.items()}
+        else:
+            result[key] = with_extras(value)
+    return {**result, "future_field": {"x": [1]}}
