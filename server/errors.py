@@ -132,7 +132,11 @@ ERRORS: dict[str, ErrorSpec] = {
         "Samma Idempotency-Key användes för ett annat larm.",
         "The Idempotency-Key was used for a different alert.",
     ),
-    "alert.not_drill_or_test": ErrorSpec(409, "Nåbarhetsrapporten finns bara för övningar och tester.", "The reachability report is only for drills and tests."),  # noqa: E501
+    "alert.not_drill_or_test": ErrorSpec(
+        409,
+        "Nåbarhetsrapporten finns bara för övningar och tester.",
+        "The reachability report is only for drills and tests.",
+    ),
     # WebSocket protocol: the codes of protocol.codec.ERROR_MESSAGES are added below
     "protocol.hello_required": ErrorSpec(
         400, "Första meddelandet måste vara hello.", "The first message must be hello."

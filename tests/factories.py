@@ -63,8 +63,13 @@ async def organization(
         await session.flush()
         world = World(database=database, organization_id=org.id)
         for site_name in sites:
-            site = Site(organization_id=org.id, name=site_name, address="", staff_may_trigger=True,
-                        created_at=now)
+            site = Site(
+                organization_id=org.id,
+                name=site_name,
+                address="",
+                staff_may_trigger=True,
+                created_at=now,
+            )
             session.add(site)
             await session.flush()
             world.sites[site_name] = site.id
@@ -127,7 +132,11 @@ async def person(
 
 
 async def device(
-    world: World, key: str, *, site: str, kind: DeviceKind = DeviceKind.DESKTOP,
+    world: World,
+    key: str,
+    *,
+    site: str,
+    kind: DeviceKind = DeviceKind.DESKTOP,
     person_key: str | None = None,
 ) -> int:
     now = utcnow()

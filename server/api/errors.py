@@ -60,8 +60,11 @@ def _validation_code(errors: list[dict[str, Any]]) -> str:
 
 def _validation_detail(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"loc": [str(part) for part in error.get("loc", ())], "type": error.get("type"),
-         "msg": error.get("msg")}
+        {
+            "loc": [str(part) for part in error.get("loc", ())],
+            "type": error.get("type"),
+            "msg": error.get("msg"),
+        }
         for error in errors
     ]
 

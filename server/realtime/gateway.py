@@ -109,6 +109,10 @@ class Gateway:
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         return None
 
+    def connected_device_ids(self) -> list[int]:
+        """Devices with a live connection on this node (for presence)."""
+        return list(self._by_device)
+
     # -- revocation ----------------------------------------------------------------------
     def close_device(self, device_id: int) -> int:
         """Close every live connection of a revoked device on this node."""
@@ -224,8 +228,10 @@ class Gateway:
                     )
                 ]
             site_ids = sites_where(caller.actor, Action.RECEIVE, all_site_ids=all_sites)
-        leading = caller.person is not None and bool(
+        rollcall_sites = (
             sites_where(caller.actor, Action.VIEW_ROLLCALL, all_site_ids=site_ids)
+            if caller.person is not None
+            else frozenset()
         )
 
         def close(code: int, reason: str) -> None:
@@ -240,7 +246,8 @@ class Gateway:
             person_id=caller.person.id
             if caller.person
             else (caller.device.person_id if caller.device else None),
-            dashboard=leading,
+            dashboard=bool(rollcall_sites),
+            rollcall_site_ids=rollcall_sites,
         )
 
     async def _welcome(self, subscriber: Subscriber, hello: Hello) -> Welcome:

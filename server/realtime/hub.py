@@ -47,6 +47,7 @@ class Subscriber:
     device_id: int | None = None
     person_id: int | None = None
     dashboard: bool = False
+    rollcall_site_ids: frozenset[int] = frozenset()  # where it may see roll call
     last_seq: int = 0
     # While resuming, events are kept here instead of written (see Hub.subscribe).
     pending: list[dict[str, Any]] | None = field(default_factory=list)

@@ -7,7 +7,10 @@ the roll call over the alert's sites it sees (`Subscriber.rollcall_site_ids` whe
 subscriber has it, else `site_ids`), as a complete `rollcall` frame (server/core/rollcall.py
 `frame`): a dashboard that missed one is right again with the next. A frame is only sent
 when it differs from the last one that audience got (`delta`), so resent receipts cost
-nothing.
+nothing. Frames reach only live connections, so a dashboard opens its socket, waits for
+the welcome, then reads GET /api/v1/alerts/{id}/rollcall; every later change is pushed.
+
+Receipts written on another node reach this one through `alerts_changed` (a bus signal).
 
     async with RollCallFeed(database=db, hub=hub) as feed:
         writer.on_written = feed.receipts_written

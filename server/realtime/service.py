@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
 from server.realtime.bus import create_bus
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
+from server.realtime.presence import PresenceTicker
 from server.realtime.receipts import ReceiptWriter
+from server.realtime.rollcall_feed import RollCallFeed
 from server.settings import Settings
 from server.storage import events
 from server.storage.database import Database
+from server.storage.receipts import ReceiptUpdate
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,19 @@ class Realtime:
             read_seq=self._read_seq,
             buffer_limit=settings.connection_buffer_bytes,
         )
-        self.receipts = ReceiptWriter(database)
+        self.rollcall = RollCallFeed(database=database, hub=self.hub)
+        self.receipts = ReceiptWriter(database, on_written=self._receipts_written)
         self.bus = create_bus(settings.bus_url, self._on_signal)
         self.gateway = Gateway(
             settings=settings, database=database, hub=self.hub, receipts=self.receipts
         )
+        self.presence = PresenceTicker(
+            database=database,
+            interval=settings.heartbeat_seconds,
+            connected_devices=self.gateway.connected_device_ids,
+        )
         self._ticker: asyncio.Task[None] | None = None
+        self._stack = AsyncExitStack()
 
     # -- called by the API ---------------------------------------------------------------
     async def on_event(self, event: dict[str, Any], organization_id: int) -> None:
@@ -49,6 +60,15 @@ class Realtime:
         self.gateway.close_person(person_id)
         await self.bus.publish({"type": "signout", "person_id": person_id})
 
+    async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
+        """Receipts were committed here: push roll call here, and tell the other nodes."""
+        await self.rollcall.receipts_written(batch)
+        by_org: dict[int, set[int]] = {}
+        for update in batch:
+            by_org.setdefault(update.organization_id, set()).add(update.alert_id)
+        for org, alert_ids in by_org.items():
+            await self.bus.publish({"type": "rollcall", "org": org, "alerts": sorted(alert_ids)})
+
     # -- bus and database ----------------------------------------------------------------
     async def _on_signal(self, signal: dict[str, Any]) -> None:
         if signal.get("node") == self.bus.node_id and signal.get("type") != "reconnected":
@@ -60,6 +80,9 @@ class Realtime:
             self.gateway.close_device(signal["device_id"])
         elif kind == "signout" and isinstance(signal.get("person_id"), int):
             self.gateway.close_person(signal["person_id"])
+        elif kind == "rollcall" and isinstance(signal.get("org"), int):
+            alert_ids = [a for a in signal.get("alerts", []) if isinstance(a, int)]
+            await self.rollcall.alerts_changed(signal["org"], alert_ids)
         elif kind == "reconnected":
             await self.hub.catch_up_all()
 
@@ -83,15 +106,18 @@ class Realtime:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def __aenter__(self) -> Realtime:
-        await self.receipts.__aenter__()
-        await self.bus.__aenter__()
-        await self.gateway.__aenter__()
-        self._ticker = asyncio.create_task(self._tick(), name="catch-up")
+        stack = AsyncExitStack()
+        async with stack:
+            for resource in (self.receipts, self.bus, self.gateway, self.rollcall, self.presence):
+                await stack.enter_async_context(resource)  # type: ignore[arg-type]
+            self._ticker = asyncio.create_task(self._tick(), name="catch-up")
+            stack.push_async_callback(self._stop_ticker)
+            self._stack = stack.pop_all()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def _stop_ticker(self) -> None:
         if self._ticker is not None:
             self._ticker.cancel()
-        await self.gateway.__aexit__(*exc)
-        await self.bus.__aexit__(*exc)
-        await self.receipts.__aexit__(*exc)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()  # reverse order: ticker, presence, roll call, gateway, ...

@@ -67,7 +67,9 @@ async def from_session_token(session: AsyncSession, *, token: str, now: datetime
     person = await session.get(Person, login.person_id)
     if person is None or not person.active:
         return None
-    return Caller(actor=await person_actor(session, person=person), person=person, session_hash=digest)
+    return Caller(
+        actor=await person_actor(session, person=person), person=person, session_hash=digest
+    )
 
 
 async def from_bearer_token(session: AsyncSession, *, token: str, now: datetime) -> Caller | None:

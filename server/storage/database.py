@@ -11,7 +11,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,7 +41,9 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    raise ValueError(f"unsupported database URL (use sqlite+aiosqlite:// or postgresql+asyncpg://): {url}")
+    raise ValueError(
+        f"unsupported database URL (use sqlite+aiosqlite:// or postgresql+asyncpg://): {url}"
+    )
 
 
 def alembic_config() -> Config:

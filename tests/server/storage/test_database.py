@@ -18,10 +18,12 @@ from tests.server.storage.alert_rows import insert_alert
 async def test_migrations_create_exactly_the_declared_tables(database: Database) -> None:
     """alembic's head schema has every table and column the models declare."""
     async with database.engine.connect() as connection:
-        tables = await connection.run_sync(lambda c: {
-            name: {col["name"] for col in inspect(c).get_columns(name)}
-            for name in inspect(c).get_table_names()
-        })
+        tables = await connection.run_sync(
+            lambda c: {
+                name: {col["name"] for col in inspect(c).get_columns(name)}
+                for name in inspect(c).get_table_names()
+            }
+        )
     tables.pop("alembic_version")
     declared = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
     assert tables == declared
@@ -39,7 +41,9 @@ async def test_seq_is_monotonic_per_organization(database: Database) -> None:
     first = await factories.organization(database, name="Köping")
     second = await factories.organization(database, name="Arboga")
     async with database.session() as session:
-        seqs = [await events.next_seq(session, organization_id=first.organization_id) for _ in range(3)]
+        seqs = [
+            await events.next_seq(session, organization_id=first.organization_id) for _ in range(3)
+        ]
         other = await events.next_seq(session, organization_id=second.organization_id)
         await session.commit()
     assert seqs == [1, 2, 3]
@@ -61,7 +65,9 @@ async def test_an_ended_alert_frees_its_site(database: Database) -> None:
     site = world.sites["A"]
     first = await insert_alert(database, world, site_ids=[site])
     async with database.session() as session:
-        await session.execute(update(AlertSite).where(AlertSite.alert_id == first).values(active=False))
+        await session.execute(
+            update(AlertSite).where(AlertSite.alert_id == first).values(active=False)
+        )
         await session.commit()
     second = await insert_alert(database, world, site_ids=[site])
     assert second != first
@@ -72,8 +78,13 @@ async def test_timestamps_come_back_as_aware_utc(database: Database) -> None:
     world = await factories.organization(database)
     at = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC)
     async with database.session() as session:
-        await audit.record(session, organization_id=world.organization_id, actor="system",
-                           action="test.time", at=at)
+        await audit.record(
+            session,
+            organization_id=world.organization_id,
+            actor="system",
+            action="test.time",
+            at=at,
+        )
         await session.commit()
     async with database.session() as session:
         entry = await session.scalar(select(AuditEntry))
@@ -86,14 +97,20 @@ async def test_audit_chain_detects_edits_and_deletions(database: Database) -> No
     org = world.organization_id
     async with database.session() as session:
         for number in range(4):
-            await audit.record(session, organization_id=org, actor="person:1",
-                               action="alert.triggered", at=datetime.now(UTC),
-                               details={"n": number})
+            await audit.record(
+                session,
+                organization_id=org,
+                actor="person:1",
+                action="alert.triggered",
+                at=datetime.now(UTC),
+                details={"n": number},
+            )
         await session.commit()
     async with database.session() as session:
         assert (await audit.verify(session, organization_id=org)).ok
-        await session.execute(update(AuditEntry).where(AuditEntry.seq == 2)
-                              .values(details={"n": 99}))
+        await session.execute(
+            update(AuditEntry).where(AuditEntry.seq == 2).values(details={"n": 99})
+        )
         await session.commit()
     async with database.session() as session:
         result = await audit.verify(session, organization_id=org)
@@ -106,8 +123,9 @@ async def test_audit_chain_detects_a_deleted_last_row(database: Database) -> Non
     org = world.organization_id
     async with database.session() as session:
         for _ in range(2):
-            await audit.record(session, organization_id=org, actor="system", action="x",
-                               at=datetime.now(UTC))
+            await audit.record(
+                session, organization_id=org, actor="system", action="x", at=datetime.now(UTC)
+            )
         await session.commit()
         last = await session.scalar(select(AuditEntry).where(AuditEntry.seq == 2))
         await session.delete(last)

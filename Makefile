@@ -1,0 +1,63 @@
+# pdv-alert — one entry point for developers and CI.
+#   make run    the demo on http://127.0.0.1:8000 (SQLite in var/, demo data seeded)
+#   make test   the whole test suite (PostgreSQL/Redis tests skip when unreachable)
+#   make lint   ruff format --check, ruff check, mypy
+#   make bench  the benchmarks in bench/ (not part of the tests)
+#   make docs   regenerate the endpoint and error tables in docs/api.md
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.pdv-alert-installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+PDV_DATABASE_URL ?= sqlite+aiosqlite:///var/pdv-alert.db
+export PDV_DATABASE_URL
+
+.PHONY: help run test lint bench docs clean
+
+help:
+	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p var
+	$(VENV)/bin/pdv-alert demo
+	@echo
+	@echo "Öppna (open):"
+	@echo "  http://$(HOST):$(PORT)/docs         API-dokumentation (API docs)"
+	@echo "  http://$(HOST):$(PORT)/api/v1/health hälsa (health)"
+	@echo "Logga in med kontona ovan (log in with the demo accounts above). Ctrl-C stoppar."
+	@echo
+	exec $(VENV)/bin/pdv-alert serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	@if [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "no benchmarks yet (bench/run.sh)"; fi
+
+docs: $(STAMP)
+	$(PY) -m tests.server.test_docs --write
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,223 @@
+"""Reading what the roll call and the reachability report are computed from, and the
+permission-checked documents the API answers with (see server/core/rollcall.py).
+
+Read-only: nothing here writes, so nothing is audited."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.vocabulary import Mode
+from server.core import rollcall as core
+from server.core.errors import Forbidden
+from server.core.permissions import Action, can, sites_where
+from server.errors import ServiceError
+from server.storage.callers import Caller
+from server.storage.tables import Alert, AlertSite, Device, Person, Receipt, Site, Zone
+
+REPORT_MODES = frozenset({Mode.DRILL.value, Mode.TEST.value})
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """What the roll call needs of an alert."""
+
+    id: int
+    organization_id: int
+    mode: str
+    state: str
+    created_at: datetime
+    site_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class RollCallData:
+    """The rows of one alert's roll call over some of its sites."""
+
+    alert: AlertFacts
+    sites: dict[int, str]  # site id → name
+    zones: dict[int, str]  # zone id → name
+    devices: list[core.DeviceRow]
+    receipts: list[core.ReceiptRow]
+
+    def compute(self, *, at: datetime, site_ids: Collection[int] | None = None) -> dict[str, Any]:
+        """The roll-call document, over `site_ids` (default: every site loaded)."""
+        sites = self.sites if site_ids is None else _only(self.sites, site_ids)
+        return core.compute(
+            alert_id=self.alert.id,
+            sites=sites,
+            zones=self.zones,
+            devices=self.devices,
+            receipts=self.receipts,
+            at=at,
+        )
+
+
+def _only(sites: dict[int, str], site_ids: Collection[int]) -> dict[int, str]:
+    return {site_id: name for site_id, name in sites.items() if site_id in site_ids}
+
+
+async def alert_facts(
+    session: AsyncSession, *, organization_id: int, alert_id: int
+) -> AlertFacts | None:
+    """The organization's alert with its sites, or None (also for another organization's)."""
+    alert = await session.scalar(
+        select(Alert).where(Alert.id == alert_id, Alert.organization_id == organization_id)
+    )
+    if alert is None:
+        return None
+    site_ids = await session.scalars(
+        select(AlertSite.site_id).where(
+            AlertSite.alert_id == alert_id, AlertSite.organization_id == organization_id
+        )
+    )
+    return AlertFacts(
+        id=alert.id,
+        organization_id=alert.organization_id,
+        mode=alert.mode,
+        state=alert.state,
+        created_at=alert.created_at,
+        site_ids=frozenset(site_ids.all()),
+    )
+
+
+async def load(
+    session: AsyncSession, *, alert: AlertFacts, site_ids: Collection[int] | None = None
+) -> RollCallData:
+    """The rows of `alert`'s roll call over `site_ids` (default: all of the alert's sites):
+    the non-revoked devices of those sites, every device that receipted the alert there,
+    their receipts, and the sites' and zones' names."""
+    org = alert.organization_id
+    wanted = sorted(alert.site_ids if site_ids is None else alert.site_ids & set(site_ids))
+    if not wanted:
+        return RollCallData(alert=alert, sites={}, zones={}, devices=[], receipts=[])
+    site_rows = await session.execute(
+        select(Site.id, Site.name).where(Site.organization_id == org, Site.id.in_(wanted))
+    )
+    zone_rows = await session.execute(
+        select(Zone.id, Zone.name).where(Zone.organization_id == org, Zone.site_id.in_(wanted))
+    )
+    receipted = select(Receipt.device_id).where(
+        Receipt.organization_id == org,
+        Receipt.alert_id == alert.id,
+        Receipt.site_id.in_(wanted),
+    )
+    device_rows = await session.execute(
+        select(
+            Device.id,
+            Device.name,
+            Device.kind,
+            Device.site_id,
+            Device.zone_id,
+            Device.person_id,
+            Device.revoked_at,
+            Person.name.label("person_name"),
+        )
+        .outerjoin(Person, Person.id == Device.person_id)
+        .where(
+            Device.organization_id == org,
+            or_(
+                Device.site_id.in_(wanted) & Device.revoked_at.is_(None),
+                Device.id.in_(receipted),
+            ),
+        )
+        .order_by(Device.id)
+    )
+    receipt_rows = await session.scalars(
+        select(Receipt).where(
+            Receipt.organization_id == org,
+            Receipt.alert_id == alert.id,
+            Receipt.site_id.in_(wanted),
+        )
+    )
+    return RollCallData(
+        alert=alert,
+        sites={row.id: row.name for row in site_rows},
+        zones={row.id: row.name for row in zone_rows},
+        devices=[
+            core.DeviceRow(
+                id=row.id,
+                name=row.name,
+                kind=row.kind,
+                site_id=row.site_id,
+                zone_id=row.zone_id,
+                person_id=row.person_id,
+                person_name=row.person_name,
+                revoked=row.revoked_at is not None,
+            )
+            for row in device_rows
+        ],
+        receipts=[
+            core.ReceiptRow(
+                device_id=receipt.device_id,
+                site_id=receipt.site_id,
+                delivered_at=receipt.delivered_at,
+                displayed_at=receipt.displayed_at,
+                acked_at=receipt.acked_at,
+                response=receipt.response,
+                note=receipt.note,
+                location=receipt.location,
+            )
+            for receipt in receipt_rows
+        ],
+    )
+
+
+async def _viewable(session: AsyncSession, *, caller: Caller, alert_id: int) -> AlertFacts:
+    """The alert and the caller's right to its roll call: `alert.not_found` when the alert
+    is another organization's or the caller doesn't even receive it, `auth.forbidden` when
+    the caller receives it but may view the roll call on none of its sites."""
+    alert = await alert_facts(session, organization_id=caller.organization_id, alert_id=alert_id)
+    if alert is None:
+        raise ServiceError("alert.not_found", f"alert {alert_id}")
+    if not viewable_sites(caller, alert):
+        receives = any(
+            can(caller.actor, Action.RECEIVE, organization_id=alert.organization_id, site_ids=[s])
+            for s in alert.site_ids
+        )
+        if not receives:
+            raise ServiceError("alert.not_found", f"alert {alert_id}")
+        raise Forbidden(detail=str(Action.VIEW_ROLLCALL))
+    return alert
+
+
+def viewable_sites(caller: Caller, alert: AlertFacts) -> frozenset[int]:
+    """The alert's sites where the caller may view the roll call."""
+    if caller.organization_id != alert.organization_id:
+        return frozenset()
+    return sites_where(caller.actor, Action.VIEW_ROLLCALL, all_site_ids=alert.site_ids)
+
+
+async def rollcall(
+    session: AsyncSession, *, caller: Caller, alert_id: int, now: datetime
+) -> dict[str, Any]:
+    """The roll-call document over the alert's sites the caller may view."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    data = await load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+    return data.compute(at=now)
+
+
+async def reachability(
+    session: AsyncSession, *, caller: Caller, alert_id: int, now: datetime
+) -> dict[str, Any]:
+    """The reachability report of a drill or test over the sites the caller may view;
+    `alert.not_drill_or_test` for an actual alert."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    if alert.mode not in REPORT_MODES:
+        raise ServiceError("alert.not_drill_or_test", f"alert {alert_id} is {alert.mode}")
+    data = await load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+    return core.reachability(
+        alert_id=alert.id,
+        mode=alert.mode,
+        created_at=alert.created_at,
+        sites=data.sites,
+        devices=data.devices,
+        receipts=data.receipts,
+        at=now,
+    )

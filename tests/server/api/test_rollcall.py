@@ -1,0 +1,357 @@
+"""The roll call and reachability report over HTTP, with every error path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from protocol.vocabulary import DeviceKind, Role
+from server.clock import utcnow
+from server.credentials import token_hash
+from server.storage import receipts
+from server.storage.database import Database
+from server.storage.receipts import ReceiptUpdate
+from server.storage.tables import Alert, AuditEntry, Device, LoginSession, Receipt
+from tests import factories
+from tests.factories import World, bearer
+
+
+@dataclass
+class Worlds:
+    home: World
+    other: World
+
+    @property
+    def database(self) -> Database:
+        return self.home.database
+
+
+@pytest.fixture
+async def worlds(client: httpx.AsyncClient) -> Worlds:
+    """Köping (sites A, B): a chief, a principal of A, staff and devices at A and B; Arboga
+    with its own chief and device."""
+    database = client.app.state.database  # type: ignore[attr-defined]
+    home = await factories.organization(database)
+    await factories.person(home, "chief", roles=((Role.SECURITY_CHIEF, None),))
+    await factories.person(home, "principal_a", roles=((Role.PRINCIPAL, "A"),))
+    await factories.person(home, "principal_b", roles=((Role.PRINCIPAL, "B"),))
+    await factories.person(home, "staff_a", roles=((Role.STAFF, "A"),))
+    await factories.person(home, "admin", roles=((Role.ADMIN, None),))
+    await factories.device(home, "phone_a", site="A", kind=DeviceKind.IOS, person_key="staff_a")
+    await factories.device(home, "desk_a", site="A", person_key="staff_a")
+    await factories.device(home, "pc_a", site="A")
+    await factories.device(home, "pc_b", site="B")
+    await factories.api_key(home, "button", site="A")
+    other = await factories.organization(database, name="Arboga")
+    await factories.person(other, "chief", roles=((Role.SECURITY_CHIEF, None),))
+    await factories.device(other, "pc", site="A")
+    return Worlds(home=home, other=other)
+
+
+def rollcall_url(alert_id: int | str) -> str:
+    return f"/api/v1/alerts/{alert_id}/rollcall"
+
+
+def reachability_url(alert_id: int | str) -> str:
+    return f"/api/v1/alerts/{alert_id}/reachability"
+
+
+def _error(response: httpx.Response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+async def trigger(
+    client: httpx.AsyncClient, world: World, key: str, sites: tuple[str, ...], mode: str = "actual"
+) -> int:
+    response = await client.post(
+        "/api/v1/alerts",
+        json={"kind": "pdv_lockdown", "mode": mode, "site_ids": [world.sites[s] for s in sites]},
+        headers=bearer(world, key),
+    )
+    assert response.status_code == 201, response.text
+    alert_id: int = response.json()["alert"]["id"]
+    return alert_id
+
+
+async def receipt(
+    world: World,
+    alert_id: int,
+    device: str,
+    *,
+    site: str,
+    person: str | None = None,
+    response: str | None = None,
+    note: str = "",
+    location: str = "",
+    displayed: bool = False,
+    after: timedelta | None = None,
+) -> None:
+    async with world.database.session() as session:
+        at = utcnow()
+        if after is not None:
+            at = (await session.get_one(Alert, alert_id)).created_at + after
+        await receipts.upsert_many(
+            session,
+            updates=[
+                ReceiptUpdate(
+                    organization_id=world.organization_id,
+                    alert_id=alert_id,
+                    device_id=world.devices[device],
+                    site_id=world.sites[site],
+                    person_id=world.persons[person] if person else None,
+                    at=at,
+                    delivered=True,
+                    displayed=displayed,
+                    response=response,
+                    note=note,
+                    location=location,
+                )
+            ],
+        )
+        await session.commit()
+
+
+async def _snapshot(database: Database) -> tuple[int, int]:
+    """(audit entries, receipts): a rejected read must change neither."""
+    async with database.session() as session:
+        audit = await session.scalar(select(func.count()).select_from(AuditEntry))
+        stored = await session.scalar(select(func.count()).select_from(Receipt))
+        return int(audit or 0), int(stored or 0)
+
+
+# -- the roll call ---------------------------------------------------------------------------
+
+
+async def test_rollcall_aggregates_persons_sites_and_lists(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """Staff A's two devices make one person; need-help details, not-reached and counts."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A", "B"))
+    await receipt(home, alert_id, "desk_a", site="A", person="staff_a", displayed=True)
+    await receipt(
+        home,
+        alert_id,
+        "phone_a",
+        site="A",
+        person="staff_a",
+        response="need_help",
+        note="skadad",
+        location="Hus B, rum 12",
+    )
+    await receipt(home, alert_id, "pc_b", site="B")
+    response = await client.get(rollcall_url(alert_id), headers=bearer(home, "chief"))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {
+        "alert_id",
+        "at",
+        "totals",
+        "sites",
+        "need_help",
+        "not_reached",
+        "not_answered",
+    }
+    assert body["alert_id"] == alert_id
+    totals = body["totals"]
+    assert (totals["expected"], totals["reached"], totals["not_reached"]) == (3, 2, 1)
+    assert (totals["need_help"], totals["answered"], totals["displayed"]) == (1, 1, 1)
+    site_a = body["sites"][str(home.sites["A"])]
+    assert site_a["name"] == "A" and site_a["totals"]["expected"] == 2
+    assert site_a["zones"]["none"]["totals"]["need_help"] == 1
+    assert body["sites"][str(home.sites["B"])]["totals"]["reached"] == 1
+    [help_item] = body["need_help"]
+    assert help_item["person_id"] == home.persons["staff_a"]
+    assert help_item["person"] == "Staff_A"
+    assert help_item["device_id"] == home.devices["phone_a"]
+    assert (help_item["note"], help_item["location"]) == ("skadad", "Hus B, rum 12")
+    assert [entry["name"] for entry in body["not_reached"]] == ["pc_a"]
+    assert [entry["name"] for entry in body["not_answered"]] == ["pc_b"]
+
+
+async def test_principal_sees_only_the_sites_where_they_lead(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """A principal of A gets A's part of an A+B alert, with A's totals only."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A", "B"))
+    await receipt(home, alert_id, "pc_b", site="B", response="safe")
+    response = await client.get(rollcall_url(alert_id), headers=bearer(home, "principal_a"))
+    assert response.status_code == 200
+    body = response.json()
+    assert list(body["sites"]) == [str(home.sites["A"])]
+    assert body["totals"]["expected"] == 2 and body["totals"]["safe"] == 0
+
+
+async def test_revoked_devices_are_not_expected(client: httpx.AsyncClient, worlds: Worlds) -> None:
+    """A revoked device without a receipt is not in the roll call."""
+    home = worlds.home
+    async with home.database.session() as session:
+        await session.execute(
+            update(Device).where(Device.id == home.devices["pc_a"]).values(revoked_at=utcnow())
+        )
+        await session.commit()
+    alert_id = await trigger(client, home, "chief", ("A",))
+    body = (await client.get(rollcall_url(alert_id), headers=bearer(home, "chief"))).json()
+    assert body["totals"]["expected"] == 1  # staff A only
+    assert [entry["person_id"] for entry in body["not_reached"]] == [home.persons["staff_a"]]
+
+
+async def test_session_cookie_works_like_the_bearer_token(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """The dashboard's session cookie authenticates the roll call."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",))
+    client.cookies.set("pdv_session", home.tokens["principal_a"])
+    try:
+        response = await client.get(rollcall_url(alert_id))
+    finally:
+        client.cookies.clear()
+    assert response.status_code == 200
+    assert response.json()["alert_id"] == alert_id
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "code"),
+    [
+        ("staff_a", 403, "auth.forbidden"),
+        ("admin", 403, "auth.forbidden"),
+        ("phone_a", 403, "auth.forbidden"),
+        ("principal_b", 404, "alert.not_found"),
+        ("button", 404, "alert.not_found"),
+    ],
+)
+@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+async def test_callers_without_view_rollcall_are_refused(
+    client: httpx.AsyncClient, worlds: Worlds, key: str, status: int, code: str, url: Any
+) -> None:
+    """Who receives the alert but may not view its roll call: 403; who doesn't receive it
+    (another site's principal, a panic button): 404, as if it didn't exist."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",), mode="drill")
+    await receipt(home, alert_id, "pc_a", site="A")
+    before = await _snapshot(worlds.database)
+    response = await client.get(url(alert_id), headers=bearer(home, key))
+    assert _error(response) == (status, code)
+    assert await _snapshot(worlds.database) == before
+
+
+@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+async def test_other_organizations_and_unknown_alerts_are_not_found(
+    client: httpx.AsyncClient, worlds: Worlds, url: Any
+) -> None:
+    """Arboga's chief can't see Köping's alert, nor anyone an alert that doesn't exist."""
+    alert_id = await trigger(client, worlds.home, "chief", ("A",), mode="test")
+    response = await client.get(url(alert_id), headers=bearer(worlds.other, "chief"))
+    assert _error(response) == (404, "alert.not_found")
+    response = await client.get(url(alert_id + 100), headers=bearer(worlds.home, "chief"))
+    assert _error(response) == (404, "alert.not_found")
+
+
+@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+async def test_unauthenticated_and_invalid_tokens_are_refused(
+    client: httpx.AsyncClient, worlds: Worlds, url: Any
+) -> None:
+    """No credentials: auth.required; a wrong, revoked or expired token: 401 as well."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",), mode="test")
+    assert _error(await client.get(url(alert_id))) == (401, "auth.required")
+    wrong = {"Authorization": "Bearer pdvs_not-a-real-token"}
+    assert _error(await client.get(url(alert_id), headers=wrong)) == (401, "auth.invalid_token")
+    async with home.database.session() as session:
+        await session.execute(
+            update(Device).where(Device.id == home.devices["pc_a"]).values(revoked_at=utcnow())
+        )
+        await session.execute(
+            update(LoginSession)
+            .where(LoginSession.token_hash == token_hash(home.tokens["principal_a"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    response = await client.get(url(alert_id), headers=bearer(home, "pc_a"))
+    assert _error(response) == (401, "auth.invalid_token")
+    response = await client.get(url(alert_id), headers=bearer(home, "principal_a"))
+    assert _error(response) == (401, "auth.invalid_token")
+    client.cookies.set("pdv_session", home.tokens["principal_a"])
+    try:
+        assert _error(await client.get(url(alert_id))) == (401, "auth.session_expired")
+    finally:
+        client.cookies.clear()
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "-1", str(2**31), "1.5"])
+@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+async def test_malformed_alert_ids_are_invalid(
+    client: httpx.AsyncClient, worlds: Worlds, bad: str, url: Any
+) -> None:
+    """An id that is not a positive 32-bit integer: 422 request.invalid."""
+    response = await client.get(url(bad), headers=bearer(worlds.home, "chief"))
+    assert _error(response) == (422, "request.invalid")
+
+
+@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+async def test_other_methods_are_not_allowed(
+    client: httpx.AsyncClient, worlds: Worlds, url: Any
+) -> None:
+    """Both reports are read-only: POST answers 405 and changes nothing."""
+    alert_id = await trigger(client, worlds.home, "chief", ("A",), mode="test")
+    before = await _snapshot(worlds.database)
+    response = await client.post(url(alert_id), json={}, headers=bearer(worlds.home, "chief"))
+    assert _error(response) == (405, "request.method_not_allowed")
+    assert await _snapshot(worlds.database) == before
+
+
+# -- reachability ----------------------------------------------------------------------------
+
+
+async def test_reachability_reports_every_device_with_latency(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """A test alert: per device delivered/displayed and ms since the alert, totals and
+    percentiles; a person's two devices are two rows."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A", "B"), mode="test")
+    await receipt(
+        home, alert_id, "phone_a", site="A", person="staff_a", after=timedelta(milliseconds=120)
+    )
+    await receipt(home, alert_id, "pc_a", site="A", displayed=True, after=timedelta(seconds=2))
+    response = await client.get(reachability_url(alert_id), headers=bearer(home, "chief"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["alert_id"] == alert_id and report["mode"] == "test"
+    assert report["totals"] == {"devices": 4, "reached": 2, "not_reached": 2, "displayed": 1}
+    assert report["latency_ms"] == {"p50": 120, "p95": 2000, "max": 2000}
+    site_a = report["sites"][str(home.sites["A"])]
+    assert [d["name"] for d in site_a["devices"]] == ["desk_a", "phone_a", "pc_a"]
+    phone = site_a["devices"][1]
+    assert phone["person"] == {"id": home.persons["staff_a"], "name": "Staff_A"}
+    assert phone["latency_ms"] == 120 and phone["kind"] == "ios"
+    assert phone["delivered_at"] is not None and phone["displayed_at"] is None
+    assert site_a["devices"][0]["latency_ms"] is None
+    assert report["sites"][str(home.sites["B"])]["totals"]["not_reached"] == 1
+
+
+async def test_reachability_of_a_drill_for_its_principal(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """Drills have the report too; a principal of A sees A's devices only."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A", "B"), mode="drill")
+    response = await client.get(reachability_url(alert_id), headers=bearer(home, "principal_a"))
+    assert response.status_code == 200
+    assert list(response.json()["sites"]) == [str(home.sites["A"])]
+
+
+async def test_reachability_of_an_actual_alert_is_refused(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """An actual alert has a roll call, not a reachability report: 409."""
+    alert_id = await trigger(client, worlds.home, "chief", ("A",))
+    response = await client.get(reachability_url(alert_id), headers=bearer(worlds.home, "chief"))
+    assert _error(response) == (409, "alert.not_drill_or_test")

@@ -1,0 +1,486 @@
+"""The pure roll call: statuses, aggregation per person, site and zone, lists, delta, frame,
+and the reachability report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from server.core.rollcall import (
+    COUNT_KEYS,
+    RANK,
+    STATUSES,
+    DeviceRow,
+    ReceiptRow,
+    compute,
+    counts,
+    delta,
+    device_status,
+    frame,
+    percentile,
+    reachability,
+)
+
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+AT = T0 + timedelta(minutes=2)
+SITES = {1: "Ullvi", 2: "Kyrkbacken"}
+ZONES = {10: "Hus A", 11: "Hus B"}
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def delivered(device_id: int, site_id: int = 1, seconds: float = 1) -> ReceiptRow:
+    return ReceiptRow(device_id=device_id, site_id=site_id, delivered_at=at(seconds))
+
+
+def displayed(device_id: int, site_id: int = 1, seconds: float = 2) -> ReceiptRow:
+    return ReceiptRow(
+        device_id=device_id, site_id=site_id, delivered_at=at(1), displayed_at=at(seconds)
+    )
+
+
+def answered(
+    device_id: int,
+    response: str,
+    *,
+    site_id: int = 1,
+    seconds: float = 5,
+    note: str = "",
+    location: str = "",
+) -> ReceiptRow:
+    return ReceiptRow(
+        device_id=device_id,
+        site_id=site_id,
+        delivered_at=at(1),
+        displayed_at=at(2),
+        acked_at=at(seconds),
+        response=response,
+        note=note,
+        location=location,
+    )
+
+
+def phone(
+    id: int, person: int | None, *, site: int = 1, zone: int | None = None, revoked: bool = False
+) -> DeviceRow:
+    return DeviceRow(
+        id=id,
+        name=f"device {id}",
+        kind="ios" if person else "desktop",
+        site_id=site,
+        zone_id=zone,
+        person_id=person,
+        person_name=None if person is None else f"Person {person}",
+        revoked=revoked,
+    )
+
+
+def roll(devices: list[DeviceRow], receipts: list[ReceiptRow], sites: dict[int, str] = SITES):
+    return compute(alert_id=7, sites=sites, zones=ZONES, devices=devices, receipts=receipts, at=AT)
+
+
+def expected_counts(**values: int) -> dict[str, int]:
+    result = dict.fromkeys(COUNT_KEYS, 0)
+    result.update(values)
+    result["targeted"] = result["expected"]
+    result["delivered"] = result["reached"]
+    result["acked"] = result["answered"]
+    return result
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+
+def test_statuses_are_ranked_need_help_first() -> None:
+    """need_help > safe > not_on_site > displayed > delivered > not_reached."""
+    ranked = sorted(STATUSES, key=RANK.__getitem__, reverse=True)
+    assert ranked == ["need_help", "safe", "not_on_site", "displayed", "delivered", "not_reached"]
+
+
+def test_device_status_follows_the_furthest_receipt_step() -> None:
+    """No receipt: not reached; then delivered, displayed, and the answer when acked."""
+    assert device_status(None) == "not_reached"
+    assert device_status(ReceiptRow(device_id=1, site_id=1)) == "not_reached"
+    assert device_status(delivered(1)) == "delivered"
+    assert device_status(displayed(1)) == "displayed"
+    assert device_status(answered(1, "not_on_site")) == "not_on_site"
+    assert device_status(answered(1, "need_help")) == "need_help"
+
+
+def test_counts_are_cumulative_and_carry_the_protocol_names() -> None:
+    """reached and displayed include higher statuses; targeted/delivered/acked mirror them."""
+    tally = counts(["not_reached", "delivered", "displayed", "safe", "need_help", "not_on_site"])
+    assert tally == expected_counts(
+        expected=6,
+        reached=5,
+        not_reached=1,
+        displayed=4,
+        answered=3,
+        safe=1,
+        need_help=1,
+        not_on_site=1,
+    )
+
+
+# -- aggregation ---------------------------------------------------------------------------
+
+
+def test_person_with_several_devices_counts_once_with_the_best_status() -> None:
+    """A person's phone and desktop make one entry; the answered device decides."""
+    devices = [phone(1, 100), phone(2, 100), phone(3, 101)]
+    document = roll(devices, [delivered(1), answered(2, "safe")])
+    assert document["totals"] == expected_counts(
+        expected=2, reached=1, not_reached=1, displayed=1, answered=1, safe=1
+    )
+    assert [entry["person_id"] for entry in document["not_reached"]] == [101]
+    assert document["not_answered"] == []
+
+
+def test_need_help_beats_safe_across_a_persons_devices() -> None:
+    """One device safe and another need_help: the person needs help, with that note."""
+    devices = [phone(1, 100), phone(2, 100)]
+    receipts = [
+        answered(1, "safe", seconds=9),
+        answered(2, "need_help", seconds=5, note="skadad", location="rum 12"),
+    ]
+    document = roll(devices, receipts)
+    assert document["totals"]["need_help"] == 1 and document["totals"]["safe"] == 0
+    assert document["need_help"] == [
+        {
+            "person_id": 100,
+            "person": "Person 100",
+            "device_id": 2,
+            "device": "device 2",
+            "kind": "ios",
+            "site_id": 1,
+            "zone_id": None,
+            "note": "skadad",
+            "location": "rum 12",
+            "at": at(5).isoformat(),
+        }
+    ]
+
+
+def test_safe_beats_not_on_site_and_displayed_beats_delivered() -> None:
+    """The ranking holds between every pair of a person's devices."""
+    devices = [phone(1, 100), phone(2, 100), phone(3, 101), phone(4, 101)]
+    receipts = [answered(1, "not_on_site"), answered(2, "safe"), delivered(3), displayed(4)]
+    document = roll(devices, receipts)
+    assert document["totals"]["safe"] == 1 and document["totals"]["not_on_site"] == 0
+    assert [(e["person_id"], e["status"]) for e in document["not_answered"]] == [(101, "displayed")]
+
+
+def test_shared_devices_without_a_person_are_entries_of_their_own() -> None:
+    """Two classroom PCs count as two entries, each named by the device."""
+    devices = [phone(1, None), phone(2, None), phone(3, 100)]
+    document = roll(devices, [answered(1, "safe")])
+    assert document["totals"]["expected"] == 3
+    assert [(e["person_id"], e["name"]) for e in document["not_reached"]] == [
+        (None, "device 2"),
+        (100, "Person 100"),
+    ]
+
+
+def test_revoked_devices_are_not_expected() -> None:
+    """A revoked device without a receipt is left out; the person's other device counts."""
+    devices = [phone(1, 100, revoked=True), phone(2, None, revoked=True), phone(3, 101)]
+    document = roll(devices, [])
+    assert document["totals"]["expected"] == 1
+    assert [e["person_id"] for e in document["not_reached"]] == [101]
+
+
+def test_a_device_revoked_after_answering_still_counts() -> None:
+    """An answer is never dropped: a need-help from a since-revoked PC stays on the list."""
+    devices = [phone(1, None, revoked=True)]
+    document = roll(devices, [answered(1, "need_help", note="hjälp")])
+    assert document["totals"]["need_help"] == 1
+    assert document["need_help"][0]["note"] == "hjälp"
+
+
+def test_a_device_moved_away_counts_where_it_receipted() -> None:
+    """A device now at an untargeted site counts at the site of its receipt, without zone."""
+    devices = [phone(1, 100, site=3, zone=10)]
+    document = roll(devices, [answered(1, "safe", site_id=2)])
+    assert document["sites"]["2"]["totals"]["safe"] == 1
+    assert list(document["sites"]["2"]["zones"]) == ["none"]
+    assert document["sites"]["1"]["totals"]["expected"] == 0
+
+
+def test_devices_of_other_sites_are_ignored() -> None:
+    """Only the given sites count: devices and receipts elsewhere don't."""
+    devices = [phone(1, 100, site=1), phone(2, 101, site=2)]
+    document = roll(devices, [answered(2, "safe", site_id=2)], sites={1: "Ullvi"})
+    assert list(document["sites"]) == ["1"]
+    assert document["totals"] == expected_counts(expected=1, not_reached=1)
+
+
+def test_sites_and_zones_have_their_own_totals() -> None:
+    """Each site and each zone (or "none") counts its devices; empty sites are listed too."""
+    devices = [
+        phone(1, 100, zone=10),
+        phone(2, 101, zone=10),
+        phone(3, 102, zone=11),
+        phone(4, None),
+    ]
+    receipts = [answered(1, "safe"), answered(3, "need_help"), delivered(4)]
+    document = roll(devices, receipts, sites={1: "Ullvi", 2: "Kyrkbacken"})
+    site = document["sites"]["1"]
+    assert site["name"] == "Ullvi"
+    assert site["totals"]["expected"] == 4
+    assert site["zones"]["10"] == {
+        "name": "Hus A",
+        "totals": expected_counts(
+            expected=2, reached=1, not_reached=1, displayed=1, answered=1, safe=1
+        ),
+    }
+    assert site["zones"]["11"]["totals"]["need_help"] == 1
+    assert site["zones"]["none"] == {
+        "name": None,
+        "totals": expected_counts(expected=1, reached=1, delivered=1),
+    }
+    assert document["sites"]["2"] == {
+        "name": "Kyrkbacken",
+        "totals": expected_counts(),
+        "zones": {},
+    }
+
+
+def test_a_person_at_two_sites_counts_once_in_each_and_once_in_total() -> None:
+    """Sites aggregate their own devices; the totals aggregate all of the person's."""
+    devices = [phone(1, 100, site=1), phone(2, 100, site=2)]
+    document = roll(devices, [answered(2, "safe", site_id=2)])
+    assert document["totals"] == expected_counts(
+        expected=1, reached=1, displayed=1, answered=1, safe=1
+    )
+    assert document["sites"]["1"]["totals"]["not_reached"] == 1
+    assert document["sites"]["2"]["totals"]["safe"] == 1
+
+
+def test_lists_are_sorted_and_describe_every_device() -> None:
+    """not_reached by name, need_help oldest answer first, entries list their devices."""
+    devices = [phone(1, 102), phone(2, 101), phone(3, 103), phone(4, 104), phone(5, 104)]
+    receipts = [
+        answered(3, "need_help", seconds=30),
+        answered(4, "need_help", seconds=10),
+        delivered(5),
+    ]
+    document = roll(devices, receipts)
+    assert [e["name"] for e in document["not_reached"]] == ["Person 101", "Person 102"]
+    assert [item["person_id"] for item in document["need_help"]] == [104, 103]
+    assert document["not_reached"][0] == {
+        "person_id": 101,
+        "name": "Person 101",
+        "status": "not_reached",
+        "site_ids": [1],
+        "devices": [
+            {
+                "id": 2,
+                "name": "device 2",
+                "kind": "ios",
+                "site_id": 1,
+                "zone_id": None,
+                "status": "not_reached",
+            }
+        ],
+    }
+
+
+def test_document_is_json_and_complete() -> None:
+    """The document has every documented key and survives JSON."""
+    document = roll([phone(1, 100)], [])
+    assert set(document) == {
+        "alert_id",
+        "at",
+        "totals",
+        "sites",
+        "need_help",
+        "not_reached",
+        "not_answered",
+    }
+    assert json.loads(json.dumps(document)) == document
+    assert document["at"] == AT.isoformat() and document["alert_id"] == 7
+
+
+STATUS_RECEIPTS = st.sampled_from(
+    [None, "delivered", "displayed", "safe", "need_help", "not_on_site"]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.sampled_from([1, 2]), STATUS_RECEIPTS),
+        max_size=25,
+    )
+)
+def test_totals_are_consistent_for_any_devices(rows: list[tuple[int, int, str | None]]) -> None:
+    """reached + not_reached = expected, answers add up, and each site ≤ totals' expected."""
+    devices, receipts = [], []
+    for device_id, (person, site, status) in enumerate(rows, start=1):
+        devices.append(phone(device_id, person if person < 6 else None, site=site))
+        if status == "delivered":
+            receipts.append(delivered(device_id, site))
+        elif status == "displayed":
+            receipts.append(displayed(device_id, site))
+        elif status is not None:
+            receipts.append(answered(device_id, status, site_id=site))
+    totals = roll(devices, receipts)["totals"]
+    assert totals["reached"] + totals["not_reached"] == totals["expected"]
+    assert totals["safe"] + totals["need_help"] + totals["not_on_site"] == totals["answered"]
+    assert totals["expected"] >= totals["reached"] >= totals["displayed"] >= totals["answered"]
+    persons = {person for person, _, _ in rows if person < 6}
+    shared = sum(1 for person, _, _ in rows if person == 6)
+    assert totals["expected"] == len(persons) + shared
+
+
+# -- delta and frame -------------------------------------------------------------------------
+
+
+def test_delta_of_nothing_changed_is_empty_even_when_time_moved() -> None:
+    """Only `at` differs: no change."""
+    devices = [phone(1, 100)]
+    first = roll(devices, [delivered(1)])
+    later = compute(
+        alert_id=7,
+        sites=SITES,
+        zones=ZONES,
+        devices=devices,
+        receipts=[delivered(1)],
+        at=AT + timedelta(seconds=5),
+    )
+    assert delta(first, later) == {}
+
+
+def test_delta_returns_only_the_changed_parts() -> None:
+    """An answer at site 1 changes the totals, site 1 and the list it left, nothing else."""
+    devices = [phone(1, 100, site=1), phone(2, 101, site=2)]
+    before = roll(devices, [delivered(1)])
+    after = roll(devices, [answered(1, "safe")])
+    changed = delta(before, after)
+    assert set(changed) == {"totals", "sites", "not_answered"}
+    assert list(changed["sites"]) == ["1"]
+    assert changed["totals"]["safe"] == 1
+    assert changed["not_answered"] == []
+
+
+def test_delta_from_nothing_is_everything_and_names_removed_sites() -> None:
+    """No previous: all but `at`; a site gone maps to None."""
+    devices = [phone(1, 100)]
+    current = roll(devices, [])
+    assert set(delta(None, current)) == set(current) - {"at"}
+    narrower = roll(devices, [], sites={1: "Ullvi"})
+    assert delta(current, narrower) == {"sites": {"2": None}}
+
+
+def test_frame_carries_counts_per_site_and_zone_and_the_need_help_list() -> None:
+    """The WebSocket frame: counts only (lists as counts) except need_help in full."""
+    devices = [phone(1, 100, zone=10), phone(2, 101), phone(3, 102)]
+    document = roll(devices, [answered(1, "need_help"), delivered(2)])
+    message = frame(document)
+    assert message["type"] == "rollcall" and message["alert_id"] == 7
+    assert message["totals"] == document["totals"]
+    assert message["sites"] == {"1": document["sites"]["1"]["totals"], "2": expected_counts()}
+    assert message["zones"]["1"]["10"]["need_help"] == 1
+    assert message["need_help"] == document["need_help"]
+    assert message["not_reached_count"] == 1 and message["not_answered_count"] == 1
+
+
+def test_frame_decodes_with_the_protocol_codec() -> None:
+    """Clients' lenient decoder reads the frame as a RollCall."""
+    from protocol.codec import decode_server
+    from protocol.messages import RollCall
+
+    document = roll([phone(1, 100), phone(2, None)], [answered(1, "safe")])
+    message = decode_server(json.dumps(frame(document)))
+    assert isinstance(message, RollCall)
+    assert message.totals.targeted == 2 and message.totals.acked == 1
+    assert message.sites[1].safe == 1
+
+
+# -- reachability ----------------------------------------------------------------------------
+
+
+def test_percentile_is_nearest_rank() -> None:
+    """p50/p95 of 1..100 are 50/95; one value is every percentile; none is None."""
+    values = list(range(100, 0, -1))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile(values, 100) == 100
+    assert percentile([7], 95) == 7
+    assert percentile([], 50) is None
+
+
+def test_reachability_lists_devices_with_latency_and_totals() -> None:
+    """Per device delivered/displayed and ms since the alert; not reached first; summaries."""
+    devices = [phone(1, 100), phone(2, None), phone(3, 101, zone=10), phone(4, 102, site=2)]
+    receipts = [
+        delivered(1, seconds=0.25),
+        displayed(3, seconds=2),
+        delivered(4, site_id=2, seconds=4),
+    ]
+    report = reachability(
+        alert_id=7,
+        mode="test",
+        created_at=T0,
+        sites=SITES,
+        devices=devices,
+        receipts=receipts,
+        at=AT,
+    )
+    assert report["totals"] == {"devices": 4, "reached": 3, "not_reached": 1, "displayed": 1}
+    assert report["latency_ms"] == {"p50": 1000, "p95": 4000, "max": 4000}
+    site = report["sites"]["1"]
+    assert [d["device_id"] for d in site["devices"]] == [2, 1, 3]
+    assert site["devices"][0] == {
+        "device_id": 2,
+        "name": "device 2",
+        "kind": "desktop",
+        "zone_id": None,
+        "person": None,
+        "delivered_at": None,
+        "displayed_at": None,
+        "latency_ms": None,
+    }
+    assert site["devices"][1]["latency_ms"] == 250
+    assert site["devices"][2]["person"] == {"id": 101, "name": "Person 101"}
+    assert site["devices"][2]["displayed_at"] == at(2).isoformat()
+    assert site["latency_ms"] == {"p50": 250, "p95": 1000, "max": 1000}
+    assert report["sites"]["2"]["totals"]["reached"] == 1
+    assert report["mode"] == "test" and report["created_at"] == T0.isoformat()
+
+
+def test_reachability_counts_devices_not_persons_and_clamps_clock_skew() -> None:
+    """A person's two devices are two rows; a delivery stamped before the alert is 0 ms."""
+    devices = [phone(1, 100), phone(2, 100)]
+    receipts = [ReceiptRow(device_id=1, site_id=1, delivered_at=T0 - timedelta(milliseconds=3))]
+    report = reachability(
+        alert_id=7,
+        mode="drill",
+        created_at=T0,
+        sites={1: "Ullvi"},
+        devices=devices,
+        receipts=receipts,
+        at=AT,
+    )
+    assert report["totals"]["devices"] == 2
+    assert report["latency_ms"] == {"p50": 0, "p95": 0, "max": 0}
+
+
+def test_reachability_with_no_devices_has_empty_summaries() -> None:
+    """A site without devices: zero totals and no latency figures."""
+    report = reachability(
+        alert_id=7,
+        mode="test",
+        created_at=T0,
+        sites={1: "Ullvi"},
+        devices=[],
+        receipts=[],
+        at=AT,
+    )
+    assert report["totals"] == {"devices": 0, "reached": 0, "not_reached": 0, "displayed": 0}
+    assert report["latency_ms"] == {"p50": None, "p95": None, "max": None}
+    assert report["sites"]["1"]["devices"] == []

@@ -1,0 +1,285 @@
+"""Loading and permission-checking the roll call and reachability report, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from protocol.vocabulary import DeviceKind, Role
+from server.clock import utcnow
+from server.core.errors import Forbidden
+from server.errors import ServiceError
+from server.storage import callers, receipts, rollcall
+from server.storage.database import Database
+from server.storage.receipts import ReceiptUpdate
+from server.storage.tables import Alert, AlertSite, Device, Zone
+from tests import factories
+from tests.factories import World
+
+
+async def insert_alert(world: World, *, sites: tuple[str, ...], mode: str = "actual") -> int:
+    now = utcnow()
+    async with world.database.session() as session:
+        alert = Alert(
+            organization_id=world.organization_id,
+            kind="pdv_lockdown",
+            mode=mode,
+            state="active",
+            order_sv="x",
+            order_en="x",
+            instructions_sv="",
+            instructions_en="",
+            created_by="test",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(alert)
+        await session.flush()
+        for site in sites:
+            session.add(
+                AlertSite(
+                    alert_id=alert.id,
+                    site_id=world.sites[site],
+                    organization_id=world.organization_id,
+                    active=True,
+                )
+            )
+        await session.commit()
+        return alert.id
+
+
+async def receipt(
+    world: World,
+    alert_id: int,
+    device: str,
+    *,
+    site: str,
+    response: str | None = None,
+    displayed: bool = False,
+    note: str = "",
+    person: str | None = None,
+) -> None:
+    async with world.database.session() as session:
+        await receipts.upsert_many(
+            session,
+            updates=[
+                ReceiptUpdate(
+                    organization_id=world.organization_id,
+                    alert_id=alert_id,
+                    device_id=world.devices[device],
+                    site_id=world.sites[site],
+                    person_id=world.persons[person] if person else None,
+                    at=utcnow(),
+                    delivered=True,
+                    displayed=displayed,
+                    response=response,
+                    note=note,
+                )
+            ],
+        )
+        await session.commit()
+
+
+async def caller_of(world: World, key: str) -> callers.Caller:
+    async with world.database.session() as session:
+        caller = await callers.from_bearer_token(session, token=world.tokens[key], now=utcnow())
+        assert caller is not None
+        return caller
+
+
+async def home_world(database: Database) -> World:
+    world = await factories.organization(database, sites=("A", "B"))
+    await factories.person(world, "chief", roles=((Role.SECURITY_CHIEF, None),))
+    await factories.person(world, "principal_a", roles=((Role.PRINCIPAL, "A"),))
+    await factories.person(world, "staff_a", roles=((Role.STAFF, "A"),))
+    await factories.person(world, "staff_b", roles=((Role.STAFF, "B"),))
+    await factories.person(world, "admin", roles=((Role.ADMIN, None),))
+    await factories.device(world, "pc_a", site="A")
+    await factories.device(world, "phone_a", site="A", kind=DeviceKind.IOS, person_key="staff_a")
+    await factories.device(world, "desk_a", site="A", person_key="staff_a")
+    await factories.device(world, "pc_b", site="B")
+    return world
+
+
+async def test_load_reads_devices_receipts_sites_and_zones(database: Database) -> None:
+    """The alert's non-revoked devices, their receipts, person names, site and zone names."""
+    world = await home_world(database)
+    async with database.session() as session:
+        zone = Zone(
+            organization_id=world.organization_id,
+            site_id=world.sites["A"],
+            name="Hus B",
+            created_at=utcnow(),
+        )
+        session.add(zone)
+        await session.flush()
+        await session.execute(
+            update(Device).where(Device.id == world.devices["pc_a"]).values(zone_id=zone.id)
+        )
+        await session.commit()
+        zone_id = zone.id
+    alert_id = await insert_alert(world, sites=("A", "B"))
+    await receipt(world, alert_id, "phone_a", site="A", response="safe", person="staff_a")
+    async with database.session() as session:
+        facts = await rollcall.alert_facts(
+            session, organization_id=world.organization_id, alert_id=alert_id
+        )
+        assert facts is not None
+        assert facts.site_ids == {world.sites["A"], world.sites["B"]}
+        data = await rollcall.load(session, alert=facts)
+    assert data.sites == {world.sites["A"]: "A", world.sites["B"]: "B"}
+    assert data.zones == {zone_id: "Hus B"}
+    assert [device.id for device in data.devices] == sorted(world.devices.values())
+    phone = next(d for d in data.devices if d.id == world.devices["phone_a"])
+    assert phone.person_name == "Staff_A" and phone.kind == "ios"
+    assert [(r.device_id, r.response) for r in data.receipts] == [(phone.id, "safe")]
+    document = data.compute(at=utcnow())
+    assert document["totals"]["expected"] == 3  # pc_a, staff_a (two devices), pc_b
+    assert document["totals"]["safe"] == 1
+    assert document["sites"][str(world.sites["A"])]["zones"][str(zone_id)]["name"] == "Hus B"
+
+
+async def test_load_narrows_to_sites_and_keeps_revoked_devices_that_receipted(
+    database: Database,
+) -> None:
+    """Only the asked sites; a revoked device is loaded only when it receipted the alert."""
+    world = await home_world(database)
+    await factories.device(world, "old_a", site="A")
+    await factories.device(world, "gone_a", site="A")
+    alert_id = await insert_alert(world, sites=("A", "B"))
+    await receipt(world, alert_id, "old_a", site="A", response="need_help", note="rum 3")
+    async with database.session() as session:
+        await session.execute(
+            update(Device)
+            .where(Device.id.in_([world.devices["old_a"], world.devices["gone_a"]]))
+            .values(revoked_at=utcnow())
+        )
+        await session.commit()
+        facts = await rollcall.alert_facts(
+            session, organization_id=world.organization_id, alert_id=alert_id
+        )
+        assert facts is not None
+        data = await rollcall.load(session, alert=facts, site_ids={world.sites["A"]})
+    ids = {device.id for device in data.devices}
+    assert world.devices["old_a"] in ids and world.devices["gone_a"] not in ids
+    assert world.devices["pc_b"] not in ids
+    assert list(data.sites) == [world.sites["A"]]
+    document = data.compute(at=utcnow())
+    assert document["need_help"][0]["note"] == "rum 3"
+
+
+async def test_alert_facts_of_another_organization_is_none(database: Database) -> None:
+    """Another organization's alert id reads as no alert."""
+    world = await home_world(database)
+    other = await factories.organization(database, name="Arboga", sites=("A",))
+    alert_id = await insert_alert(other, sites=("A",))
+    async with database.session() as session:
+        found = await rollcall.alert_facts(
+            session, organization_id=world.organization_id, alert_id=alert_id
+        )
+    assert found is None
+
+
+async def test_rollcall_shows_only_the_sites_the_caller_may_view(database: Database) -> None:
+    """A principal of A sees A's roll call of an A+B alert; the chief sees both."""
+    world = await home_world(database)
+    alert_id = await insert_alert(world, sites=("A", "B"))
+    now = utcnow()
+    async with database.session() as session:
+        own = await rollcall.rollcall(
+            session, caller=await caller_of(world, "principal_a"), alert_id=alert_id, now=now
+        )
+        everything = await rollcall.rollcall(
+            session, caller=await caller_of(world, "chief"), alert_id=alert_id, now=now
+        )
+    assert list(own["sites"]) == [str(world.sites["A"])]
+    assert own["totals"]["expected"] == 2
+    assert sorted(everything["sites"]) == sorted(str(s) for s in world.sites.values())
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [
+        ("staff_a", "auth.forbidden"),  # receives the alert, no roll call
+        ("pc_a", "auth.forbidden"),  # a device receives it too
+        ("staff_b", "alert.not_found"),  # doesn't even receive it
+        ("admin", "auth.forbidden"),  # admins receive everywhere, no roll call
+        ("button", "alert.not_found"),  # an API key only triggers
+    ],
+)
+async def test_rollcall_refuses_callers_without_view_rollcall(
+    database: Database, key: str, code: str
+) -> None:
+    """Receivers without VIEW_ROLLCALL get auth.forbidden; others don't learn it exists."""
+    world = await home_world(database)
+    await factories.api_key(world, "button", site="A")
+    alert_id = await insert_alert(world, sites=("A",))
+    async with database.session() as session:
+        with pytest.raises((Forbidden, ServiceError)) as refused:
+            await rollcall.rollcall(
+                session, caller=await caller_of(world, key), alert_id=alert_id, now=utcnow()
+            )
+    assert getattr(refused.value, "code", None) == code
+
+
+async def test_rollcall_of_unknown_or_foreign_alert_is_not_found(database: Database) -> None:
+    """An unknown id and another organization's alert both answer alert.not_found."""
+    world = await home_world(database)
+    other = await factories.organization(database, name="Arboga", sites=("A",))
+    foreign = await insert_alert(other, sites=("A",))
+    chief = await caller_of(world, "chief")
+    async with database.session() as session:
+        for alert_id in (foreign, foreign + 1000):
+            with pytest.raises(ServiceError) as refused:
+                await rollcall.rollcall(session, caller=chief, alert_id=alert_id, now=utcnow())
+            assert refused.value.code == "alert.not_found"
+
+
+async def test_reachability_only_for_drills_and_tests(database: Database) -> None:
+    """A test alert gets the report with latencies; an actual alert is refused."""
+    world = await home_world(database)
+    actual = await insert_alert(world, sites=("A",))
+    test = await insert_alert(world, sites=("B",), mode="test")
+    await receipt(world, test, "pc_b", site="B", displayed=True)
+    chief = await caller_of(world, "chief")
+    async with database.session() as session:
+        report = await rollcall.reachability(session, caller=chief, alert_id=test, now=utcnow())
+        with pytest.raises(ServiceError) as refused:
+            await rollcall.reachability(session, caller=chief, alert_id=actual, now=utcnow())
+    assert refused.value.code == "alert.not_drill_or_test"
+    assert report["totals"] == {"devices": 1, "reached": 1, "not_reached": 0, "displayed": 1}
+    device = report["sites"][str(world.sites["B"])]["devices"][0]
+    assert device["device_id"] == world.devices["pc_b"]
+    assert device["latency_ms"] is not None and device["latency_ms"] >= 0
+    assert report["latency_ms"]["max"] == device["latency_ms"]
+
+
+async def test_reachability_latency_is_measured_from_the_alert(database: Database) -> None:
+    """latency_ms is delivered_at minus the alert's created_at."""
+    world = await home_world(database)
+    alert_id = await insert_alert(world, sites=("B",), mode="drill")
+    async with database.session() as session:
+        alert = await session.get_one(Alert, alert_id)
+        created = alert.created_at
+        await receipts.upsert_many(
+            session,
+            updates=[
+                ReceiptUpdate(
+                    organization_id=world.organization_id,
+                    alert_id=alert_id,
+                    device_id=world.devices["pc_b"],
+                    site_id=world.sites["B"],
+                    person_id=None,
+                    at=created + timedelta(milliseconds=1500),
+                    delivered=True,
+                )
+            ],
+        )
+        await session.commit()
+        report = await rollcall.reachability(
+            session, caller=await caller_of(world, "chief"), alert_id=alert_id, now=utcnow()
+        )
+    assert report["latency_ms"] == {"p50": 1500, "p95": 1500, "max": 1500}
