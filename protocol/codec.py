@@ -30,6 +30,8 @@ from protocol.fields import (
     integer,
     load,
     member,
+    nullable_integer,
+    nullable_string,
     number,
     only,
     opt_integer,
@@ -59,6 +61,7 @@ from protocol.messages import (
     Error,
     Hello,
     Message,
+    NeedHelp,
     Ping,
     Pong,
     Presence,
@@ -131,13 +134,32 @@ def _event_body(e: AlertEvent) -> dict[str, Any]:
 
 def _counts_dict(c: RollCallCounts) -> dict[str, Any]:
     return {
-        "targeted": c.targeted,
-        "delivered": c.delivered,
+        "expected": c.expected,
+        "reached": c.reached,
+        "not_reached": c.not_reached,
         "displayed": c.displayed,
-        "acked": c.acked,
+        "answered": c.answered,
         "safe": c.safe,
         "need_help": c.need_help,
         "not_on_site": c.not_on_site,
+        "targeted": c.targeted,
+        "delivered": c.delivered,
+        "acked": c.acked,
+    }
+
+
+def _need_help_dict(n: NeedHelp) -> dict[str, Any]:
+    return {
+        "person_id": n.person_id,
+        "person": n.person,
+        "device_id": n.device_id,
+        "device": n.device,
+        "kind": n.kind,
+        "site_id": n.site_id,
+        "zone_id": n.zone_id,
+        "note": n.note,
+        "location": n.location,
+        "at": n.at,
     }
 
 
@@ -210,8 +232,16 @@ def _rollcall_dict(m: RollCall) -> dict[str, Any]:
     return {
         "type": "rollcall",
         "alert_id": m.alert_id,
+        "at": m.at,
         "totals": _counts_dict(m.totals),
         "sites": {str(site): _counts_dict(c) for site, c in m.sites.items()},
+        "zones": {
+            str(site): {zone: _counts_dict(c) for zone, c in zones.items()}
+            for site, zones in m.zones.items()
+        },
+        "need_help": [_need_help_dict(n) for n in m.need_help],
+        "not_reached_count": m.not_reached_count,
+        "not_answered_count": m.not_answered_count,
     }
 
 
@@ -240,11 +270,12 @@ _TO_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {
     ClientInfo: _client_info_dict,
     DeviceInfo: _device_dict,
     RollCallCounts: _counts_dict,
+    NeedHelp: _need_help_dict,
 }
 
 
 def to_dict(
-    obj: Message | AlertDoc | Texts | ClientInfo | DeviceInfo | RollCallCounts,
+    obj: Message | AlertDoc | Texts | ClientInfo | DeviceInfo | RollCallCounts | NeedHelp,
 ) -> dict[str, Any]:
     """The JSON-friendly form of a message (with `type`) or of a document (without)."""
     try:
@@ -485,28 +516,79 @@ def _error(obj: dict[str, Any]) -> Error:
 
 def _counts(obj: dict[str, Any], where: str) -> RollCallCounts:
     return RollCallCounts(
-        targeted=integer(obj, "targeted", where),
-        delivered=integer(obj, "delivered", where),
+        expected=integer(obj, "expected", where),
+        reached=integer(obj, "reached", where),
+        not_reached=integer(obj, "not_reached", where),
         displayed=integer(obj, "displayed", where),
-        acked=integer(obj, "acked", where),
+        answered=integer(obj, "answered", where),
         safe=integer(obj, "safe", where),
         need_help=integer(obj, "need_help", where),
         not_on_site=integer(obj, "not_on_site", where),
+        targeted=integer(obj, "targeted", where),
+        delivered=integer(obj, "delivered", where),
+        acked=integer(obj, "acked", where),
+    )
+
+
+def _is_id(key: str) -> bool:
+    return key.isascii() and key.isdigit()
+
+
+def _keyed(obj: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """The site-id-keyed objects of `obj[key]`: (site id key, object)."""
+    items = []
+    for site, value in subobject(obj, key, where).items():
+        if not _is_id(site):
+            fail("protocol.invalid", f"{where}.{key}: {site[:20]!r} is not a site id")
+        if type(value) is not dict:
+            wrong(f"{where}.{key}", site, "an object", value)
+        items.append((site, value))
+    return items
+
+
+def _zones(zones: dict[str, Any], where: str) -> dict[str, RollCallCounts]:
+    result: dict[str, RollCallCounts] = {}
+    for zone, counts in zones.items():
+        if zone != "none" and not _is_id(zone):
+            fail("protocol.invalid", f"{where}: {zone[:20]!r} is not a zone id or none")
+        if type(counts) is not dict:
+            wrong(where, zone, "an object", counts)
+        result[zone] = _counts(counts, f"{where}.{zone}")
+    return result
+
+
+def _need_help(obj: dict[str, Any], where: str) -> NeedHelp:
+    return NeedHelp(
+        person_id=nullable_integer(obj, "person_id", where, 1),
+        person=nullable_string(obj, "person", where),
+        device_id=integer(obj, "device_id", where, 1),
+        device=string(obj, "device", where),
+        kind=member(obj, "kind", where, _DEVICE_KINDS),
+        site_id=integer(obj, "site_id", where, 1),
+        zone_id=nullable_integer(obj, "zone_id", where, 1),
+        note=string(obj, "note", where),
+        location=string(obj, "location", where),
+        at=nullable_string(obj, "at", where),
     )
 
 
 def _rollcall(obj: dict[str, Any]) -> RollCall:
-    sites: dict[int, RollCallCounts] = {}
-    for key, counts in subobject(obj, "sites", "rollcall").items():
-        if not (key.isascii() and key.isdigit()):
-            fail("protocol.invalid", f"rollcall.sites: {key[:20]!r} is not a site id")
-        if type(counts) is not dict:
-            wrong("rollcall.sites", key, "an object", counts)
-        sites[int(key)] = _counts(counts, f"rollcall.sites.{key}")
+    where = "rollcall"
     return RollCall(
-        alert_id=integer(obj, "alert_id", "rollcall", 1),
-        totals=_counts(subobject(obj, "totals", "rollcall"), "rollcall.totals"),
-        sites=sites,
+        alert_id=integer(obj, "alert_id", where, 1),
+        at=string(obj, "at", where),
+        totals=_counts(subobject(obj, "totals", where), f"{where}.totals"),
+        sites={
+            int(site): _counts(counts, f"{where}.sites.{site}")
+            for site, counts in _keyed(obj, "sites", where)
+        },
+        zones={
+            int(site): _zones(zones, f"{where}.zones.{site}")
+            for site, zones in _keyed(obj, "zones", where)
+        },
+        need_help=[_need_help(item, w) for w, item in _items(obj, "need_help", where)],
+        not_reached_count=integer(obj, "not_reached_count", where),
+        not_answered_count=integer(obj, "not_answered_count", where),
     )
 
 

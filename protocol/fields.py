@@ -118,6 +118,13 @@ def opt_integer(obj: dict[str, Any], key: str, where: str, lo: int = 0) -> int |
     return integer(obj, key, where, lo)
 
 
+def nullable_integer(obj: dict[str, Any], key: str, where: str, lo: int = 0) -> int | None:
+    """A required field that is an integer or null."""
+    if get(obj, key, where) is None:
+        return None
+    return integer(obj, key, where, lo)
+
+
 def number(obj: dict[str, Any], key: str, where: str) -> float:
     value = get(obj, key, where)
     if type(value) is float:
@@ -153,6 +160,13 @@ def string(obj: dict[str, Any], key: str, where: str) -> str:
 
 def opt_string(obj: dict[str, Any], key: str, where: str) -> str | None:
     if obj.get(key) is None:
+        return None
+    return string(obj, key, where)
+
+
+def nullable_string(obj: dict[str, Any], key: str, where: str) -> str | None:
+    """A required field that is a string or null."""
+    if get(obj, key, where) is None:
         return None
     return string(obj, key, where)
 

@@ -95,15 +95,40 @@ class DeviceInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RollCallCounts:
-    """Receipts of one alert, counted over devices (`targeted` ≥ `delivered` ≥ `displayed`)."""
+    """The roll call of one alert counted over entries, not devices: an entry is a person
+    (with the best status of their devices) or a device without a person. `expected` ≥
+    `reached` ≥ `displayed` ≥ `answered` = `safe` + `need_help` + `not_on_site`;
+    `not_reached` = `expected` - `reached`. `targeted`, `delivered` and `acked` are the
+    protocol's original names for `expected`, `reached` and `answered` (the same numbers)."""
 
-    targeted: int
-    delivered: int
+    expected: int
+    reached: int
+    not_reached: int
     displayed: int
-    acked: int
+    answered: int
     safe: int
     need_help: int
     not_on_site: int
+    targeted: int
+    delivered: int
+    acked: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeedHelp:
+    """One entry asking for help: its latest "need help" answer and the device that sent it
+    (`person_id`/`person` None: a device without a person)."""
+
+    person_id: int | None
+    person: str | None
+    device_id: int
+    device: str
+    kind: DeviceKind
+    site_id: int
+    zone_id: int | None
+    note: str
+    location: str
+    at: str | None  # ISO-8601, UTC: when the answer came
 
 
 # ── client → server ──────────────────────────────────────────────────────────────────────────
@@ -201,12 +226,19 @@ class Error:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RollCall:
-    """Dashboards: the roll call of one alert, in total and per site (keys are site ids)."""
+    """Dashboards: the roll call of one alert at `at`, in total, per site (keys are site ids)
+    and per zone (site id → zone id as a string, or "none"); the entries asking for help in
+    full (oldest answer first), the others only counted."""
 
     TYPE: ClassVar[str] = "rollcall"
     alert_id: int
+    at: str  # ISO-8601, UTC
     totals: RollCallCounts
     sites: dict[int, RollCallCounts]
+    zones: dict[int, dict[str, RollCallCounts]]
+    need_help: list[NeedHelp]
+    not_reached_count: int
+    not_answered_count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

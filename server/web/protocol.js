@@ -239,6 +239,9 @@ function int(obj, key, where, lo = 0) {
 function optInt(obj, key, where, lo = 0) {
   return obj[key] === undefined || obj[key] === null ? null : int(obj, key, where, lo);
 }
+function nullableInt(obj, key, where, lo = 0) {
+  return get(obj, key, where) === null ? null : int(obj, key, where, lo);
+}
 function number(obj, key, where) {
   const value = get(obj, key, where);
   if (typeof value !== "number") wrong(where, key, "a number", value);
@@ -251,6 +254,9 @@ function str(obj, key, where) {
 }
 function optStr(obj, key, where) {
   return obj[key] === undefined || obj[key] === null ? null : str(obj, key, where);
+}
+function nullableStr(obj, key, where) {
+  return get(obj, key, where) === null ? null : str(obj, key, where);
 }
 function bool(obj, key, where) {
   const value = get(obj, key, where);
@@ -318,12 +324,63 @@ function eventBody(obj, where) {
   };
 }
 
+// Counted over entries (a person, or a device without a person); targeted, delivered and
+// acked are the protocol's original names for expected, reached and answered.
+const COUNT_KEYS = [
+  "expected",
+  "reached",
+  "not_reached",
+  "displayed",
+  "answered",
+  "safe",
+  "need_help",
+  "not_on_site",
+  "targeted",
+  "delivered",
+  "acked",
+];
 function counts(obj, where) {
   const result = {};
-  for (const key of ["targeted", "delivered", "displayed", "acked", "safe", "need_help", "not_on_site"]) {
-    result[key] = int(obj, key, where);
+  for (const key of COUNT_KEYS) result[key] = int(obj, key, where);
+  return result;
+}
+
+const isId = (key) => /^[0-9]+$/.test(key);
+
+/** The site-id-keyed objects of obj[key], each read with `read` (site ids as canonical strings). */
+function bySite(obj, key, where, read) {
+  const result = {};
+  for (const [site, value] of Object.entries(object(obj, key, where))) {
+    if (!isId(site)) fail("protocol.invalid", `${where}.${key}: ${JSON.stringify(site.slice(0, 20))} is not a site id`);
+    if (!isObject(value)) wrong(`${where}.${key}`, site, "an object", value);
+    result[String(Number(site))] = read(value, `${where}.${key}.${site}`);
   }
   return result;
+}
+
+function zones(obj, where) {
+  const result = {};
+  for (const [zone, value] of Object.entries(obj)) {
+    if (zone !== "none" && !isId(zone)) fail("protocol.invalid", `${where}: ${JSON.stringify(zone.slice(0, 20))} is not a zone id or none`);
+    if (!isObject(value)) wrong(where, zone, "an object", value);
+    result[zone] = counts(value, `${where}.${zone}`);
+  }
+  return result;
+}
+
+function needHelp(obj, where) {
+  return {
+    person_id: nullableInt(obj, "person_id", where, 1),
+    person: nullableStr(obj, "person", where),
+    device_id: int(obj, "device_id", where, 1),
+    device: str(obj, "device", where),
+    kind: oneOf(obj, "kind", where, DEVICE_KINDS),
+    site_id: int(obj, "site_id", where, 1),
+    zone_id: nullableInt(obj, "zone_id", where, 1),
+    note: str(obj, "note", where),
+    location: str(obj, "location", where),
+    at: nullableStr(obj, "at", where),
+  };
 }
 
 function withTs(type, obj) {
@@ -370,17 +427,17 @@ const DECODERS = {
     return { type: "error", code: str(obj, "code", "error"), message: str(obj, "message", "error") };
   },
   rollcall(obj) {
-    const sites = {};
-    for (const [key, value] of Object.entries(object(obj, "sites", "rollcall"))) {
-      if (!/^[0-9]+$/.test(key)) fail("protocol.invalid", `rollcall.sites: ${JSON.stringify(key.slice(0, 20))} is not a site id`);
-      if (!isObject(value)) wrong("rollcall.sites", key, "an object", value);
-      sites[String(Number(key))] = counts(value, `rollcall.sites.${key}`);
-    }
+    const where = "rollcall";
     return {
       type: "rollcall",
-      alert_id: int(obj, "alert_id", "rollcall", 1),
-      totals: counts(object(obj, "totals", "rollcall"), "rollcall.totals"),
-      sites,
+      alert_id: int(obj, "alert_id", where, 1),
+      at: str(obj, "at", where),
+      totals: counts(object(obj, "totals", where), `${where}.totals`),
+      sites: bySite(obj, "sites", where, counts),
+      zones: bySite(obj, "zones", where, zones),
+      need_help: objects(obj, "need_help", where, needHelp),
+      not_reached_count: int(obj, "not_reached_count", where),
+      not_answered_count: int(obj, "not_answered_count", where),
     };
   },
   presence(obj) {

@@ -47,13 +47,66 @@ EVENT: dict[str, Any] = {
     "alert": ALERT,
 }
 COUNTS: dict[str, Any] = {
-    "targeted": 10,
-    "delivered": 9,
+    "expected": 10,
+    "reached": 9,
+    "not_reached": 1,
     "displayed": 8,
-    "acked": 5,
+    "answered": 5,
     "safe": 3,
     "need_help": 1,
     "not_on_site": 1,
+    "targeted": 10,
+    "delivered": 9,
+    "acked": 5,
+}
+ZONE_COUNTS: dict[str, Any] = {
+    "expected": 4,
+    "reached": 4,
+    "not_reached": 0,
+    "displayed": 4,
+    "answered": 2,
+    "safe": 1,
+    "need_help": 1,
+    "not_on_site": 0,
+    "targeted": 4,
+    "delivered": 4,
+    "acked": 2,
+}
+NEED_HELP: dict[str, Any] = {
+    "person_id": 12,
+    "person": "Anna Lind",
+    "device_id": 40,
+    "device": "Annas telefon",
+    "kind": "web",
+    "site_id": 1,
+    "zone_id": 10,
+    "note": "Två skadade\ni matsalen",
+    "location": "Hus B",
+    "at": "2025-03-01T08:01:02.500000+00:00",
+}
+ROLLCALL: dict[str, Any] = {
+    "type": "rollcall",
+    "alert_id": 7,
+    "at": "2025-03-01T08:01:03+00:00",
+    "totals": COUNTS,
+    "sites": {"1": COUNTS},
+    "zones": {"1": {"10": ZONE_COUNTS, "none": ZONE_COUNTS}},
+    "need_help": [
+        NEED_HELP,
+        {
+            **NEED_HELP,
+            "person_id": None,
+            "person": None,
+            "device_id": 41,
+            "device": "Sal 204",
+            "kind": "desktop",
+            "zone_id": None,
+            "note": "",
+            "location": "",
+        },
+    ],
+    "not_reached_count": 1,
+    "not_answered_count": 4,
 }
 WELCOME: dict[str, Any] = {
     "type": "welcome",
@@ -71,7 +124,7 @@ SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
     "alert": {"type": "alert", **EVENT},
     "pong": {"type": "pong", "ts": 1732550400.25},
     "error": {"type": "error", "code": "protocol.invalid", "message": "Ogiltigt"},
-    "rollcall": {"type": "rollcall", "alert_id": 7, "totals": COUNTS, "sites": {"1": COUNTS}},
+    "rollcall": ROLLCALL,
     "presence": {"type": "presence", "site_id": 1, "reachable": 40, "unreachable": 2},
 }
 
@@ -84,7 +137,7 @@ def frame(base: dict[str, Any], **changes: Any) -> str:
 
 def with_extras(obj: Any) -> Any:
     """`obj` with an unknown field added to every object, recursively (but not to the free-form
-    `changes`, nor among roll call site ids)."""
+    `changes`, nor among roll call site and zone ids)."""
     if isinstance(obj, list):
         return [with_extras(v) for v in obj]
     if not isinstance(obj, dict):
@@ -95,6 +148,11 @@ def with_extras(obj: Any) -> Any:
             result[key] = value
         elif key == "sites" and isinstance(value, dict):
             result[key] = {site: with_extras(counts) for site, counts in value.items()}
+        elif key == "zones" and isinstance(value, dict):
+            result[key] = {
+                site: {zone: with_extras(counts) for zone, counts in zones.items()}
+                for site, zones in value.items()
+            }
         else:
             result[key] = with_extras(value)
     return {**result, "future_field": {"x": [1]}}

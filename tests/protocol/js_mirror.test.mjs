@@ -123,3 +123,13 @@ test("an unknown alert kind reads as custom", () => {
   assert.equal(P.decodeServer(JSON.stringify(obj)).alert.kind, P.Kind.CUSTOM);
   out.checked++;
 });
+
+test("a roll call keeps need-help entries whole and zone keys as given", () => {
+  const frame = examples.server.find((e) => e.name === "rollcall").frame;
+  const message = P.decodeServer(frame);
+  assert.deepEqual(Object.keys(message.zones["1"]).sort(), ["10", "none"]);
+  assert.equal(message.need_help.length, 2);
+  assert.equal(message.need_help[1].person, null);
+  assert.equal(message.totals.expected, message.totals.targeted);
+  out.checked++;
+});

@@ -23,6 +23,7 @@ from protocol.messages import (
     DeviceInfo,
     Error,
     Hello,
+    NeedHelp,
     Ping,
     Pong,
     Presence,
@@ -149,19 +150,44 @@ welcomes = st.builds(
 )
 roll_call_counts = st.builds(
     RollCallCounts,
-    targeted=counts,
-    delivered=counts,
+    expected=counts,
+    reached=counts,
+    not_reached=counts,
     displayed=counts,
-    acked=counts,
+    answered=counts,
     safe=counts,
     need_help=counts,
     not_on_site=counts,
+    targeted=counts,
+    delivered=counts,
+    acked=counts,
+)
+zone_keys = st.just("none") | ids.map(str)
+need_helps = st.builds(
+    NeedHelp,
+    person_id=st.none() | ids,
+    person=st.none() | line(50),
+    device_id=ids,
+    device=line(50),
+    kind=st.sampled_from(DeviceKind),
+    site_id=ids,
+    zone_id=st.none() | ids,
+    note=note(),
+    location=line(MAX_LOCATION),
+    at=st.none() | iso_times,
 )
 roll_calls = st.builds(
     RollCall,
     alert_id=ids,
+    at=iso_times,
     totals=roll_call_counts,
     sites=st.dictionaries(ids, roll_call_counts, max_size=4),
+    zones=st.dictionaries(
+        ids, st.dictionaries(zone_keys, roll_call_counts, max_size=3), max_size=3
+    ),
+    need_help=st.lists(need_helps, max_size=3),
+    not_reached_count=counts,
+    not_answered_count=counts,
 )
 presences = st.builds(Presence, site_id=ids, reachable=counts, unreachable=counts)
 pongs = st.builds(Pong, ts=st.none() | timestamps)

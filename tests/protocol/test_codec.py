@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from protocol.messages import (
     DeviceInfo,
     Error,
     Hello,
+    NeedHelp,
     Ping,
     Pong,
     Presence,
@@ -49,6 +51,8 @@ from protocol.vocabulary import (
     ReceiptState,
     Response,
 )
+from server.core import rollcall
+from server.core.rollcall import DeviceRow, ReceiptRow
 from tests.protocol import strategies
 from tests.protocol.examples import (
     ACK,
@@ -57,6 +61,7 @@ from tests.protocol.examples import (
     COUNTS,
     EVENT,
     HELLO,
+    NEED_HELP,
     SERVER_EXAMPLES,
     WELCOME,
     frame,
@@ -563,8 +568,27 @@ def test_server_frames_that_are_not_json_objects_are_malformed(data: str | bytes
         ("pong", ["ts"], "now"),
         ("error", ["code"], 5),
         ("rollcall", ["sites"], []),
+        ("rollcall", ["at"], None),
+        ("rollcall", ["at"], 1740816063),
         ("rollcall", ["totals", "safe"], -1),
         ("rollcall", ["totals", "acked"], None),
+        ("rollcall", ["totals", "expected"], "10"),
+        ("rollcall", ["sites", "1", "answered"], 1.5),
+        ("rollcall", ["zones"], []),
+        ("rollcall", ["zones", "1"], 5),
+        ("rollcall", ["zones", "1", "none"], None),
+        ("rollcall", ["zones", "1", "10", "not_reached"], -1),
+        ("rollcall", ["need_help"], {}),
+        ("rollcall", ["need_help", 0], "Anna"),
+        ("rollcall", ["need_help", 0, "kind"], "toaster"),
+        ("rollcall", ["need_help", 0, "device_id"], 0),
+        ("rollcall", ["need_help", 0, "person_id"], "12"),
+        ("rollcall", ["need_help", 0, "person"], 12),
+        ("rollcall", ["need_help", 0, "zone_id"], 0),
+        ("rollcall", ["need_help", 0, "note"], None),
+        ("rollcall", ["need_help", 0, "at"], 5),
+        ("rollcall", ["not_reached_count"], -1),
+        ("rollcall", ["not_answered_count"], None),
         ("presence", ["reachable"], 1.5),
         ("presence", ["site_id"], 0),
     ],
@@ -593,7 +617,13 @@ def test_server_frames_with_bad_known_fields_are_invalid(
         ("alert", "seq"),
         ("alert", "alert"),
         ("error", "code"),
+        ("rollcall", "at"),
         ("rollcall", "totals"),
+        ("rollcall", "sites"),
+        ("rollcall", "zones"),
+        ("rollcall", "need_help"),
+        ("rollcall", "not_reached_count"),
+        ("rollcall", "not_answered_count"),
         ("presence", "site_id"),
     ],
 )
@@ -607,6 +637,119 @@ def test_rollcall_site_keys_must_be_site_ids() -> None:
     bad = frame(SERVER_EXAMPLES["rollcall"], sites={"Hus B": COUNTS})
     assert server_error(bad) == "protocol.invalid"
     assert server_error(frame(SERVER_EXAMPLES["rollcall"], sites={"1": 5})) == "protocol.invalid"
+    bad = frame(SERVER_EXAMPLES["rollcall"], zones={"Hus B": {"none": COUNTS}})
+    assert server_error(bad) == "protocol.invalid"
+
+
+@pytest.mark.parametrize("zone", ["Hus B", "None", "", "-1", "1.5", "١"])
+def test_rollcall_zone_keys_must_be_zone_ids_or_none(zone: str) -> None:
+    """Zone keys under a site are decimal zone ids or "none"; both decode as given."""
+    bad = frame(SERVER_EXAMPLES["rollcall"], zones={"1": {zone: COUNTS}})
+    assert server_error(bad) == "protocol.invalid"
+    good = decode_server(frame(SERVER_EXAMPLES["rollcall"], zones={"1": {"none": COUNTS}}))
+    assert isinstance(good, RollCall) and list(good.zones[1]) == ["none"]
+
+
+@pytest.mark.parametrize(
+    "field", ["person_id", "person", "device_id", "kind", "zone_id", "note", "location", "at"]
+)
+def test_need_help_entries_need_every_field(field: str) -> None:
+    """Each need-help entry has every field, even the nullable ones (null, not absent)."""
+    entry = {k: v for k, v in NEED_HELP.items() if k != field}
+    assert server_error(frame(SERVER_EXAMPLES["rollcall"], need_help=[entry])) == (
+        "protocol.invalid"
+    )
+
+
+def test_rollcall_decodes_to_typed_documents() -> None:
+    """A roll call decodes to counts per site and zone and typed need-help entries."""
+    message = decode_server(frame(SERVER_EXAMPLES["rollcall"]))
+    assert isinstance(message, RollCall)
+    assert message.at == "2025-03-01T08:01:03+00:00"
+    assert message.totals.expected == message.totals.targeted == 10
+    assert message.totals.answered == message.totals.acked == 5
+    assert set(message.zones) == {1} and list(message.zones[1]) == ["10", "none"]
+    first, second = message.need_help
+    assert first == NeedHelp(
+        person_id=12,
+        person="Anna Lind",
+        device_id=40,
+        device="Annas telefon",
+        kind=DeviceKind.WEB,
+        site_id=1,
+        zone_id=10,
+        note="Två skadade\ni matsalen",
+        location="Hus B",
+        at="2025-03-01T08:01:02.500000+00:00",
+    )
+    assert second.person_id is None and second.person is None and second.zone_id is None
+    assert second.kind is DeviceKind.DESKTOP
+    assert (message.not_reached_count, message.not_answered_count) == (1, 4)
+
+
+def test_a_real_rollcall_frame_round_trips_exactly() -> None:
+    """The frame server.core.rollcall builds decodes and encodes back to exactly itself."""
+    t0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+    devices = [
+        DeviceRow(
+            id=40,
+            name="Annas telefon",
+            kind="web",
+            site_id=1,
+            zone_id=10,
+            person_id=12,
+            person_name="Anna Lind",
+        ),
+        DeviceRow(
+            id=41,
+            name="Annas dator",
+            kind="desktop",
+            site_id=1,
+            person_id=12,
+            person_name="Anna Lind",
+        ),
+        DeviceRow(id=42, name="Sal 204", kind="desktop", site_id=1, zone_id=11),
+        DeviceRow(id=43, name="Reception", kind="desktop", site_id=2),
+        DeviceRow(id=44, name="Bo", kind="ios", site_id=2, person_id=13, person_name="Bo"),
+    ]
+    receipts = [
+        ReceiptRow(
+            device_id=40,
+            site_id=1,
+            delivered_at=t0,
+            displayed_at=t0,
+            acked_at=t0,
+            response="need_help",
+            note="Två skadade\ni matsalen",
+            location="Hus B",
+        ),
+        ReceiptRow(device_id=41, site_id=1, delivered_at=t0),
+        ReceiptRow(
+            device_id=42,
+            site_id=1,
+            delivered_at=t0,
+            displayed_at=t0,
+            acked_at=t0,
+            response="need_help",
+        ),
+        ReceiptRow(device_id=43, site_id=2, delivered_at=t0, displayed_at=t0),
+    ]
+    document = rollcall.compute(
+        alert_id=7,
+        sites={1: "Ullvi", 2: "Kyrkbacken"},
+        devices=devices,
+        receipts=receipts,
+        at=t0,
+        zones={10: "Hus A", 11: "Hus B"},
+    )
+    built = rollcall.frame(document)
+    assert len(built["need_help"]) == 2 and built["need_help"][1]["person"] is None
+    text = json.dumps(built)
+    message = decode_server(text)
+    assert isinstance(message, RollCall)
+    assert to_dict(message) == built
+    assert json.loads(encode(message)) == built
+    assert encode(message) == json.dumps(built, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_server_frames_have_no_size_limit() -> None:
@@ -625,11 +768,30 @@ def test_duplicate_keys_are_tolerated_by_the_lenient_reader() -> None:
 def test_constructed_messages_compare_by_value() -> None:
     """Messages are values: equal fields, equal messages (ids in sites keep their order)."""
     counts = RollCallCounts(
-        targeted=1, delivered=1, displayed=1, acked=0, safe=0, need_help=0, not_on_site=0
+        expected=1,
+        reached=1,
+        not_reached=0,
+        displayed=1,
+        answered=0,
+        safe=0,
+        need_help=0,
+        not_on_site=0,
+        targeted=1,
+        delivered=1,
+        acked=0,
     )
-    assert RollCall(alert_id=1, totals=counts, sites={}) == RollCall(
-        alert_id=1, totals=counts, sites={}
-    )
+    empty: dict[str, Any] = {
+        "alert_id": 1,
+        "at": "2025-03-01T08:00:00+00:00",
+        "totals": counts,
+        "sites": {},
+        "zones": {},
+        "need_help": [],
+        "not_reached_count": 0,
+        "not_answered_count": 0,
+    }
+    assert RollCall(**empty) == RollCall(**empty)
+    assert RollCall(**empty) != RollCall(**{**empty, "not_answered_count": 1})
     assert Presence(site_id=1, reachable=2, unreachable=0) != Presence(
         site_id=1, reachable=2, unreachable=1
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from protocol.closecodes import CLOSE_CODES
-from protocol.codec import ERROR_MESSAGES, decode_client, decode_server, to_dict
+from protocol.codec import ERROR_MESSAGES, decode_client, decode_server, encode, to_dict
 from protocol.messages import CLIENT_TYPES, MAX_CLIENT_FRAME, SERVER_TYPES
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -37,6 +37,12 @@ def test_every_example_frame_decodes_to_what_it_shows(index: int) -> None:
     decode = decode_client if shown["type"] in CLIENT_TYPES else decode_server
     decoded = to_dict(decode(block))
     assert {key: decoded.get(key) for key in shown} == shown
+
+
+def test_the_rollcall_example_is_exactly_what_the_codec_writes() -> None:
+    """The roll-call example decodes and encodes back byte for byte: every field, in order."""
+    [block] = [b for b in BLOCKS if json.loads(b)["type"] == "rollcall"]
+    assert encode(decode_server(block)) == block
 
 
 def test_every_message_type_has_an_example() -> None:

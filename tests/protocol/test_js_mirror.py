@@ -84,6 +84,8 @@ def _server_examples() -> list[dict[str, Any]]:
 
 def _server_error_examples() -> list[dict[str, str]]:
     alert = {"type": "alert", **SERVER_EXAMPLES["alert"]}
+    rollcall = SERVER_EXAMPLES["rollcall"]
+    help_entry = rollcall["need_help"][0]
     frames = [
         "not json",
         "[1,2]",
@@ -104,6 +106,17 @@ def _server_error_examples() -> list[dict[str, str]]:
         frame(SERVER_EXAMPLES["pong"], ts="now"),
         frame(SERVER_EXAMPLES["error"], code=5),
         frame(SERVER_EXAMPLES["rollcall"], sites={"Hus B": {}}),
+        frame(rollcall, at=...),
+        frame(rollcall, zones={"1": {"Hus B": rollcall["totals"]}}),
+        frame(rollcall, zones={"x": {}}),
+        frame(rollcall, zones={"1": {"none": {**rollcall["totals"], "answered": -1}}}),
+        frame(rollcall, totals={k: v for k, v in rollcall["totals"].items() if k != "expected"}),
+        frame(rollcall, need_help=[{**help_entry, "kind": "toaster"}]),
+        frame(rollcall, need_help=[{k: v for k, v in help_entry.items() if k != "person_id"}]),
+        frame(rollcall, need_help=[{k: v for k, v in help_entry.items() if k != "at"}]),
+        frame(rollcall, need_help=[{**help_entry, "zone_id": 0}]),
+        frame(rollcall, need_help=[5]),
+        frame(rollcall, not_answered_count=...),
         frame(SERVER_EXAMPLES["presence"], reachable=-1),
     ]
     result = []
