@@ -11,7 +11,7 @@
     POST  /alerts/{id}/resolve                              → event
     POST  /alerts/{id}/cancel                               → event
 
-Documents are described in `server.storage.alerts`. The service functions check permissions;
+Documents are described in `server.storage.alert_reads`. The service functions check permissions;
 after each commit that appended an event the router hands it to `app.state.on_event` (the
 realtime hub) when the app has one.
 """
@@ -21,22 +21,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StrictInt
 
 from protocol.vocabulary import Kind, Mode
-from server.api.base import Body
+from server.api.base import Body, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
-from server.storage import alerts
+from server.storage import alert_reads, alerts
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-MAX_ID = 2**31 - 1
 MAX_SEQ = 2**63 - 1
-AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class TextsIn(Body):
@@ -113,10 +111,10 @@ async def list_alerts(
     caller: CurrentCaller,
     state: Literal["active", "ended", "all"] = "active",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    before_id: QueryId = None,
 ) -> dict[str, Any]:
     """The alerts the caller receives, newest first; page with `before_id`."""
-    found = await alerts.list_alerts(
+    found = await alert_reads.list_alerts(
         session, caller=caller, state=state, limit=limit, before_id=before_id
     )
     return {"alerts": found}
@@ -130,21 +128,21 @@ async def alert_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> dict[str, Any]:
     """Events after `after_seq` the caller receives; continue from the returned `seq`."""
-    epoch, seq, found = await alerts.events_since(
+    epoch, seq, found = await alert_reads.events_since(
         session, caller=caller, after_seq=after_seq, limit=limit
     )
     return {"epoch": epoch, "seq": seq, "events": found}
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: AlertId, session: SessionDep, caller: CurrentCaller) -> dict:
+async def get_alert(alert_id: PathId, session: SessionDep, caller: CurrentCaller) -> dict:
     """One alert."""
-    return await alerts.get_alert(session, caller=caller, alert_id=alert_id)
+    return await alert_reads.get_alert(session, caller=caller, alert_id=alert_id)
 
 
 @router.patch("/{alert_id}")
 async def update_alert(
-    alert_id: AlertId, body: UpdateIn, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, body: UpdateIn, request: Request, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """Replace the kind and/or the single current order; returns the `updated` event."""
     event = await alerts.update(
@@ -162,7 +160,7 @@ async def update_alert(
 
 @router.post("/{alert_id}/resolve")
 async def resolve_alert(
-    alert_id: AlertId, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """Faran över: end the alert; returns the `resolved` event."""
     event = await alerts.resolve(session, caller=caller, alert_id=alert_id, now=utcnow())
@@ -172,7 +170,7 @@ async def resolve_alert(
 
 @router.post("/{alert_id}/cancel")
 async def cancel_alert(
-    alert_id: AlertId, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """False alarm: withdraw the alert; returns the `cancelled` event."""
     event = await alerts.cancel(session, caller=caller, alert_id=alert_id, now=utcnow())

@@ -14,13 +14,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from protocol.vocabulary import Kind
-from server.api.base import Body
+from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
-from server.api.devices import BodyId, PathId, QueryId, permitted_sites
+from server.api.devices import permitted_sites, require_manage_devices, require_managed_site
 from server.clock import utcnow
-from server.core.permissions import Action, require
+from server.core.permissions import Action
 from server.storage import api_keys
-from server.storage.devices import NAME_MAX, require_site
+from server.storage.devices import NAME_MAX
 
 router = APIRouter(tags=["api keys"])
 
@@ -63,13 +63,7 @@ async def create_key(
     body: ApiKeyCreate, session: SessionDep, caller: CurrentCaller
 ) -> ApiKeyCreated:
     """A key that may trigger `kind` at one site; store `key` in the integration now."""
-    await require_site(session, organization_id=caller.organization_id, site_id=body.site_id)
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[body.site_id],
-    )
+    await require_managed_site(session, caller, site_id=body.site_id)
     row, key = await api_keys.create_api_key(
         session,
         organization_id=caller.organization_id,
@@ -109,12 +103,7 @@ async def revoke_key(api_key_id: PathId, session: SessionDep, caller: CurrentCal
     row = await api_keys.get_api_key(
         session, organization_id=caller.organization_id, api_key_id=api_key_id
     )
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[row.site_id],
-    )
+    require_manage_devices(caller, site_id=row.site_id)
     row = await api_keys.revoke_api_key(
         session,
         organization_id=caller.organization_id,

@@ -20,9 +20,9 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Language
-from server.api.base import Body
+from server.api.base import Body, PatchBody
 from server.api.deps import SESSION_COOKIE, CurrentCaller, CurrentPerson, SessionDep, SettingsDep
-from server.api.persons import Password, PatchBody
+from server.api.persons import Password
 from server.clock import utcnow
 from server.core.permissions import Action, Actor, can, sites_where
 from server.core.ratelimit import AttemptLimiter
@@ -208,6 +208,9 @@ async def logout(request: Request, session: SessionDep, settings: SettingsDep) -
                 target=caller.ref,
             )
             await session.commit()
+            hook = getattr(request.app.state, "session_closed", None)
+            if hook is not None:  # close this session's live dashboard connections
+                await hook(caller.session_hash)
     response = Response(status_code=204)
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=settings.secure_cookies, httponly=True, samesite="strict"

@@ -10,22 +10,22 @@ POST  /devices/{id}/revoke     MANAGE_DEVICES  -> the device, with revoked_at
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import DeviceKind
-from server.api.base import Body
+from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
 from server.core.errors import Forbidden
 from server.core.permissions import Action, can, require, sites_where
 from server.errors import ServiceError
-from server.storage import devices
+from server.storage import devices, sites
 from server.storage.callers import Caller
 from server.storage.tables import Device
 
@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["devices"])
 
 VIEW_DEVICES = (Action.MANAGE_DEVICES, Action.VIEW_ROLLCALL)
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
-QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class DeviceOut(BaseModel):
@@ -66,23 +62,55 @@ def device_out(device: Device) -> DeviceOut:
     return DeviceOut.model_validate(device)
 
 
-async def permitted_sites(
-    session: AsyncSession, caller: Caller, actions: Iterable[Action], site_id: int | None
+def allowed_sites(
+    caller: Caller, actions: Iterable[Action], *, all_site_ids: Collection[int], site_id: int | None
 ) -> frozenset[int]:
-    """The caller's organization's sites where it may do any of `actions`, narrowed to
-    `site_id` when given. Raises `site.not_found` for a site of another organization and
-    `auth.forbidden` when nothing is left."""
-    all_ids = await devices.organization_site_ids(session, organization_id=caller.organization_id)
+    """Of `all_site_ids` (the caller's organization's sites), those where the caller may do
+    any of `actions`, narrowed to `site_id` when given. Raises `site.not_found` for a site
+    not among them and `auth.forbidden` when nothing is left."""
     allowed: frozenset[int] = frozenset()
     for action in actions:
-        allowed |= sites_where(caller.actor, action, all_site_ids=all_ids)
+        allowed |= sites_where(caller.actor, action, all_site_ids=all_site_ids)
     if site_id is not None:
-        if site_id not in all_ids:
+        if site_id not in all_site_ids:
             raise ServiceError("site.not_found", f"site {site_id}")
         allowed &= {site_id}
     if not allowed:
         raise Forbidden(detail=" or ".join(str(action) for action in actions))
     return allowed
+
+
+async def permitted_sites(
+    session: AsyncSession, caller: Caller, actions: Iterable[Action], site_id: int | None
+) -> frozenset[int]:
+    """`allowed_sites` among all sites of the caller's organization."""
+    all_ids = await sites.organization_site_ids(session, organization_id=caller.organization_id)
+    return allowed_sites(caller, actions, all_site_ids=all_ids, site_id=site_id)
+
+
+def require_manage_devices(caller: Caller, *, site_id: int) -> None:
+    """MANAGE_DEVICES at the site, or `auth.forbidden`."""
+    require(
+        caller.actor,
+        Action.MANAGE_DEVICES,
+        organization_id=caller.organization_id,
+        site_ids=[site_id],
+    )
+
+
+async def require_managed_site(session: AsyncSession, caller: Caller, *, site_id: int) -> None:
+    """`site.not_found` unless the site is the caller's organization's, then
+    `require_manage_devices` there."""
+    await sites.get_site(session, organization_id=caller.organization_id, site_id=site_id)
+    require_manage_devices(caller, site_id=site_id)
+
+
+async def _managed_device(session: AsyncSession, caller: Caller, device_id: int) -> Device:
+    device = await devices.get_device(
+        session, organization_id=caller.organization_id, device_id=device_id
+    )
+    require_manage_devices(caller, site_id=device.site_id)
+    return device
 
 
 def _require_any(caller: Caller, actions: Iterable[Action], *, site_id: int) -> None:
@@ -104,11 +132,11 @@ async def list_devices(
     ] = None,
 ) -> list[DeviceOut]:
     """Devices of the sites where the caller manages devices or views the roll call."""
-    sites = await permitted_sites(session, caller, VIEW_DEVICES, site_id)
+    site_ids = await permitted_sites(session, caller, VIEW_DEVICES, site_id)
     rows = await devices.list_devices(
         session,
         organization_id=caller.organization_id,
-        site_ids=sites,
+        site_ids=site_ids,
         kind=kind,
         include_revoked=revoked is not False,
     )
@@ -139,15 +167,7 @@ async def update_device(
     device_id: PathId, body: DevicePatch, session: SessionDep, caller: CurrentCaller
 ) -> DeviceOut:
     """Rename, move to a zone of the device's site, or bind to a person (null unbinds)."""
-    device = await devices.get_device(
-        session, organization_id=caller.organization_id, device_id=device_id
-    )
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[device.site_id],
-    )
+    await _managed_device(session, caller, device_id)
     given = body.model_fields_set
     if "name" in given and body.name is None:
         raise ServiceError("request.invalid", "name may not be null")
@@ -169,15 +189,7 @@ async def revoke_device(
     device_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
 ) -> DeviceOut:
     """Revoke the device: its token stops working and its live connection is closed."""
-    device = await devices.get_device(
-        session, organization_id=caller.organization_id, device_id=device_id
-    )
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[device.site_id],
-    )
+    await _managed_device(session, caller, device_id)
     device = await devices.revoke_device(
         session,
         organization_id=caller.organization_id,

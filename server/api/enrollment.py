@@ -14,14 +14,20 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from protocol.vocabulary import DeviceKind
-from server.api.base import Body
+from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import SESSION_COOKIE, CurrentCaller, SessionDep, SettingsDep
-from server.api.devices import BodyId, DeviceOut, PathId, QueryId, device_out, permitted_sites
+from server.api.devices import (
+    DeviceOut,
+    device_out,
+    permitted_sites,
+    require_manage_devices,
+    require_managed_site,
+)
 from server.clock import utcnow
-from server.core.permissions import Action, require
+from server.core.permissions import Action
 from server.credentials import SESSION_PREFIX
 from server.storage import callers, enrollment
-from server.storage.devices import NAME_MAX, require_site
+from server.storage.devices import NAME_MAX
 from server.storage.tables import EnrollmentCode
 
 router = APIRouter(tags=["enrollment"])
@@ -95,13 +101,7 @@ async def create_code(
     body: EnrollmentCodeCreate, session: SessionDep, caller: CurrentCaller, settings: SettingsDep
 ) -> EnrollmentCodeCreated:
     """A code for enrolling devices at a site; show `code` (or `enroll_url` as QR) once."""
-    await require_site(session, organization_id=caller.organization_id, site_id=body.site_id)
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[body.site_id],
-    )
+    await require_managed_site(session, caller, site_id=body.site_id)
     code, plaintext = await enrollment.create_enrollment_code(
         session,
         organization_id=caller.organization_id,
@@ -148,12 +148,7 @@ async def revoke_code(code_id: PathId, session: SessionDep, caller: CurrentCalle
     code = await enrollment.get_enrollment_code(
         session, organization_id=caller.organization_id, code_id=code_id
     )
-    require(
-        caller.actor,
-        Action.MANAGE_DEVICES,
-        organization_id=caller.organization_id,
-        site_ids=[code.site_id],
-    )
+    require_manage_devices(caller, site_id=code.site_id)
     await enrollment.revoke_enrollment_code(
         session,
         organization_id=caller.organization_id,

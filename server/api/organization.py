@@ -15,8 +15,8 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from protocol.vocabulary import Kind, Language
+from server.api.base import PatchBody
 from server.api.deps import CurrentPerson, SessionDep
-from server.api.persons import PatchBody
 from server.clock import utcnow
 from server.core.permissions import Action, require
 from server.core.templates import template_for, validate_overrides

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
+from fastapi import APIRouter, Request
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from protocol.vocabulary import Language, Role
-from server.api.base import Body
+from server.api.base import MAX_ID, Body, PatchBody, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
 from server.core.permissions import Action, require
@@ -26,22 +26,9 @@ from server.storage.tables import Person
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["persons"])
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=320), AfterValidator(persons.normalize_email)]
 # Passwords are taken exactly as typed; strength is checked by storage (person.weak_password).
 Password = Annotated[str, StringConstraints(strip_whitespace=False, max_length=1024)]
-
-
-class PatchBody(Body):
-    """A PATCH body: fields left out stay as they are; an explicit null is refused."""
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> Self:
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"null is not allowed (leave the field out): {', '.join(nulls)}")
-        return self
 
 
 class RoleIn(Body):
@@ -121,7 +108,7 @@ async def signed_out(request: Request, person_id: int) -> None:
 async def list_persons(
     caller: CurrentCaller,
     session: SessionDep,
-    site_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    site_id: QueryId = None,
     role: Role | None = None,
     active: bool | None = None,
 ) -> Sequence[PersonOut]:

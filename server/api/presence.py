@@ -15,21 +15,19 @@ within 2.5 heartbeats. Errors: `site.not_found` (unknown or another organization
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel
 
+from server.api.base import QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
+from server.api.devices import allowed_sites
 from server.clock import utcnow
-from server.core.errors import Forbidden
-from server.core.permissions import Action, sites_where
-from server.errors import ServiceError
+from server.core.permissions import Action
 from server.storage import presence
 
 router = APIRouter(tags=["presence"])
 
-MAX_ID = 2**31 - 1
 VIEW_PRESENCE = (Action.VIEW_ROLLCALL, Action.MANAGE_DEVICES)
 
 
@@ -62,19 +60,11 @@ async def get_presence(
     session: SessionDep,
     settings: SettingsDep,
     caller: CurrentCaller,
-    site_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    site_id: QueryId = None,
 ) -> PresenceOut:
     """Per site, how many devices are reachable now and how many are not, and which."""
     names = await presence.site_names(session, organization_id=caller.organization_id)
-    allowed: frozenset[int] = frozenset()
-    for action in VIEW_PRESENCE:
-        allowed |= sites_where(caller.actor, action, all_site_ids=names)
-    if site_id is not None:
-        if site_id not in names:
-            raise ServiceError("site.not_found", f"site {site_id}")
-        allowed &= {site_id}
-    if not allowed:
-        raise Forbidden(detail=" or ".join(str(action) for action in VIEW_PRESENCE))
+    allowed = allowed_sites(caller, VIEW_PRESENCE, all_site_ids=names, site_id=site_id)
     now = utcnow()
     stale_after = presence.stale_after(settings.heartbeat_seconds)
     found = await presence.site_presence(

@@ -15,23 +15,21 @@ may not view its roll call), `alert.not_drill_or_test` (reachability of an actua
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
+from server.api.base import PathId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
 from server.storage import rollcall
 
 router = APIRouter(tags=["rollcall"])
 
-MAX_ID = 2**31 - 1
-AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
-
 
 @router.get("/alerts/{alert_id}/rollcall")
 async def get_rollcall(
-    alert_id: AlertId, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """The live roll call of an alert: per site and zone, who is reached, safe, needs help."""
     return await rollcall.rollcall(session, caller=caller, alert_id=alert_id, now=utcnow())
@@ -39,7 +37,7 @@ async def get_rollcall(
 
 @router.get("/alerts/{alert_id}/reachability")
 async def get_reachability(
-    alert_id: AlertId, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """The reachability report of a drill or test: per device, delivered or not and how fast."""
     return await rollcall.reachability(session, caller=caller, alert_id=alert_id, now=utcnow())

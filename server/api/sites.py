@@ -8,14 +8,12 @@ zones needs MANAGE_SITES at that site.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from server.api.base import Body
+from server.api.base import Body, PatchBody, PathId
 from server.api.deps import CurrentCaller, SessionDep
-from server.api.persons import PatchBody
 from server.clock import utcnow
 from server.core.permissions import Action, require
 from server.errors import ServiceError
@@ -24,9 +22,6 @@ from server.storage.callers import Caller
 from server.storage.tables import Site, Zone
 
 router = APIRouter(tags=["sites"])
-
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ZoneOut(BaseModel):

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import socket
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import SimpleCookie
@@ -34,7 +35,7 @@ from server.realtime.frames import dumps
 from server.realtime.hub import Hub, Subscriber, write_now
 from server.realtime.receipts import ReceiptWriter
 from server.settings import Settings
-from server.storage import alerts, callers, events, sites
+from server.storage import alert_reads, callers, events, presence, sites
 from server.storage.callers import Caller
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_INVALID_FRAMES = 10
 SESSION_COOKIE = "pdv_session"
+PresenceHook = Callable[[int, int], Awaitable[None]]  # (organization_id, site_id)
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,23 @@ class Welcome:
 
 class Gateway:
     def __init__(
-        self, *, settings: Settings, database: Database, hub: Hub, receipts: ReceiptWriter
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        hub: Hub,
+        receipts: ReceiptWriter,
+        node_id: str = "",
+        on_presence: PresenceHook | None = None,
     ) -> None:
         self.settings = settings
+        self.node_id = node_id
+        self.on_presence = on_presence
         self.database = database
         self.hub = hub
         self.receipts = receipts
-        self._by_device: dict[int, set[ServerConnection]] = defaultdict(set)
-        self._by_person: dict[int, set[ServerConnection]] = defaultdict(set)
+        # live connections by ("device", id), ("person", id) and ("session", token hash)
+        self._live: dict[tuple[str, object], set[ServerConnection]] = defaultdict(set)
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -111,16 +122,26 @@ class Gateway:
 
     def connected_device_ids(self) -> list[int]:
         """Devices with a live connection on this node (for presence)."""
-        return list(self._by_device)
+        return [int(key) for kind, key in self._live if kind == "device"]  # type: ignore[call-overload]
 
-    # -- revocation ----------------------------------------------------------------------
+    # -- closing on revocation and sign-out ------------------------------------------------
     def close_device(self, device_id: int) -> int:
         """Close every live connection of a revoked device on this node."""
-        closed = 0
-        for connection in list(self._by_device.get(device_id, ())):
+        return self._close(("device", device_id))
+
+    def close_person(self, person_id: int) -> int:
+        """Close every live connection of a deactivated person on this node."""
+        return self._close(("person", person_id))
+
+    def close_session(self, session_hash: str) -> int:
+        """Close the live connections that logged in with one (now ended) session."""
+        return self._close(("session", session_hash))
+
+    def _close(self, key: tuple[str, object]) -> int:
+        connections = list(self._live.get(key, ()))
+        for connection in connections:
             self.close_soon(connection, CloseCode.REVOKED, "auth.revoked")
-            closed += 1
-        return closed
+        return len(connections)
 
     def close_soon(self, connection: ServerConnection, code: int, reason: str) -> None:
         """Start closing without waiting for the peer (keeps the task referenced)."""
@@ -128,12 +149,17 @@ class Gateway:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def close_person(self, person_id: int) -> int:
-        closed = 0
-        for connection in list(self._by_person.get(person_id, ())):
-            self.close_soon(connection, CloseCode.REVOKED, "auth.revoked")
-            closed += 1
-        return closed
+    def _register(self, connection: ServerConnection, keys: list[tuple[str, object]]) -> None:
+        for key in keys:
+            self._live[key].add(connection)
+
+    def _unregister(self, connection: ServerConnection, keys: list[tuple[str, object]]) -> None:
+        for key in keys:
+            live = self._live.get(key)
+            if live is not None:
+                live.discard(connection)
+                if not live:
+                    del self._live[key]
 
     # -- one connection ------------------------------------------------------------------
     async def _handle(self, connection: ServerConnection) -> None:
@@ -152,12 +178,8 @@ class Gateway:
             await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
             return
         subscriber = await self._subscriber(connection, caller)
-        registry, key = (
-            (self._by_device, caller.device.id)
-            if caller.device
-            else (self._by_person, caller.actor.id)
-        )
-        registry[key].add(connection)
+        keys = _registry_keys(caller)
+        self._register(connection, keys)
         await self.hub.subscribe(subscriber)
         try:
             welcome = await self._welcome(subscriber, hello)
@@ -170,9 +192,9 @@ class Gateway:
             pass
         finally:
             self.hub.unsubscribe(subscriber)
-            registry[key].discard(connection)
-            if not registry[key]:
-                del registry[key]
+            self._unregister(connection, keys)
+            if caller.device is not None and ("device", caller.device.id) not in self._live:
+                await self._device_left(caller)
 
     async def _receive_hello(self, connection: ServerConnection) -> Hello | None:
         try:
@@ -212,9 +234,23 @@ class Gateway:
                 return None
             if caller.device is not None:
                 caller.device.last_seen_at = now
+                caller.device.connected_node = self.node_id
                 caller.device.client_version = f"{hello.client.name} {hello.client.version}"[:100]
                 await session.commit()
+        if caller.device is not None and self.on_presence is not None:
+            await self.on_presence(caller.organization_id, caller.device.site_id)
         return caller
+
+    async def _device_left(self, caller: Caller) -> None:
+        """The device's last connection on this node closed: it is not connected here now."""
+        assert caller.device is not None
+        async with self.database.session() as session:
+            await presence.disconnect(
+                session, device_id=caller.device.id, node=self.node_id, now=utcnow()
+            )
+            await session.commit()
+        if self.on_presence is not None:
+            await self.on_presence(caller.organization_id, caller.device.site_id)
 
     async def _subscriber(self, connection: ServerConnection, caller: Caller) -> Subscriber:
         if caller.device is not None:
@@ -264,7 +300,7 @@ class Gateway:
                 replay = [events.event_document(row) for row in rows]
                 visible = [event for event in replay if subscriber.wants(event)]
                 return Welcome(True, epoch, seq, [], visible)
-            active = await alerts.active_alerts(
+            active = await alert_reads.active_alerts(
                 session, organization_id=org, site_ids=subscriber.site_ids
             )
             return Welcome(False, epoch, seq, active, [])
@@ -351,6 +387,15 @@ class Gateway:
             )
         except ConnectionClosed:
             pass
+
+
+def _registry_keys(caller: Caller) -> list[tuple[str, object]]:
+    if caller.device is not None:
+        return [("device", caller.device.id)]
+    keys: list[tuple[str, object]] = [("person", caller.actor.id)]
+    if caller.session_hash:
+        keys.append(("session", caller.session_hash))
+    return keys
 
 
 def _cookie(headers: Headers | None) -> str | None:

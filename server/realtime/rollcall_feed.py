@@ -3,12 +3,12 @@ are recomputed and pushed to the organization's dashboards on this node.
 
 Throttled per alert: the first change is pushed at once, later ones at most once per
 `min_interval`, and the last change is always pushed (trailing edge). Each dashboard gets
-the roll call over the alert's sites it sees (`Subscriber.rollcall_site_ids` when the hub's
-subscriber has it, else `site_ids`), as a complete `rollcall` frame (server/core/rollcall.py
-`frame`): a dashboard that missed one is right again with the next. A frame is only sent
-when it differs from the last one that audience got (`delta`), so resent receipts cost
-nothing. Frames reach only live connections, so a dashboard opens its socket, waits for
-the welcome, then reads GET /api/v1/alerts/{id}/rollcall; every later change is pushed.
+the roll call over the alert's sites it leads (`Subscriber.rollcall_site_ids`), as a
+complete `rollcall` frame (server/core/rollcall.py `frame`): a dashboard that missed one is
+right again with the next. A frame is only sent when it differs from the last one that
+audience got (`delta`), so resent receipts cost nothing. Frames reach only live connections,
+so a dashboard opens its socket, waits for the welcome, then reads GET
+/api/v1/alerts/{id}/rollcall; every later change is pushed.
 
 Receipts written on another node reach this one through `alerts_changed` (a bus signal).
 
@@ -39,8 +39,7 @@ SENT_CACHE = 1000
 
 def rollcall_sites(subscriber: Subscriber) -> frozenset[int]:
     """The sites whose roll call a dashboard subscriber sees."""
-    sites = getattr(subscriber, "rollcall_site_ids", None)
-    return frozenset(subscriber.site_ids if sites is None else sites)
+    return subscriber.rollcall_site_ids
 
 
 class RollCallFeed:

@@ -12,11 +12,11 @@ from typing import Any
 from server.realtime.bus import create_bus
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
-from server.realtime.presence import PresenceTicker
+from server.realtime.presence import PresenceFeed, PresenceTicker
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
 from server.settings import Settings
-from server.storage import events
+from server.storage import events, presence
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
 
@@ -35,8 +35,18 @@ class Realtime:
         self.rollcall = RollCallFeed(database=database, hub=self.hub)
         self.receipts = ReceiptWriter(database, on_written=self._receipts_written)
         self.bus = create_bus(settings.bus_url, self._on_signal)
+        self.presence_feed = PresenceFeed(
+            database=database,
+            hub=self.hub,
+            stale_after=presence.stale_after(settings.heartbeat_seconds),
+        )
         self.gateway = Gateway(
-            settings=settings, database=database, hub=self.hub, receipts=self.receipts
+            settings=settings,
+            database=database,
+            hub=self.hub,
+            receipts=self.receipts,
+            node_id=self.bus.node_id,
+            on_presence=self._presence_changed,
         )
         self.presence = PresenceTicker(
             database=database,
@@ -56,6 +66,11 @@ class Realtime:
         self.gateway.close_device(device_id)
         await self.bus.publish({"type": "revoke", "device_id": device_id})
 
+    async def session_closed(self, session_hash: str) -> None:
+        """A person logged out: close the live connections of that session only."""
+        self.gateway.close_session(session_hash)
+        await self.bus.publish({"type": "logout", "session": session_hash})
+
     async def person_signed_out(self, person_id: int) -> None:
         self.gateway.close_person(person_id)
         await self.bus.publish({"type": "signout", "person_id": person_id})
@@ -68,6 +83,11 @@ class Realtime:
             by_org.setdefault(update.organization_id, set()).add(update.alert_id)
         for org, alert_ids in by_org.items():
             await self.bus.publish({"type": "rollcall", "org": org, "alerts": sorted(alert_ids)})
+
+    async def _presence_changed(self, organization_id: int, site_id: int) -> None:
+        """A device connected here or its last connection here closed."""
+        self.presence_feed.site_changed(organization_id, site_id)
+        await self.bus.publish({"type": "presence", "org": organization_id, "site": site_id})
 
     # -- bus and database ----------------------------------------------------------------
     async def _on_signal(self, signal: dict[str, Any]) -> None:
@@ -83,6 +103,11 @@ class Realtime:
         elif kind == "rollcall" and isinstance(signal.get("org"), int):
             alert_ids = [a for a in signal.get("alerts", []) if isinstance(a, int)]
             await self.rollcall.alerts_changed(signal["org"], alert_ids)
+        elif kind == "presence" and isinstance(signal.get("org"), int):
+            if isinstance(signal.get("site"), int):
+                self.presence_feed.site_changed(signal["org"], signal["site"])
+        elif kind == "logout" and isinstance(signal.get("session"), str):
+            self.gateway.close_session(signal["session"])
         elif kind == "reconnected":
             await self.hub.catch_up_all()
 
@@ -108,7 +133,15 @@ class Realtime:
     async def __aenter__(self) -> Realtime:
         stack = AsyncExitStack()
         async with stack:
-            for resource in (self.receipts, self.bus, self.gateway, self.rollcall, self.presence):
+            resources = (
+                self.receipts,
+                self.bus,
+                self.presence_feed,
+                self.gateway,
+                self.rollcall,
+                self.presence,
+            )
+            for resource in resources:
                 await stack.enter_async_context(resource)  # type: ignore[arg-type]
             self._ticker = asyncio.create_task(self._tick(), name="catch-up")
             stack.push_async_callback(self._stop_ticker)

@@ -1,26 +1,21 @@
-"""The alert lifecycle on the database: trigger, update, resolve, cancel, and reading alerts
-and their events. `server.core.alerts` decides; this module loads the state it needs, checks
-permissions with `server.core.permissions`, and writes each change as ONE transaction: the
-alert's rows, its event (next `seq`, the full alert document) and an audit entry.
+"""The alert lifecycle on the database: trigger, update, resolve, cancel (reading is
+`server.storage.alert_reads`). `server.core.alerts` decides; this module loads the state it
+needs, checks permissions with `server.core.permissions`, and writes each change as ONE
+transaction: the alert's rows, its event (next `seq`, the full alert document) and an audit
+entry.
 
 HTTP, CLI and WebSocket paths all call these functions, so they share one permission check.
-Documents (the wire shapes):
-
-    alert  {"id", "kind", "mode", "state", "sites": [site ids sorted], "order": {"sv", "en"},
-            "instructions": {"sv", "en"}, "created_at", "updated_at", "ended_at" | None,
-            "created_by"}
-    event  {"seq", "event": "triggered|updated|resolved|cancelled", "at", "actor",
-            "changes": {...}, "alert": <alert document right after the event>}
+The documents (wire shapes) are described in `server.storage.alert_reads`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from protocol.vocabulary import AlertState, EventType, Kind, Mode
 from server.core import alerts as core
 from server.core.errors import Forbidden, NoSites
-from server.core.permissions import Action, ActorKind, can, require, sites_where, trigger_actions
+from server.core.permissions import Action, ActorKind, require, trigger_actions
 from server.core.templates import Texts, template_for
 from server.errors import ServiceError
 from server.storage import audit, events
+from server.storage.alert_reads import active_rows, alert_document, readable_alert, site_ids_of
 from server.storage.callers import Caller
-from server.storage.tables import Alert, AlertSite, Organization, Site
+from server.storage.sites import staff_trigger_policy
+from server.storage.tables import Alert, AlertSite, Organization
 
 # Attempts of one trigger/change when a concurrent writer won a race (unique index, or the
 # alert changed between reading and writing); the next attempt sees the winner's result.
@@ -74,28 +71,7 @@ class TriggerResult:
     events: tuple[dict[str, Any], ...] = ()
 
 
-# -- documents ---------------------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def alert_document(alert: Alert, *, site_ids: Sequence[int]) -> dict[str, Any]:
-    """The alert's wire shape (API responses and each event's `alert`)."""
-    return {
-        "id": alert.id,
-        "kind": alert.kind,
-        "mode": alert.mode,
-        "state": alert.state,
-        "sites": sorted(set(site_ids)),
-        "order": {"sv": alert.order_sv, "en": alert.order_en},
-        "instructions": {"sv": alert.instructions_sv, "en": alert.instructions_en},
-        "created_at": _iso(alert.created_at),
-        "updated_at": _iso(alert.updated_at),
-        "ended_at": _iso(alert.ended_at),
-        "created_by": alert.created_by,
-    }
+# -- events ------------------------------------------------------------------------------
 
 
 async def _record(
@@ -163,55 +139,6 @@ def _view(alert: Alert, site_ids: Collection[int]) -> core.AlertView:
     )
 
 
-async def _site_ids_of(session: AsyncSession, alert_ids: Collection[int]) -> dict[int, list[int]]:
-    """Every site (active or not) of each alert."""
-    result: dict[int, list[int]] = {alert_id: [] for alert_id in alert_ids}
-    if not alert_ids:
-        return result
-    rows = await session.execute(
-        select(AlertSite.alert_id, AlertSite.site_id).where(AlertSite.alert_id.in_(alert_ids))
-    )
-    for alert_id, site_id in rows:
-        result[alert_id].append(site_id)
-    return result
-
-
-async def _documents(session: AsyncSession, alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    sites = await _site_ids_of(session, [a.id for a in alerts])
-    return [alert_document(a, site_ids=sites[a.id]) for a in alerts]
-
-
-async def _active(session: AsyncSession, *, organization_id: int) -> list[Alert]:
-    result = await session.scalars(
-        select(Alert)
-        .where(Alert.organization_id == organization_id, Alert.state == AlertState.ACTIVE.value)
-        .order_by(Alert.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(result.all())
-
-
-async def _organization_sites(session: AsyncSession, *, organization_id: int) -> dict[int, bool]:
-    """site id -> staff_may_trigger, for every site of the organization."""
-    rows = await session.execute(
-        select(Site.id, Site.staff_may_trigger).where(Site.organization_id == organization_id)
-    )
-    return {site_id: bool(policy) for site_id, policy in rows}
-
-
-async def _visible_sites(session: AsyncSession, *, caller: Caller) -> frozenset[int]:
-    """The caller's organization's sites where the caller receives alerts."""
-    policy = await _organization_sites(session, organization_id=caller.organization_id)
-    return sites_where(caller.actor, Action.RECEIVE, all_site_ids=policy, staff_may_trigger=policy)
-
-
-def _may_read(caller: Caller, *, organization_id: int, site_ids: Collection[int]) -> bool:
-    return any(
-        can(caller.actor, Action.RECEIVE, organization_id=organization_id, site_ids=[site])
-        for site in site_ids
-    )
-
-
 # -- trigger -----------------------------------------------------------------------------
 
 
@@ -248,7 +175,7 @@ async def trigger(
         raise NoSites()
     if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
         raise ServiceError("request.invalid", "Idempotency-Key must be 1-200 characters")
-    policy = await _organization_sites(session, organization_id=organization_id)
+    policy = await staff_trigger_policy(session, organization_id=organization_id)
     unknown = requested - policy.keys()
     if unknown:
         raise ServiceError("site.not_found", f"unknown site ids {sorted(unknown)}")
@@ -288,7 +215,7 @@ async def _by_idempotency_key(
     )
     if alert is None:
         return None
-    sites = (await _site_ids_of(session, [alert.id]))[alert.id]
+    sites = (await site_ids_of(session, [alert.id]))[alert.id]
     entries = await audit.search(
         session,
         organization_id=request.organization_id,
@@ -321,8 +248,8 @@ async def _trigger_once(
         if earlier is not None:
             return TriggerResult(alert=earlier, event=None, created=False)
     organization = await session.get_one(Organization, organization_id)
-    active = await _active(session, organization_id=organization_id)
-    active_sites = await _site_ids_of(session, [a.id for a in active])
+    active = await active_rows(session, organization_id=organization_id)
+    active_sites = await site_ids_of(session, [a.id for a in active])
     rows = {a.id: a for a in active}
     decision = core.decide_trigger(
         request,
@@ -473,17 +400,7 @@ async def _change(
 ) -> dict[str, Any]:
     """Lock the alert, check `action` on all its sites, let core decide, write, commit."""
     organization_id = caller.organization_id
-    alert = await session.scalar(
-        select(Alert)
-        .where(Alert.id == alert_id, Alert.organization_id == organization_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if alert is None:
-        raise ServiceError("alert.not_found", f"alert {alert_id}")
-    site_ids = (await _site_ids_of(session, [alert.id]))[alert.id]
-    if not _may_read(caller, organization_id=organization_id, site_ids=site_ids):
-        raise ServiceError("alert.not_found", f"alert {alert_id}")
+    alert, site_ids = await readable_alert(session, caller=caller, alert_id=alert_id, lock=True)
     require(caller.actor, action, organization_id=organization_id, site_ids=site_ids)
     organization = await session.get_one(Organization, organization_id)
     change = decide(_view(alert, site_ids), organization)
@@ -568,84 +485,3 @@ async def cancel(
             session, caller=caller, alert_id=alert_id, action=Action.CANCEL, decide=decide, now=now
         ),
     )
-
-
-# -- reading -----------------------------------------------------------------------------
-
-
-async def get_alert(session: AsyncSession, *, caller: Caller, alert_id: int) -> dict[str, Any]:
-    """One alert the caller receives; others (or another organization's) → alert.not_found."""
-    organization_id = caller.organization_id
-    alert = await session.scalar(
-        select(Alert).where(Alert.id == alert_id, Alert.organization_id == organization_id)
-    )
-    if alert is None:
-        raise ServiceError("alert.not_found", f"alert {alert_id}")
-    site_ids = (await _site_ids_of(session, [alert.id]))[alert.id]
-    if not _may_read(caller, organization_id=organization_id, site_ids=site_ids):
-        raise ServiceError("alert.not_found", f"alert {alert_id}")
-    return alert_document(alert, site_ids=site_ids)
-
-
-_ENDED = (AlertState.RESOLVED.value, AlertState.CANCELLED.value)
-
-
-async def list_alerts(
-    session: AsyncSession,
-    *,
-    caller: Caller,
-    state: Literal["active", "ended", "all"] = "active",
-    limit: int = 50,
-    before_id: int | None = None,
-) -> list[dict[str, Any]]:
-    """The alerts the caller receives, newest first; page with `before_id`."""
-    visible = await _visible_sites(session, caller=caller)
-    if not visible:
-        return []
-    query = select(Alert).where(
-        Alert.organization_id == caller.organization_id,
-        exists().where(AlertSite.alert_id == Alert.id, AlertSite.site_id.in_(visible)),
-    )
-    if state == "active":
-        query = query.where(Alert.state == AlertState.ACTIVE.value)
-    elif state == "ended":
-        query = query.where(Alert.state.in_(_ENDED))
-    if before_id is not None:
-        query = query.where(Alert.id < before_id)
-    alerts = (await session.scalars(query.order_by(Alert.id.desc()).limit(limit))).all()
-    return await _documents(session, alerts)
-
-
-async def active_alerts(
-    session: AsyncSession, *, organization_id: int, site_ids: Collection[int] | None = None
-) -> list[dict[str, Any]]:
-    """The organization's active alerts, oldest first, optionally only those touching
-    `site_ids` (for the realtime snapshot; no permission check)."""
-    alerts = await _active(session, organization_id=organization_id)
-    documents = await _documents(session, alerts)
-    if site_ids is None:
-        return documents
-    wanted = set(site_ids)
-    return [d for d in documents if wanted.intersection(d["sites"])]
-
-
-async def events_since(
-    session: AsyncSession, *, caller: Caller, after_seq: int, limit: int = 500
-) -> tuple[str, int, list[dict[str, Any]]]:
-    """(epoch, seq, events after `after_seq` the caller receives, oldest first).
-
-    `seq` is where the caller continues from: the stream's last seq, or the last event read
-    when `limit` cut the page short (events of other sites are skipped, not lost)."""
-    epoch, last_seq = await events.stream_position(session, organization_id=caller.organization_id)
-    rows = await events.since(
-        session, organization_id=caller.organization_id, after_seq=after_seq, limit=limit
-    )
-    if rows:
-        last_seq = int(rows[-1].seq) if len(rows) >= limit else max(last_seq, int(rows[-1].seq))
-    visible = await _visible_sites(session, caller=caller)
-    documents = [
-        events.event_document(row)
-        for row in rows
-        if visible.intersection((row.alert or {}).get("sites", ()))
-    ]
-    return epoch, last_seq, documents

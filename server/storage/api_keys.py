@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Kind
 from server.credentials import API_KEY_PREFIX, new_token, token_hash
 from server.errors import ServiceError
 from server.storage import audit
-from server.storage.devices import check_name, person_id_of, require_site, rowcount
+from server.storage.devices import check_name, person_id_of, revoke_row
+from server.storage.sites import get_site
 from server.storage.tables import ApiKey
 
 PREFIX_LENGTH = 12  # "pdvk_" and 7 random characters
@@ -34,7 +35,7 @@ async def create_api_key(
     now: datetime,
 ) -> tuple[ApiKey, str]:
     """A new key for a site; returns the row and the plaintext key (never stored)."""
-    await require_site(session, organization_id=organization_id, site_id=site_id)
+    await get_site(session, organization_id=organization_id, site_id=site_id)
     name = check_name(name)
     try:
         kind = Kind(kind)
@@ -99,22 +100,13 @@ async def revoke_api_key(
 ) -> ApiKey:
     """Revoke a key: it stops working at once. `api_key.revoked` if it already is."""
     row = await get_api_key(session, organization_id=organization_id, api_key_id=api_key_id)
-    result = await session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == row.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(result) != 1:
-        raise ServiceError("api_key.revoked", f"api key {api_key_id}")
-    await session.refresh(row)
-    await audit.record(
+    await revoke_row(
         session,
+        row,
+        noun="api_key",
         organization_id=organization_id,
         actor=actor,
-        action="api_key.revoked",
-        at=now,
-        target=f"api_key:{row.id}",
+        now=now,
         details={"site_id": row.site_id, "name": row.name, "prefix": row.prefix},
     )
     return row

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from protocol.vocabulary import DeviceKind
 from server.errors import ServiceError
 from server.storage import audit
-from server.storage.tables import Device, Person, Site, Zone
+from server.storage.sites import get_zone
+from server.storage.tables import ApiKey, Device, Person
 
 NAME_MAX = 200
 
@@ -36,36 +37,6 @@ def person_id_of(actor: str) -> int | None:
     return int(ident) if kind == "person" and ident.isdigit() else None
 
 
-async def organization_site_ids(session: AsyncSession, *, organization_id: int) -> list[int]:
-    """Every site id of the organization."""
-    result = await session.scalars(select(Site.id).where(Site.organization_id == organization_id))
-    return list(result.all())
-
-
-async def require_site(session: AsyncSession, *, organization_id: int, site_id: int) -> Site:
-    """The organization's site, or `site.not_found` (also for another organization's site)."""
-    site = await session.scalar(
-        select(Site).where(Site.id == site_id, Site.organization_id == organization_id)
-    )
-    if site is None:
-        raise ServiceError("site.not_found", f"site {site_id}")
-    return site
-
-
-async def require_zone(
-    session: AsyncSession, *, organization_id: int, site_id: int, zone_id: int
-) -> Zone:
-    """A zone of the given site, or `zone.not_found`."""
-    zone = await session.scalar(
-        select(Zone).where(
-            Zone.id == zone_id, Zone.site_id == site_id, Zone.organization_id == organization_id
-        )
-    )
-    if zone is None:
-        raise ServiceError("zone.not_found", f"zone {zone_id} of site {site_id}")
-    return zone
-
-
 async def require_person(session: AsyncSession, *, organization_id: int, person_id: int) -> Person:
     """A person of the organization, or `person.not_found`."""
     person = await session.scalar(
@@ -79,6 +50,39 @@ async def require_person(session: AsyncSession, *, organization_id: int, person_
 def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE matched (for conditional updates that must hit exactly one)."""
     return int(getattr(result, "rowcount", 0))
+
+
+async def revoke_row(
+    session: AsyncSession,
+    row: Device | ApiKey,
+    *,
+    noun: str,
+    organization_id: int,
+    actor: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    """Set `row.revoked_at` and audit `<noun>.revoked`; `<noun>.revoked` if it already is.
+    Conditional, so two admins revoking at once write one revocation and one audit entry."""
+    table = type(row)
+    result = await session.execute(
+        update(table)
+        .where(table.id == row.id, table.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(result) != 1:
+        raise ServiceError(f"{noun}.revoked", f"{noun.replace('_', ' ')} {row.id}")
+    await session.refresh(row)
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action=f"{noun}.revoked",
+        at=now,
+        target=f"{noun}:{row.id}",
+        details=details,
+    )
 
 
 def check_name(name: str) -> str:
@@ -140,7 +144,7 @@ async def update_device(
             changes["name"] = name
     if not isinstance(zone_id, _Unset):
         if zone_id is not None:
-            await require_zone(
+            await get_zone(
                 session, organization_id=organization_id, site_id=device.site_id, zone_id=zone_id
             )
         if zone_id != device.zone_id:
@@ -171,23 +175,13 @@ async def revoke_device(
 ) -> Device:
     """Revoke a device: its token stops working at once. `device.revoked` if it already is."""
     device = await get_device(session, organization_id=organization_id, device_id=device_id)
-    # Conditional, so two admins revoking at once write one revocation and one audit entry.
-    result = await session.execute(
-        update(Device)
-        .where(Device.id == device.id, Device.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(result) != 1:
-        raise ServiceError("device.revoked", f"device {device_id}")
-    await session.refresh(device)
-    await audit.record(
+    await revoke_row(
         session,
+        device,
+        noun="device",
         organization_id=organization_id,
         actor=actor,
-        action="device.revoked",
-        at=now,
-        target=f"device:{device.id}",
+        now=now,
         details={"site_id": device.site_id, "kind": device.kind, "name": device.name},
     )
     return device

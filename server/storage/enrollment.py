@@ -25,14 +25,8 @@ from server.credentials import (
 )
 from server.errors import ServiceError
 from server.storage import audit
-from server.storage.devices import (
-    check_name,
-    person_id_of,
-    require_person,
-    require_site,
-    require_zone,
-    rowcount,
-)
+from server.storage.devices import check_name, person_id_of, require_person, rowcount
+from server.storage.sites import get_site, get_zone
 from server.storage.tables import Device, EnrollmentCode
 
 LABEL_MAX = 200
@@ -83,11 +77,9 @@ async def create_enrollment_code(
 ) -> tuple[EnrollmentCode, str]:
     """A new code for devices of a site (and zone); returns the row and the plaintext code,
     which is never stored and must be shown to the user once."""
-    await require_site(session, organization_id=organization_id, site_id=site_id)
+    await get_site(session, organization_id=organization_id, site_id=site_id)
     if zone_id is not None:
-        await require_zone(
-            session, organization_id=organization_id, site_id=site_id, zone_id=zone_id
-        )
+        await get_zone(session, organization_id=organization_id, site_id=site_id, zone_id=zone_id)
     label = label.strip()
     if len(label) > LABEL_MAX:
         raise ServiceError("request.invalid", f"label may have at most {LABEL_MAX} characters")

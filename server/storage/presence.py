@@ -1,6 +1,7 @@
 """Device presence: every node writes `last_seen_at` of the devices connected to it (see
 server/realtime/presence.py), so the database holds every node's view; a device is
-reachable now when it is not revoked and was seen within `stale_after` (2.5 heartbeats)."""
+reachable now when it is not revoked, a node holds its live connection (`connected_node`),
+and it was seen within `stale_after` (2.5 heartbeats: a crashed node's devices go stale)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,17 @@ async def mark_seen(session: AsyncSession, *, device_ids: Collection[int], now: 
     return updated
 
 
+async def disconnect(session: AsyncSession, *, device_id: int, node: str, now: datetime) -> None:
+    """The device's live connection on `node` ended (unless another node has it by now).
+    The caller commits."""
+    await session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.connected_node == node)
+        .values(connected_node=None, last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def site_names(session: AsyncSession, *, organization_id: int) -> dict[int, str]:
     """Every site of the organization: id → name."""
     rows = await session.execute(
@@ -77,6 +89,7 @@ async def site_presence(
             Device.zone_id,
             Device.person_id,
             Device.last_seen_at,
+            Device.connected_node,
         )
         .where(
             Device.organization_id == organization_id,
@@ -87,7 +100,8 @@ async def site_presence(
     )
     for row in rows:
         seen = row.last_seen_at
-        bucket = "reachable" if seen is not None and seen > threshold else "unreachable"
+        live = row.connected_node is not None and seen is not None and seen > threshold
+        bucket = "reachable" if live else "unreachable"
         result[row.site_id][bucket].append(
             {
                 "id": row.id,

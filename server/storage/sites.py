@@ -94,7 +94,7 @@ async def get_site(session: AsyncSession, *, organization_id: int, site_id: int)
         select(Site).where(Site.id == site_id, Site.organization_id == organization_id)
     )
     if site is None:
-        raise ServiceError("site.not_found")
+        raise ServiceError("site.not_found", f"site {site_id}")
     return site
 
 
@@ -104,6 +104,12 @@ async def list_sites(session: AsyncSession, *, organization_id: int) -> Sequence
         select(Site).where(Site.organization_id == organization_id).order_by(Site.name, Site.id)
     )
     return result.all()
+
+
+async def organization_site_ids(session: AsyncSession, *, organization_id: int) -> list[int]:
+    """Every site id of the organization."""
+    result = await session.scalars(select(Site.id).where(Site.organization_id == organization_id))
+    return list(result.all())
 
 
 async def existing_site_ids(
@@ -191,7 +197,7 @@ async def get_zone(
         )
     )
     if zone is None:
-        raise ServiceError("zone.not_found")
+        raise ServiceError("zone.not_found", f"zone {zone_id} of site {site_id}")
     return zone
 
 

@@ -162,6 +162,8 @@ class Device(Base):
     revoked_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
     client_version: Mapped[str] = mapped_column(String(100), default="")
+    # The node holding its live WebSocket, NULL when none does (see storage/presence.py).
+    connected_node: Mapped[str | None] = mapped_column(String(32))
 
 
 class EnrollmentCode(Base):

@@ -2,61 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from protocol.vocabulary import Role
 from server.credentials import token_hash
-from server.storage.database import Database
 from server.storage.tables import ApiKey, AuditEntry
 from tests import factories
 from tests.factories import World
+from tests.server.api.worlds import Worlds, count, error, staffed_worlds
 
 KEYS = "/api/v1/api-keys"
 SELF = "/api/v1/devices/self"  # any authenticated endpoint: a live key gets 403, a dead one 401
 
 
-@dataclass
-class Worlds:
-    home: World
-    other: World
-
-    @property
-    def database(self) -> Database:
-        return self.home.database
-
-
 @pytest.fixture
 async def worlds(client: httpx.AsyncClient) -> Worlds:
     """Köping (sites A, B) with one person per role and a device; Arboga with its admin."""
-    database = client.app.state.database  # type: ignore[attr-defined]
-    home = await factories.organization(database)
-    await factories.person(home, "admin", roles=((Role.ADMIN, None),))
-    await factories.person(home, "site_admin", roles=((Role.ADMIN, "B"),))
-    await factories.person(home, "chief", roles=((Role.SECURITY_CHIEF, None),))
-    await factories.person(home, "principal", roles=((Role.PRINCIPAL, "A"),))
-    await factories.person(home, "staff", roles=((Role.STAFF, "A"),))
-    await factories.device(home, "desk", site="A")
-    other = await factories.organization(database, name="Arboga")
-    await factories.person(other, "admin", roles=((Role.ADMIN, None),))
-    return Worlds(home=home, other=other)
-
-
-def _error(response: httpx.Response) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
-
-
-async def _count(database: Database, table: Any, *where: Any) -> int:
-    async with database.session() as session:
-        query = select(func.count()).select_from(table)
-        for condition in where:
-            query = query.where(condition)
-        return int(await session.scalar(query) or 0)
+    return await staffed_worlds(client)
 
 
 async def _create(
@@ -108,7 +73,7 @@ async def test_created_key_authenticates(client: httpx.AsyncClient, worlds: Worl
     body = await _new_key(client, worlds.home, kind="evacuate")
     assert body["kind"] == "evacuate"
     response = await client.get(SELF, headers={"Authorization": f"Bearer {body['key']}"})
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
 
 
 async def test_site_admin_creates_keys_only_for_their_site(
@@ -116,10 +81,10 @@ async def test_site_admin_creates_keys_only_for_their_site(
 ) -> None:
     """An admin of site B may create keys for B but not for A."""
     response = await _create(client, worlds.home, "site_admin", site_id=worlds.home.sites["A"])
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await _create(client, worlds.home, "site_admin", site_id=worlds.home.sites["B"])
     assert response.status_code == 201
-    assert await _count(worlds.database, ApiKey) == 1
+    assert await count(worlds.database, ApiKey) == 1
 
 
 @pytest.mark.parametrize("key", ["staff", "principal", "chief", "desk"])
@@ -128,16 +93,16 @@ async def test_only_device_managers_create_keys(
 ) -> None:
     """Staff, principals, security chiefs and devices get 403 and nothing is stored."""
     response = await _create(client, worlds.home, key)
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
-    assert await _count(worlds.database, ApiKey) == 0
-    assert await _count(worlds.database, AuditEntry) == 0
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
+    assert await count(worlds.database, ApiKey) == 0
+    assert await count(worlds.database, AuditEntry) == 0
 
 
 async def test_create_needs_a_login(client: httpx.AsyncClient, worlds: Worlds) -> None:
     """No credentials: 401 and nothing stored."""
     response = await client.post(KEYS, json={"site_id": worlds.home.sites["A"], "name": "x"})
-    assert (response.status_code, _error(response)) == (401, "auth.required")
-    assert await _count(worlds.database, ApiKey) == 0
+    assert (response.status_code, error(response)) == (401, "auth.required")
+    assert await count(worlds.database, ApiKey) == 0
 
 
 async def test_create_for_another_organizations_site(
@@ -146,8 +111,8 @@ async def test_create_for_another_organizations_site(
     """Another organization's site and an unknown site answer 404 site.not_found."""
     for site_id in (worlds.other.sites["A"], 999_999):
         response = await _create(client, worlds.home, site_id=site_id)
-        assert (response.status_code, _error(response)) == (404, "site.not_found")
-    assert await _count(worlds.database, ApiKey) == 0
+        assert (response.status_code, error(response)) == (404, "site.not_found")
+    assert await count(worlds.database, ApiKey) == 0
 
 
 @pytest.mark.parametrize(
@@ -170,8 +135,8 @@ async def test_create_rejects_invalid_bodies(
     """Bad kinds, names and ids are 422 request.invalid; unknown fields (a chosen key) are
     422 request.unknown_field; nothing is stored."""
     response = await _create(client, worlds.home, **body)
-    assert (response.status_code, _error(response)) == (422, code)
-    assert await _count(worlds.database, ApiKey) == 0
+    assert (response.status_code, error(response)) == (422, code)
+    assert await count(worlds.database, ApiKey) == 0
 
 
 async def test_create_rejects_broken_json_and_missing_fields(
@@ -182,10 +147,10 @@ async def test_create_rejects_broken_json_and_missing_fields(
     response = await client.post(
         KEYS, content=b'{"name":', headers={**headers, "Content-Type": "application/json"}
     )
-    assert (response.status_code, _error(response)) == (400, "request.malformed_json")
+    assert (response.status_code, error(response)) == (400, "request.malformed_json")
     response = await client.post(KEYS, json={"site_id": worlds.home.sites["A"]}, headers=headers)
-    assert (response.status_code, _error(response)) == (422, "request.invalid")
-    assert await _count(worlds.database, ApiKey) == 0
+    assert (response.status_code, error(response)) == (422, "request.invalid")
+    assert await count(worlds.database, ApiKey) == 0
 
 
 async def test_list_keys(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -216,7 +181,7 @@ async def test_list_keys(client: httpx.AsyncClient, worlds: Worlds) -> None:
         params={"site_id": worlds.other.sites["A"]},
         headers=factories.bearer(worlds.home, "admin"),
     )
-    assert (response.status_code, _error(response)) == (404, "site.not_found")
+    assert (response.status_code, error(response)) == (404, "site.not_found")
 
 
 @pytest.mark.parametrize("key", ["staff", "principal", "chief", "desk"])
@@ -225,7 +190,7 @@ async def test_list_needs_device_management(
 ) -> None:
     """Without MANAGE_DEVICES the list answers 403."""
     response = await client.get(KEYS, headers=factories.bearer(worlds.home, key))
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
 
 
 async def test_revoke_stops_the_key(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -237,10 +202,10 @@ async def test_revoke_stops_the_key(client: httpx.AsyncClient, worlds: Worlds) -
     assert response.json()["id"] == key["id"] and response.json()["revoked_at"] is not None
     assert "key" not in response.json()
     response = await client.get(SELF, headers={"Authorization": f"Bearer {key['key']}"})
-    assert (response.status_code, _error(response)) == (401, "auth.invalid_token")
+    assert (response.status_code, error(response)) == (401, "auth.invalid_token")
     listed = (await client.get(KEYS, headers=factories.bearer(worlds.home, "admin"))).json()
     assert listed[0]["revoked_at"] is not None
-    assert await _count(worlds.database, AuditEntry, AuditEntry.action == "api_key.revoked") == 1
+    assert await count(worlds.database, AuditEntry, AuditEntry.action == "api_key.revoked") == 1
 
 
 async def test_revoke_twice(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -248,8 +213,8 @@ async def test_revoke_twice(client: httpx.AsyncClient, worlds: Worlds) -> None:
     key = await _new_key(client, worlds.home)
     assert (await _revoke(client, worlds.home, key["id"])).status_code == 200
     response = await _revoke(client, worlds.home, key["id"])
-    assert (response.status_code, _error(response)) == (409, "api_key.revoked")
-    assert await _count(worlds.database, AuditEntry, AuditEntry.action == "api_key.revoked") == 1
+    assert (response.status_code, error(response)) == (409, "api_key.revoked")
+    assert await count(worlds.database, AuditEntry, AuditEntry.action == "api_key.revoked") == 1
 
 
 async def test_revoke_refuses_others(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -259,17 +224,17 @@ async def test_revoke_refuses_others(client: httpx.AsyncClient, worlds: Worlds) 
     foreign = await _new_key(client, worlds.other)
     for key_id in (foreign["id"], 999_999):
         response = await _revoke(client, worlds.home, key_id)
-        assert (response.status_code, _error(response)) == (404, "api_key.not_found")
+        assert (response.status_code, error(response)) == (404, "api_key.not_found")
     for caller in ("staff", "principal", "chief", "desk", "site_admin"):
         response = await _revoke(client, worlds.home, key["id"], caller)
-        assert (response.status_code, _error(response)) == (403, "auth.forbidden"), caller
+        assert (response.status_code, error(response)) == (403, "auth.forbidden"), caller
     response = await client.post(f"{KEYS}/{key['id']}/revoke")
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
     response = await client.post(
         f"{KEYS}/{key['id']}/revoke", headers={"Authorization": f"Bearer {key['key']}"}
     )
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
-    assert await _count(worlds.database, ApiKey, ApiKey.revoked_at.is_not(None)) == 0
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
+    assert await count(worlds.database, ApiKey, ApiKey.revoked_at.is_not(None)) == 0
     for live in (key["key"], foreign["key"]):
         response = await client.get(SELF, headers={"Authorization": f"Bearer {live}"})
         assert response.status_code == 403

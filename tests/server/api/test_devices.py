@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device, Zone
 from tests import factories
 from tests.factories import World
+from tests.server.api.worlds import Worlds, add_people, error
 
 DEVICES = "/api/v1/devices"
 SELF = "/api/v1/devices/self"
@@ -24,27 +24,13 @@ DEVICE_FIELDS = {
 }  # fmt: skip
 
 
-@dataclass
-class Worlds:
-    home: World
-    other: World
-
-    @property
-    def database(self) -> Database:
-        return self.home.database
-
-
 @pytest.fixture
 async def worlds(client: httpx.AsyncClient) -> Worlds:
     """Köping (sites A, B) with one person per role and devices at A and B; Arboga with its
     own admin and device."""
     database = client.app.state.database  # type: ignore[attr-defined]
     home = await factories.organization(database)
-    await factories.person(home, "admin", roles=((Role.ADMIN, None),))
-    await factories.person(home, "site_admin", roles=((Role.ADMIN, "B"),))
-    await factories.person(home, "chief", roles=((Role.SECURITY_CHIEF, None),))
-    await factories.person(home, "principal", roles=((Role.PRINCIPAL, "A"),))
-    await factories.person(home, "staff", roles=((Role.STAFF, "A"),))
+    await add_people(home)
     await factories.device(home, "desk_a", site="A")
     await factories.device(home, "phone_a", site="A", kind=DeviceKind.IOS, person_key="staff")
     await factories.device(home, "desk_b", site="B")
@@ -53,11 +39,6 @@ async def worlds(client: httpx.AsyncClient) -> Worlds:
     await factories.person(other, "admin", roles=((Role.ADMIN, None),))
     await factories.device(other, "desk", site="A")
     return Worlds(home=home, other=other)
-
-
-def _error(response: httpx.Response) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
 
 
 async def _audit_count(database: Database, action: str | None = None) -> int:
@@ -153,7 +134,7 @@ async def test_list_refuses_staff_devices_and_keys(
 ) -> None:
     """Staff, devices and API keys may not list devices."""
     response = await client.get(DEVICES, headers=factories.bearer(worlds.home, key))
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
 
 
 async def test_list_refuses_bad_filters(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -169,9 +150,9 @@ async def test_list_refuses_bad_filters(client: httpx.AsyncClient, worlds: World
     ]
     for params, status, code in cases:
         response = await client.get(DEVICES, params=params, headers=headers)
-        assert (response.status_code, _error(response)) == (status, code), params
+        assert (response.status_code, error(response)) == (status, code), params
     response = await client.get(DEVICES)
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
 
 
 # --- showing ------------------------------------------------------------------------------
@@ -190,20 +171,20 @@ async def test_get_one_device(client: httpx.AsyncClient, worlds: Worlds) -> None
         f"{DEVICES}/{worlds.home.devices['desk_b']}",
         headers=factories.bearer(worlds.home, "principal"),
     )
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await client.get(
         f"{DEVICES}/{device_id}", headers=factories.bearer(worlds.home, "staff")
     )
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
     for missing in (worlds.other.devices["desk"], 999_999):
         response = await client.get(
             f"{DEVICES}/{missing}", headers=factories.bearer(worlds.home, "admin")
         )
-        assert (response.status_code, _error(response)) == (404, "device.not_found")
+        assert (response.status_code, error(response)) == (404, "device.not_found")
     response = await client.get(
         f"{DEVICES}/{2**40}", headers=factories.bearer(worlds.home, "admin")
     )
-    assert (response.status_code, _error(response)) == (422, "request.invalid")
+    assert (response.status_code, error(response)) == (422, "request.invalid")
 
 
 async def test_device_reads_its_own_record(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -213,9 +194,9 @@ async def test_device_reads_its_own_record(client: httpx.AsyncClient, worlds: Wo
     assert response.json()["id"] == worlds.home.devices["phone_a"]
     for key in ("admin", "button"):
         response = await client.get(SELF, headers=factories.bearer(worlds.home, key))
-        assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+        assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await client.get(SELF)
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
 
 
 # --- changing -----------------------------------------------------------------------------
@@ -263,9 +244,9 @@ async def test_patch_refuses_foreign_zones_and_persons(
     zone_b = await _zone(worlds.home, "B", "Hus C")
     stranger = await factories.person(worlds.other, "stranger")
     response = await _patch(client, worlds.home, device_id, {"zone_id": zone_b, "name": "Ny"})
-    assert (response.status_code, _error(response)) == (404, "zone.not_found")
+    assert (response.status_code, error(response)) == (404, "zone.not_found")
     response = await _patch(client, worlds.home, device_id, {"person_id": stranger})
-    assert (response.status_code, _error(response)) == (404, "person.not_found")
+    assert (response.status_code, error(response)) == (404, "person.not_found")
     row = await _row(worlds.database, device_id)
     assert (row.name, row.zone_id, row.person_id) == ("desk_a", None, None)
     assert await _audit_count(worlds.database) == 0
@@ -291,7 +272,7 @@ async def test_patch_rejects_invalid_bodies(
     """Null or bad names, wrongly typed ids and unknown fields are 422; nothing changes."""
     device_id = worlds.home.devices["desk_a"]
     response = await _patch(client, worlds.home, device_id, body)
-    assert (response.status_code, _error(response)) == (422, code)
+    assert (response.status_code, error(response)) == (422, code)
     assert (await _row(worlds.database, device_id)).name == "desk_a"
 
 
@@ -302,7 +283,7 @@ async def test_patch_rejects_broken_json(client: httpx.AsyncClient, worlds: Worl
         content=b'{"name": "x"',
         headers={**factories.bearer(worlds.home, "admin"), "Content-Type": "application/json"},
     )
-    assert (response.status_code, _error(response)) == (400, "request.malformed_json")
+    assert (response.status_code, error(response)) == (400, "request.malformed_json")
 
 
 async def test_patch_refuses_non_managers_and_other_organizations(
@@ -313,9 +294,9 @@ async def test_patch_refuses_non_managers_and_other_organizations(
     device_id = worlds.home.devices["desk_a"]
     for key in ("principal", "chief", "staff", "desk_a", "site_admin", "button"):
         response = await _patch(client, worlds.home, device_id, {"name": "Hacked"}, key)
-        assert (response.status_code, _error(response)) == (403, "auth.forbidden"), key
+        assert (response.status_code, error(response)) == (403, "auth.forbidden"), key
     response = await _patch(client, worlds.home, worlds.other.devices["desk"], {"name": "Hacked"})
-    assert (response.status_code, _error(response)) == (404, "device.not_found")
+    assert (response.status_code, error(response)) == (404, "device.not_found")
     assert (await _row(worlds.database, device_id)).name == "desk_a"
     assert (await _row(worlds.database, worlds.other.devices["desk"])).name == "desk"
 
@@ -334,7 +315,7 @@ async def test_revoke_stops_the_token_at_once(client: httpx.AsyncClient, worlds:
     assert response.json()["id"] == device_id and response.json()["revoked_at"] is not None
     for path in (SELF, "/api/v1/sites"):
         response = await client.get(path, headers=headers)
-        assert (response.status_code, _error(response)) == (401, "auth.invalid_token"), path
+        assert (response.status_code, error(response)) == (401, "auth.invalid_token"), path
     assert await _audit_count(worlds.database, "device.revoked") == 1
 
 
@@ -343,7 +324,7 @@ async def test_revoke_twice(client: httpx.AsyncClient, worlds: Worlds) -> None:
     device_id = worlds.home.devices["desk_b"]
     first = (await _revoke(client, worlds.home, device_id)).json()["revoked_at"]
     response = await _revoke(client, worlds.home, device_id, "site_admin")
-    assert (response.status_code, _error(response)) == (409, "device.revoked")
+    assert (response.status_code, error(response)) == (409, "device.revoked")
     row = await _row(worlds.database, device_id)
     assert row.revoked_at is not None and row.revoked_at.isoformat() == first.replace("Z", "+00:00")
     assert await _audit_count(worlds.database, "device.revoked") == 1
@@ -380,11 +361,11 @@ async def test_revoke_refuses_non_managers_and_other_organizations(
     device_id = worlds.home.devices["desk_a"]
     for key in ("principal", "chief", "staff", "desk_a", "site_admin", "button"):
         response = await _revoke(client, worlds.home, device_id, key)
-        assert (response.status_code, _error(response)) == (403, "auth.forbidden"), key
+        assert (response.status_code, error(response)) == (403, "auth.forbidden"), key
     response = await _revoke(client, worlds.home, worlds.other.devices["desk"])
-    assert (response.status_code, _error(response)) == (404, "device.not_found")
+    assert (response.status_code, error(response)) == (404, "device.not_found")
     response = await client.post(f"{DEVICES}/{device_id}/revoke")
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
     assert (await _row(worlds.database, device_id)).revoked_at is None
     assert (await _row(worlds.database, worlds.other.devices["desk"])).revoked_at is None
     assert await _audit_count(worlds.database) == 0

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from protocol.vocabulary import DeviceKind, Role
+from protocol.vocabulary import DeviceKind
 from server.api.deps import SESSION_COOKIE
 from server.clock import utcnow
 from server.credentials import token_hash
 from server.settings import Settings
 from server.storage import enrollment
-from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device, EnrollmentCode, Zone
 from tests import factories
 from tests.factories import World
+from tests.server.api.worlds import Worlds, count, error, staffed_worlds
 
 CODES = "/api/v1/enrollment-codes"
 ENROLL = "/api/v1/devices/enroll"
@@ -29,38 +28,10 @@ SELF = "/api/v1/devices/self"
 CODE_PATTERN = r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}"
 
 
-@dataclass
-class Worlds:
-    home: World
-    other: World
-
-    @property
-    def database(self) -> Database:
-        return self.home.database
-
-
 @pytest.fixture
 async def worlds(client: httpx.AsyncClient) -> Worlds:
     """Köping (sites A, B) with one person per role, and Arboga with its own admin."""
-    database = client.app.state.database  # type: ignore[attr-defined]
-    home = await factories.organization(database)
-    await factories.person(home, "admin", roles=((Role.ADMIN, None),))
-    await factories.person(home, "site_admin", roles=((Role.ADMIN, "B"),))
-    await factories.person(home, "chief", roles=((Role.SECURITY_CHIEF, None),))
-    await factories.person(home, "principal", roles=((Role.PRINCIPAL, "A"),))
-    await factories.person(home, "staff", roles=((Role.STAFF, "A"),))
-    await factories.device(home, "desk", site="A")
-    other = await factories.organization(database, name="Arboga")
-    await factories.person(other, "admin", roles=((Role.ADMIN, None),))
-    return Worlds(home=home, other=other)
-
-
-async def _count(database: Database, table: Any, *where: Any) -> int:
-    async with database.session() as session:
-        query = select(func.count()).select_from(table)
-        for condition in where:
-            query = query.where(condition)
-        return int(await session.scalar(query) or 0)
+    return await staffed_worlds(client)
 
 
 async def _create(
@@ -88,11 +59,6 @@ async def _enroll(
 ) -> httpx.Response:
     body = {"code": code, "kind": kind, "name": name, **extra}
     return await client.post(ENROLL, json=body, headers=headers or {})
-
-
-def _error(response: httpx.Response) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
 
 
 # --- creating codes ---------------------------------------------------------------------
@@ -168,10 +134,10 @@ async def test_site_admin_creates_codes_only_for_their_site(
 ) -> None:
     """An admin of site B may create codes for B but not for A."""
     response = await _create(client, worlds.home, "site_admin", site_id=worlds.home.sites["A"])
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await _create(client, worlds.home, "site_admin", site_id=worlds.home.sites["B"])
     assert response.status_code == 201
-    assert await _count(worlds.database, EnrollmentCode) == 1
+    assert await count(worlds.database, EnrollmentCode) == 1
 
 
 @pytest.mark.parametrize("key", ["staff", "principal", "chief", "desk"])
@@ -180,19 +146,19 @@ async def test_only_device_managers_create_codes(
 ) -> None:
     """Staff, principals, security chiefs and devices get 403 and nothing is stored."""
     response = await _create(client, worlds.home, key)
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
-    assert await _count(worlds.database, EnrollmentCode) == 0
-    assert await _count(worlds.database, AuditEntry) == 0
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
+    assert await count(worlds.database, EnrollmentCode) == 0
+    assert await count(worlds.database, AuditEntry) == 0
 
 
 async def test_create_needs_a_login(client: httpx.AsyncClient, worlds: Worlds) -> None:
     """No credentials: 401 auth.required; a made-up token: 401 auth.invalid_token."""
     body = {"site_id": worlds.home.sites["A"]}
     response = await client.post(CODES, json=body)
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
     response = await client.post(CODES, json=body, headers={"Authorization": "Bearer pdvs_nope"})
-    assert (response.status_code, _error(response)) == (401, "auth.invalid_token")
-    assert await _count(worlds.database, EnrollmentCode) == 0
+    assert (response.status_code, error(response)) == (401, "auth.invalid_token")
+    assert await count(worlds.database, EnrollmentCode) == 0
 
 
 async def test_create_for_another_organizations_site_is_not_found(
@@ -201,8 +167,8 @@ async def test_create_for_another_organizations_site_is_not_found(
     """Another organization's site and a site that does not exist both answer 404."""
     for site_id in (worlds.other.sites["A"], 999_999):
         response = await _create(client, worlds.home, site_id=site_id)
-        assert (response.status_code, _error(response)) == (404, "site.not_found")
-    assert await _count(worlds.database, EnrollmentCode) == 0
+        assert (response.status_code, error(response)) == (404, "site.not_found")
+    assert await count(worlds.database, EnrollmentCode) == 0
 
 
 async def test_create_with_a_zone_of_another_site(
@@ -219,8 +185,8 @@ async def test_create_with_a_zone_of_another_site(
         session.add(zone)
         await session.commit()
     response = await _create(client, worlds.home, zone_id=zone.id)
-    assert (response.status_code, _error(response)) == (404, "zone.not_found")
-    assert await _count(worlds.database, EnrollmentCode) == 0
+    assert (response.status_code, error(response)) == (404, "zone.not_found")
+    assert await count(worlds.database, EnrollmentCode) == 0
 
 
 @pytest.mark.parametrize(
@@ -243,8 +209,8 @@ async def test_create_rejects_invalid_values(
 ) -> None:
     """Out-of-range or wrongly typed values answer 422 request.invalid."""
     response = await _create(client, worlds.home, **{field: value})
-    assert (response.status_code, _error(response)) == (422, "request.invalid")
-    assert await _count(worlds.database, EnrollmentCode) == 0
+    assert (response.status_code, error(response)) == (422, "request.invalid")
+    assert await count(worlds.database, EnrollmentCode) == 0
 
 
 async def test_create_rejects_unknown_fields_and_bad_json(
@@ -252,14 +218,14 @@ async def test_create_rejects_unknown_fields_and_bad_json(
 ) -> None:
     """An unknown field is 422 request.unknown_field; broken JSON is 400."""
     response = await _create(client, worlds.home, uses=5)
-    assert (response.status_code, _error(response)) == (422, "request.unknown_field")
+    assert (response.status_code, error(response)) == (422, "request.unknown_field")
     response = await client.post(
         CODES,
         content=b'{"site_id": ',
         headers={**factories.bearer(worlds.home, "admin"), "Content-Type": "application/json"},
     )
-    assert (response.status_code, _error(response)) == (400, "request.malformed_json")
-    assert await _count(worlds.database, EnrollmentCode) == 0
+    assert (response.status_code, error(response)) == (400, "request.malformed_json")
+    assert await count(worlds.database, EnrollmentCode) == 0
 
 
 # --- listing and revoking codes ---------------------------------------------------------
@@ -324,13 +290,13 @@ async def test_list_is_limited_to_managed_sites(client: httpx.AsyncClient, world
         params={"site_id": worlds.home.sites["A"]},
         headers=factories.bearer(worlds.home, "site_admin"),
     )
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await client.get(
         CODES,
         params={"site_id": worlds.other.sites["A"]},
         headers=factories.bearer(worlds.home, "admin"),
     )
-    assert (response.status_code, _error(response)) == (404, "site.not_found")
+    assert (response.status_code, error(response)) == (404, "site.not_found")
 
 
 @pytest.mark.parametrize("key", ["staff", "principal", "chief", "desk"])
@@ -339,13 +305,13 @@ async def test_list_needs_device_management(
 ) -> None:
     """Without MANAGE_DEVICES anywhere the list answers 403."""
     response = await client.get(CODES, headers=factories.bearer(worlds.home, key))
-    assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+    assert (response.status_code, error(response)) == (403, "auth.forbidden")
 
 
 async def test_list_needs_a_login(client: httpx.AsyncClient, worlds: Worlds) -> None:
     """No credentials: 401."""
     response = await client.get(CODES)
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
 
 
 async def test_revoke_stops_the_code(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -356,9 +322,9 @@ async def test_revoke_stops_the_code(client: httpx.AsyncClient, worlds: Worlds) 
         response = await client.delete(f"{CODES}/{code['id']}", headers=headers)
         assert response.status_code == 204 and response.content == b""
     response = await _enroll(client, code["code"])
-    assert (response.status_code, _error(response)) == (400, "enrollment.invalid_code")
+    assert (response.status_code, error(response)) == (400, "enrollment.invalid_code")
     assert (
-        await _count(worlds.database, AuditEntry, AuditEntry.action == "enrollment_code.revoked")
+        await count(worlds.database, AuditEntry, AuditEntry.action == "enrollment_code.revoked")
         == 1
     )
 
@@ -371,20 +337,20 @@ async def test_revoke_refuses_others(client: httpx.AsyncClient, worlds: Worlds) 
     response = await client.delete(
         f"{CODES}/{other['id']}", headers=factories.bearer(worlds.home, "admin")
     )
-    assert (response.status_code, _error(response)) == (404, "enrollment.not_found")
+    assert (response.status_code, error(response)) == (404, "enrollment.not_found")
     response = await client.delete(
         f"{CODES}/999999", headers=factories.bearer(worlds.home, "admin")
     )
-    assert (response.status_code, _error(response)) == (404, "enrollment.not_found")
+    assert (response.status_code, error(response)) == (404, "enrollment.not_found")
     for key in ("staff", "site_admin", "principal"):
         response = await client.delete(
             f"{CODES}/{code['id']}", headers=factories.bearer(worlds.home, key)
         )
-        assert (response.status_code, _error(response)) == (403, "auth.forbidden")
+        assert (response.status_code, error(response)) == (403, "auth.forbidden")
     response = await client.delete(f"{CODES}/{code['id']}")
-    assert (response.status_code, _error(response)) == (401, "auth.required")
+    assert (response.status_code, error(response)) == (401, "auth.required")
     response = await client.delete(f"{CODES}/abc", headers=factories.bearer(worlds.home, "admin"))
-    assert (response.status_code, _error(response)) == (422, "request.invalid")
+    assert (response.status_code, error(response)) == (422, "request.invalid")
     assert (await _enroll(client, other["code"])).status_code == 201
     assert (await _enroll(client, code["code"])).status_code == 201
 
@@ -453,10 +419,10 @@ async def test_enroll_with_a_used_code(client: httpx.AsyncClient, worlds: Worlds
     """The second enrollment with a one-use code answers invalid_code and adds no device."""
     code = await _new_code(client, worlds.home)
     assert (await _enroll(client, code["code"])).status_code == 201
-    devices_before = await _count(worlds.database, Device)
+    devices_before = await count(worlds.database, Device)
     response = await _enroll(client, code["code"])
-    assert (response.status_code, _error(response)) == (400, "enrollment.invalid_code")
-    assert await _count(worlds.database, Device) == devices_before
+    assert (response.status_code, error(response)) == (400, "enrollment.invalid_code")
+    assert await count(worlds.database, Device) == devices_before
 
 
 async def test_enroll_with_expired_or_unknown_codes(
@@ -469,15 +435,15 @@ async def test_enroll_with_expired_or_unknown_codes(
         assert row.uses == 0
     for code in ("ABCD-EFGH-JKLM", "x"):
         response = await _enroll(client, code)
-        assert (response.status_code, _error(response)) == (400, "enrollment.invalid_code")
-    assert await _count(worlds.database, Device) == 1  # the fixture's own desktop
+        assert (response.status_code, error(response)) == (400, "enrollment.invalid_code")
+    assert await count(worlds.database, Device) == 1  # the fixture's own desktop
 
 
 async def test_enroll_with_the_wrong_kind(client: httpx.AsyncClient, worlds: Worlds) -> None:
     """A desktop-only code refuses a phone without using the code up."""
     code = await _new_code(client, worlds.home, device_kind="desktop")
     response = await _enroll(client, code["code"], kind="ios")
-    assert (response.status_code, _error(response)) == (400, "enrollment.wrong_device_kind")
+    assert (response.status_code, error(response)) == (400, "enrollment.wrong_device_kind")
     async with worlds.database.session() as session:
         assert (await session.get_one(EnrollmentCode, code["id"])).uses == 0
     assert (await _enroll(client, code["code"], kind="desktop")).status_code == 201
@@ -499,7 +465,7 @@ async def test_enroll_rejects_invalid_bodies(
 ) -> None:
     """Missing, empty, too long or wrongly typed fields answer 422 request.invalid."""
     response = await client.post(ENROLL, json=body)
-    assert (response.status_code, _error(response)) == (422, "request.invalid")
+    assert (response.status_code, error(response)) == (422, "request.invalid")
 
 
 async def test_enroll_rejects_unknown_fields_and_bad_json(
@@ -508,11 +474,11 @@ async def test_enroll_rejects_unknown_fields_and_bad_json(
     """Unknown fields (even a site_id) and broken JSON are refused; the code is not used."""
     code = await _new_code(client, worlds.home)
     response = await _enroll(client, code["code"], site_id=worlds.home.sites["B"])
-    assert (response.status_code, _error(response)) == (422, "request.unknown_field")
+    assert (response.status_code, error(response)) == (422, "request.unknown_field")
     response = await client.post(
         ENROLL, content=b"{code", headers={"Content-Type": "application/json"}
     )
-    assert (response.status_code, _error(response)) == (400, "request.malformed_json")
+    assert (response.status_code, error(response)) == (400, "request.malformed_json")
     async with worlds.database.session() as session:
         assert (await session.get_one(EnrollmentCode, code["id"])).uses == 0
 
@@ -527,7 +493,7 @@ async def test_concurrent_enrollments_share_the_last_use(
     )
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201, 400, 400, 400]
-    assert await _count(worlds.database, Device, Device.enrollment_code_id == code["id"]) == 1
+    assert await count(worlds.database, Device, Device.enrollment_code_id == code["id"]) == 1
 
 
 async def test_enrolled_kind_is_any_when_the_code_allows_any(

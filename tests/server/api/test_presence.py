@@ -34,7 +34,10 @@ class Worlds:
 async def seen(world: World, key: str, when: datetime | None) -> None:
     async with world.database.session() as session:
         await session.execute(
-            update(Device).where(Device.id == world.devices[key]).values(last_seen_at=when)
+            update(Device)
+            .where(Device.id == world.devices[key])
+            # seen at `when` over a live connection held by some node
+            .values(last_seen_at=when, connected_node=None if when is None else "node-1")
         )
         await session.commit()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,16 +18,7 @@ from server.storage.receipts import ReceiptUpdate
 from server.storage.tables import Alert, AuditEntry, Device, LoginSession, Receipt
 from tests import factories
 from tests.factories import World, bearer
-
-
-@dataclass
-class Worlds:
-    home: World
-    other: World
-
-    @property
-    def database(self) -> Database:
-        return self.home.database
+from tests.server.api.worlds import Worlds
 
 
 @pytest.fixture

@@ -99,7 +99,7 @@ async def test_connected_devices_show_reachable_on_the_presence_api(
     await age(database, world, LONG_AGO)  # as if both were last seen long ago
     gateway = live_server.realtime.gateway
     async with PresenceTicker(
-        database=database, connected_devices=lambda: gateway._by_device.keys(), interval=0.02
+        database=database, connected_devices=gateway.connected_device_ids, interval=0.02
     ) as ticker:
         await until(lambda: ticker.ticks >= 1, what="a tick")
         response = await live_server.http.get(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Kind, Mode, Role
 from server.clock import utcnow
 from server.core.errors import AlertNotActive, Forbidden, NoSites
 from server.errors import ServiceError
-from server.storage import alerts, audit, callers
+from server.storage import alert_reads, alerts, audit, callers
 from server.storage.callers import Caller
 from server.storage.database import Database
 from server.storage.tables import Alert, AlertEvent, AlertSite, AuditEntry, Organization
@@ -33,6 +35,21 @@ async def chief_world(database: Database) -> tuple[World, Caller]:
     return world, await caller_for(world, "chief")
 
 
+async def trigger(
+    session: AsyncSession,
+    caller: Caller,
+    site_ids: list[int],
+    *,
+    kind: Kind = Kind.PDV_LOCKDOWN,
+    mode: Mode = Mode.ACTUAL,
+    **options: Any,
+) -> alerts.TriggerResult:
+    """`alerts.trigger` now: an actual pdv_lockdown unless told otherwise."""
+    return await alerts.trigger(
+        session, caller=caller, kind=kind, mode=mode, site_ids=site_ids, now=utcnow(), **options
+    )
+
+
 async def counts(database: Database, organization_id: int) -> dict[str, int]:
     async with database.session() as session:
         result = {}
@@ -52,14 +69,7 @@ async def test_two_concurrent_triggers_on_one_site_make_one_alert(database: Data
 
     async def press() -> alerts.TriggerResult:
         async with database.session() as session:
-            return await alerts.trigger(
-                session,
-                caller=chief,
-                kind=Kind.PDV_LOCKDOWN,
-                mode=Mode.ACTUAL,
-                site_ids=[site],
-                now=utcnow(),
-            )
+            return await trigger(session, chief, [site])
 
     first, second = await asyncio.gather(press(), press())
     assert sorted([first.created, second.created]) == [False, True]
@@ -80,14 +90,12 @@ async def test_concurrent_triggers_with_one_idempotency_key_make_one_alert(
 
     async def press() -> alerts.TriggerResult:
         async with database.session() as session:
-            return await alerts.trigger(
+            return await trigger(
                 session,
-                caller=chief,
+                chief,
+                [world.sites["A"], world.sites["B"]],
                 kind=Kind.EVACUATE,
-                mode=Mode.ACTUAL,
-                site_ids=[world.sites["A"], world.sites["B"]],
                 idempotency_key="k-1",
-                now=utcnow(),
             )
 
     results = await asyncio.gather(press(), press())
@@ -100,14 +108,7 @@ async def test_concurrent_resolve_and_cancel_end_the_alert_once(database: Databa
     """Resolve and cancel racing: exactly one wins, the other gets alert.not_active."""
     world, chief = await chief_world(database)
     async with database.session() as session:
-        created = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.ACTUAL,
-            site_ids=[world.sites["A"]],
-            now=utcnow(),
-        )
+        created = await trigger(session, chief, [world.sites["A"]])
     alert_id = created.alert["id"]
 
     async def end(function: object) -> object:
@@ -132,23 +133,14 @@ async def test_a_lifecycle_numbers_events_without_gaps_and_keeps_the_audit_chain
     org = world.organization_id
     site = world.sites["A"]
     async with database.session() as session:
-        first = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.ACTUAL,
-            site_ids=[site],
-            now=utcnow(),
-        )
+        first = await trigger(session, chief, [site])
         updated = await alerts.update(
             session, caller=chief, alert_id=first.alert["id"], kind=Kind.EVACUATE, now=utcnow()
         )
         resolved = await alerts.resolve(
             session, caller=chief, alert_id=first.alert["id"], now=utcnow()
         )
-        second = await alerts.trigger(
-            session, caller=chief, kind=Kind.SECURE, mode=Mode.ACTUAL, site_ids=[site], now=utcnow()
-        )
+        second = await trigger(session, chief, [site], kind=Kind.SECURE)
         cancelled = await alerts.cancel(
             session, caller=chief, alert_id=second.alert["id"], now=utcnow()
         )
@@ -194,14 +186,13 @@ async def test_the_stored_event_holds_the_full_alert_document(database: Database
     """Each event row's `alert` is the document right after it, so replay needs no join."""
     world, chief = await chief_world(database)
     async with database.session() as session:
-        result = await alerts.trigger(
+        result = await trigger(
             session,
-            caller=chief,
+            chief,
+            [world.sites["B"], world.sites["A"]],
             kind=Kind.CUSTOM,
             mode=Mode.DRILL,
-            site_ids=[world.sites["B"], world.sites["A"]],
             order={"sv": "Samling i aulan"},
-            now=utcnow(),
         )
     document = result.alert
     assert set(document) == {
@@ -231,22 +222,8 @@ async def test_an_actual_trigger_supersedes_a_drill(database: Database) -> None:
     world, chief = await chief_world(database)
     site = world.sites["A"]
     async with database.session() as session:
-        drill = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.DRILL,
-            site_ids=[site],
-            now=utcnow(),
-        )
-        real = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.ACTUAL,
-            site_ids=[site],
-            now=utcnow(),
-        )
+        drill = await trigger(session, chief, [site], mode=Mode.DRILL)
+        real = await trigger(session, chief, [site])
     assert real.created and real.alert["id"] != drill.alert["id"]
     assert [(e["event"], e["alert"]["id"]) for e in real.events] == [
         ("cancelled", drill.alert["id"]),
@@ -254,7 +231,7 @@ async def test_an_actual_trigger_supersedes_a_drill(database: Database) -> None:
     ]
     assert real.events[0]["changes"]["superseded_by"] == real.alert["id"]
     async with database.session() as session:
-        active = await alerts.active_alerts(session, organization_id=world.organization_id)
+        active = await alert_reads.active_alerts(session, organization_id=world.organization_id)
         assert (await audit.verify(session, organization_id=world.organization_id)).ok
     assert [a["id"] for a in active] == [real.alert["id"]]
 
@@ -263,25 +240,11 @@ async def test_active_alerts_filters_by_site(database: Database) -> None:
     """The realtime snapshot lists active alerts, only those touching the given sites."""
     world, chief = await chief_world(database)
     async with database.session() as session:
-        on_a = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.ACTUAL,
-            site_ids=[world.sites["A"]],
-            now=utcnow(),
-        )
-        on_b = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.SECURE,
-            mode=Mode.ACTUAL,
-            site_ids=[world.sites["B"]],
-            now=utcnow(),
-        )
+        on_a = await trigger(session, chief, [world.sites["A"]])
+        on_b = await trigger(session, chief, [world.sites["B"]], kind=Kind.SECURE)
         await alerts.resolve(session, caller=chief, alert_id=on_b.alert["id"], now=utcnow())
-        everything = await alerts.active_alerts(session, organization_id=world.organization_id)
-        only_b = await alerts.active_alerts(
+        everything = await alert_reads.active_alerts(session, organization_id=world.organization_id)
+        only_b = await alert_reads.active_alerts(
             session, organization_id=world.organization_id, site_ids=[world.sites["B"]]
         )
     assert [a["id"] for a in everything] == [on_a.alert["id"]]
@@ -297,33 +260,12 @@ async def test_rejected_triggers_write_nothing(database: Database) -> None:
     before = await counts(database, world.organization_id)
     async with database.session() as session:
         with pytest.raises(NoSites):
-            await alerts.trigger(
-                session,
-                caller=chief,
-                kind=Kind.PDV_LOCKDOWN,
-                mode=Mode.ACTUAL,
-                site_ids=[],
-                now=utcnow(),
-            )
+            await trigger(session, chief, [])
         with pytest.raises(ServiceError) as error:
-            await alerts.trigger(
-                session,
-                caller=chief,
-                kind=Kind.PDV_LOCKDOWN,
-                mode=Mode.ACTUAL,
-                site_ids=[other.sites["A"]],
-                now=utcnow(),
-            )
+            await trigger(session, chief, [other.sites["A"]])
         assert error.value.code == "site.not_found"
         with pytest.raises(Forbidden):
-            await alerts.trigger(
-                session,
-                caller=staff,
-                kind=Kind.PDV_LOCKDOWN,
-                mode=Mode.DRILL,
-                site_ids=[world.sites["A"]],
-                now=utcnow(),
-            )
+            await trigger(session, staff, [world.sites["A"]], mode=Mode.DRILL)
     assert await counts(database, world.organization_id) == before
 
 
@@ -335,26 +277,16 @@ async def test_events_since_hides_other_sites_and_continues_after_a_page(
     await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
     staff = await caller_for(world, "staff")
     async with database.session() as session:
-        on_a = await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.PDV_LOCKDOWN,
-            mode=Mode.ACTUAL,
-            site_ids=[world.sites["A"]],
-            now=utcnow(),
-        )
-        await alerts.trigger(
-            session,
-            caller=chief,
-            kind=Kind.SECURE,
-            mode=Mode.ACTUAL,
-            site_ids=[world.sites["B"]],
-            now=utcnow(),
-        )
+        on_a = await trigger(session, chief, [world.sites["A"]])
+        await trigger(session, chief, [world.sites["B"]], kind=Kind.SECURE)
         await alerts.resolve(session, caller=chief, alert_id=on_a.alert["id"], now=utcnow())
-        epoch, seq, found = await alerts.events_since(session, caller=staff, after_seq=0)
-        _, page_seq, page = await alerts.events_since(session, caller=staff, after_seq=0, limit=2)
-        _, rest_seq, rest = await alerts.events_since(session, caller=staff, after_seq=page_seq)
+        epoch, seq, found = await alert_reads.events_since(session, caller=staff, after_seq=0)
+        _, page_seq, page = await alert_reads.events_since(
+            session, caller=staff, after_seq=0, limit=2
+        )
+        _, rest_seq, rest = await alert_reads.events_since(
+            session, caller=staff, after_seq=page_seq
+        )
         org = await session.get_one(Organization, world.organization_id)
     assert epoch == org.epoch and seq == 3
     assert [(e["seq"], e["event"]) for e in found] == [(1, "triggered"), (3, "resolved")]

@@ -3,10 +3,12 @@ PostgreSQL: validation, organization scoping, the last-admin rule and auditing."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Role
 from server.clock import utcnow
@@ -18,6 +20,22 @@ from server.storage.tables import AuditEntry, Credential, LoginSession, Person, 
 from tests import factories
 
 ACTOR = "system:test"
+
+
+async def create_person(session: AsyncSession, organization_id: int, **fields: Any) -> Person:
+    """`persons.create_person` by the test actor, now."""
+    return await persons.create_person(
+        session, organization_id=organization_id, actor=ACTOR, now=utcnow(), **fields
+    )
+
+
+async def update_person(
+    session: AsyncSession, organization_id: int, *, now: datetime | None = None, **changes: Any
+) -> Person:
+    """`persons.update_person` by the test actor, `now` unless told otherwise."""
+    return await persons.update_person(
+        session, organization_id=organization_id, actor=ACTOR, now=now or utcnow(), **changes
+    )
 
 
 async def _count(database: Database, table: type) -> int:
@@ -32,17 +50,15 @@ async def test_create_person_stores_lower_cased_email_roles_and_password(
     world = await factories.organization(database)
     site_a = world.sites["A"]
     async with database.session() as session:
-        person = await persons.create_person(
+        person = await create_person(
             session,
-            organization_id=world.organization_id,
+            world.organization_id,
             email="  Anna.Svensson@Example.SE ",
             name=" Anna Svensson ",
             password="long enough password",
             roles=[(Role.PRINCIPAL, site_a), (Role.STAFF, None), (Role.PRINCIPAL, site_a)],
             language="en",
             phone="+46 70-123 45 67",
-            actor=ACTOR,
-            now=utcnow(),
         )
         await session.commit()
     async with database.session() as session:
@@ -71,15 +87,13 @@ async def test_person_without_password_cannot_log_in(database: Database) -> None
     """No password: no credential row, and check_credentials refuses any password."""
     world = await factories.organization(database)
     async with database.session() as session:
-        await persons.create_person(
+        await create_person(
             session,
-            organization_id=world.organization_id,
+            world.organization_id,
             email="nopass@example.se",
             name="No Pass",
             password=None,
             roles=[],
-            actor=ACTOR,
-            now=utcnow(),
         )
         await session.commit()
         found, ok = await persons.check_credentials(session, email="nopass@example.se", password="")
@@ -116,11 +130,9 @@ async def test_create_person_rejects_bad_values(
     values.update(changes)
     async with database.session() as session:
         with pytest.raises(ServiceError) as caught:
-            await persons.create_person(
+            await create_person(
                 session,
-                organization_id=world.organization_id,
-                actor=ACTOR,
-                now=utcnow(),
+                world.organization_id,
                 **values,  # type: ignore[arg-type]
             )
     assert caught.value.code == code
@@ -134,15 +146,13 @@ async def test_email_is_unique_across_organizations(database: Database) -> None:
     await factories.person(first, "eva", email="eva@example.se", login=False)
     async with database.session() as session:
         with pytest.raises(ServiceError) as caught:
-            await persons.create_person(
+            await create_person(
                 session,
-                organization_id=second.organization_id,
+                second.organization_id,
                 email="EVA@example.se",
                 name="Eva",
                 password=None,
                 roles=[],
-                actor=ACTOR,
-                now=utcnow(),
             )
     assert caught.value.code == "person.email_taken"
     assert await _count(database, Person) == 1
@@ -154,15 +164,13 @@ async def test_roles_at_another_organizations_site_are_refused(database: Databas
     theirs = await factories.organization(database, name="Arboga")
     async with database.session() as session:
         with pytest.raises(ServiceError) as caught:
-            await persons.create_person(
+            await create_person(
                 session,
-                organization_id=mine.organization_id,
+                mine.organization_id,
                 email="x@example.se",
                 name="X",
                 password=None,
                 roles=[(Role.STAFF, theirs.sites["A"])],
-                actor=ACTOR,
-                now=utcnow(),
             )
     assert caught.value.code == "site.not_found"
     assert await _count(database, Person) == 0
@@ -199,14 +207,12 @@ async def test_update_replaces_roles_and_audits_without_personal_details(
     world = await factories.organization(database)
     anna = await factories.person(world, "anna", roles=((Role.STAFF, "A"),), login=False)
     async with database.session() as session:
-        await persons.update_person(
+        await update_person(
             session,
-            organization_id=world.organization_id,
+            world.organization_id,
             person_id=anna,
             phone="070 111 22 33",
             roles=[(Role.PRINCIPAL, world.sites["B"])],
-            actor=ACTOR,
-            now=utcnow(),
         )
         await session.commit()
     async with database.session() as session:
@@ -228,12 +234,10 @@ async def test_last_active_admin_cannot_be_removed(database: Database) -> None:
     for change in ({"active": False}, {"roles": [(Role.ADMIN, world.sites["A"])]}):
         async with database.session() as session:
             with pytest.raises(ServiceError) as caught:
-                await persons.update_person(
+                await update_person(
                     session,
-                    organization_id=world.organization_id,
+                    world.organization_id,
                     person_id=admin,
-                    actor=ACTOR,
-                    now=utcnow(),
                     **change,  # type: ignore[arg-type]
                 )
         assert caught.value.code == "person.last_admin"
@@ -249,14 +253,7 @@ async def test_an_admin_may_go_when_another_remains(database: Database) -> None:
     first = await factories.person(world, "first", roles=((Role.ADMIN, None),), login=False)
     await factories.person(world, "second", roles=((Role.ADMIN, None),), login=False)
     async with database.session() as session:
-        await persons.update_person(
-            session,
-            organization_id=world.organization_id,
-            person_id=first,
-            active=False,
-            actor=ACTOR,
-            now=utcnow(),
-        )
+        await update_person(session, world.organization_id, person_id=first, active=False)
         await session.commit()
     async with database.session() as session:
         assert not (await session.get_one(Person, first)).active
@@ -267,14 +264,7 @@ async def test_organization_without_admin_is_not_blocked(database: Database) -> 
     world = await factories.organization(database)
     staff = await factories.person(world, "staff", roles=((Role.STAFF, "A"),), login=False)
     async with database.session() as session:
-        await persons.update_person(
-            session,
-            organization_id=world.organization_id,
-            person_id=staff,
-            active=False,
-            actor=ACTOR,
-            now=utcnow(),
-        )
+        await update_person(session, world.organization_id, person_id=staff, active=False)
         await session.commit()
 
 
@@ -300,26 +290,18 @@ async def test_deactivating_closes_sessions_and_password_change_keeps_one(
         ]
         await session.commit()
     async with database.session() as session:
-        await persons.update_person(
+        await update_person(
             session,
-            organization_id=world.organization_id,
+            world.organization_id,
             person_id=anna,
             password="a brand new password",
-            actor=ACTOR,
             now=now,
             keep_session=token_hash(tokens[0]),
         )
         await session.commit()
         left = (await session.scalars(select(LoginSession.token_hash))).all()
         assert left == [token_hash(tokens[0])]
-        await persons.update_person(
-            session,
-            organization_id=world.organization_id,
-            person_id=anna,
-            active=False,
-            actor=ACTOR,
-            now=now,
-        )
+        await update_person(session, world.organization_id, person_id=anna, active=False, now=now)
         await session.commit()
     assert await _count(database, LoginSession) == 0
 
@@ -331,14 +313,7 @@ async def test_update_of_another_organizations_person_is_not_found(database: Dat
     stranger = await factories.person(theirs, "stranger", login=False)
     async with database.session() as session:
         with pytest.raises(ServiceError) as caught:
-            await persons.update_person(
-                session,
-                organization_id=mine.organization_id,
-                person_id=stranger,
-                name="Hacked",
-                actor=ACTOR,
-                now=utcnow(),
-            )
+            await update_person(session, mine.organization_id, person_id=stranger, name="Hacked")
     assert caught.value.code == "person.not_found"
     async with database.session() as session:
         assert (await session.get_one(Person, stranger)).name == "Stranger"
