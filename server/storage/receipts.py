@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,8 +67,36 @@ async def valid_targets(
     return {(row.alert_id, row.site_id) for row in rows} & pairs
 
 
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(dialect: str) -> Any:
+    """The upsert, built once per dialect and run as one executemany per batch (SQLAlchemy
+    caches its compiled form; a multi-row VALUES would be compiled afresh every time)."""
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        base = insert(Receipt)
+        new = base.excluded
+        statement = base.on_conflict_do_update(
+            index_elements=["alert_id", "device_id"],
+            set_={
+                "delivered_at": func.coalesce(Receipt.delivered_at, new.delivered_at),
+                "displayed_at": func.coalesce(Receipt.displayed_at, new.displayed_at),
+                "acked_at": func.coalesce(new.acked_at, Receipt.acked_at),
+                "response": func.coalesce(new.response, Receipt.response),
+                "note": func.coalesce(func.nullif(new.note, ""), Receipt.note),
+                "location": func.coalesce(func.nullif(new.location, ""), Receipt.location),
+                "person_id": func.coalesce(new.person_id, Receipt.person_id),
+                "updated_at": new.updated_at,
+            },
+        )
+        _UPSERTS[dialect] = statement
+    return statement
+
+
 async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]) -> int:
-    """Apply the updates in one statement per chunk; later updates of the same (alert,
+    """Apply the updates in one executemany; later updates of the same (alert,
     device) in the batch are merged first. Returns the number of distinct receipts."""
     merged: dict[tuple[int, int], dict[str, object]] = {}
     for update in updates:
@@ -89,26 +118,8 @@ async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]
         previous["updated_at"] = row["updated_at"]
     if not merged:
         return 0
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = list(merged.values())
-    for start in range(0, len(rows), 500):
-        statement = insert(Receipt).values(rows[start : start + 500])
-        new = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["alert_id", "device_id"],
-            set_={
-                "delivered_at": func.coalesce(Receipt.delivered_at, new.delivered_at),
-                "displayed_at": func.coalesce(Receipt.displayed_at, new.displayed_at),
-                "acked_at": func.coalesce(new.acked_at, Receipt.acked_at),
-                "response": func.coalesce(new.response, Receipt.response),
-                "note": func.coalesce(func.nullif(new.note, ""), Receipt.note),
-                "location": func.coalesce(func.nullif(new.location, ""), Receipt.location),
-                "person_id": func.coalesce(new.person_id, Receipt.person_id),
-                "updated_at": new.updated_at,
-            },
-        )
-        await session.execute(statement)
+    await session.execute(_upsert_statement(session.bind.dialect.name), rows)
     return len(rows)
 
 
