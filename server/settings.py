@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     hello_timeout_seconds: float = Field(default=10.0, gt=0)
     max_replay_events: int = Field(default=1000, ge=1)
+    hello_concurrency: int = Field(default=8, ge=1)  # hellos using the database at once
     connection_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     socket_send_buffer_bytes: int = Field(default=0, ge=0)  # 0: the kernel's default
     catch_up_seconds: float = Field(default=2.0, gt=0)

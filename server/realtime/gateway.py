@@ -13,7 +13,6 @@ import asyncio
 import logging
 import socket
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.cookies import SimpleCookie
@@ -33,9 +32,11 @@ from server.core.permissions import Action, ActorKind, sites_where
 from server.errors import ERRORS
 from server.realtime.frames import dumps
 from server.realtime.hub import Hub, Subscriber, write_now
+from server.realtime.presence import DeviceLink, PresenceWriter
 from server.realtime.receipts import ReceiptWriter
+from server.realtime.snapshots import Snapshots
 from server.settings import Settings
-from server.storage import alert_reads, callers, events, presence, sites
+from server.storage import callers, events, sites
 from server.storage.callers import Caller
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 MAX_INVALID_FRAMES = 10
 SESSION_COOKIE = "pdv_session"
-PresenceHook = Callable[[int, int], Awaitable[None]]  # (organization_id, site_id)
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,13 @@ class Gateway:
         database: Database,
         hub: Hub,
         receipts: ReceiptWriter,
-        node_id: str = "",
-        on_presence: PresenceHook | None = None,
+        snapshots: Snapshots,
+        presence: PresenceWriter | None = None,
     ) -> None:
         self.settings = settings
-        self.node_id = node_id
-        self.on_presence = on_presence
+        self.snapshots = snapshots
+        self.presence = presence
+        self._admission = asyncio.Semaphore(settings.hello_concurrency)
         self.database = database
         self.hub = hub
         self.receipts = receipts
@@ -172,21 +173,27 @@ class Gateway:
         hello = await self._receive_hello(connection)
         if hello is None:
             return
-        caller = await self._authenticate(connection, hello)
-        if caller is None:
-            await self._error(connection, "auth.invalid_token")
-            await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
-            return
-        subscriber = await self._subscriber(connection, caller)
+        # Admission: at most `hello_concurrency` hellos use the database at once; in a
+        # reconnect storm the rest wait here in memory instead of timing out on the pool.
+        async with self._admission:
+            caller = await self._authenticate(connection, hello)
+            if caller is None:
+                await self._error(connection, "auth.invalid_token")
+                await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
+                return
+            subscriber = await self._subscriber(connection, caller)
         keys = _registry_keys(caller)
         self._register(connection, keys)
         await self.hub.subscribe(subscriber)
         try:
-            welcome = await self._welcome(subscriber, hello)
+            async with self._admission:
+                welcome = await self._welcome(subscriber, hello)
             write_now(connection, dumps(self._welcome_message(welcome, caller)))
             # the welcome covers everything up to welcome.seq; what came meanwhile follows
             for event in self.hub.go_live(subscriber, sent_up_to=welcome.seq):
                 write_now(connection, dumps({"type": "alert", **event}))
+            if caller.device is not None:
+                self._link(caller, hello, connected=True)
             await self._serve(connection, caller, hello.language)
         except ConnectionClosed:
             pass
@@ -194,7 +201,23 @@ class Gateway:
             self.hub.unsubscribe(subscriber)
             self._unregister(connection, keys)
             if caller.device is not None and ("device", caller.device.id) not in self._live:
-                await self._device_left(caller)
+                self._link(caller, hello, connected=False)
+
+    def _link(self, caller: Caller, hello: Hello, *, connected: bool) -> None:
+        """Queue the device's connection state for the presence writer (never waits)."""
+        device = caller.device
+        assert device is not None
+        if self.presence is None:
+            return
+        self.presence.put(
+            DeviceLink(
+                device_id=device.id,
+                organization_id=caller.organization_id,
+                site_id=device.site_id,
+                connected=connected,
+                client_version=f"{hello.client.name} {hello.client.version}",
+            )
+        )
 
     async def _receive_hello(self, connection: ServerConnection) -> Hello | None:
         try:
@@ -227,30 +250,11 @@ class Gateway:
         token = hello.token or _cookie(connection.request.headers if connection.request else None)
         if not token:
             return None
-        now = utcnow()
         async with self.database.session() as session:
-            caller = await callers.from_bearer_token(session, token=token, now=now)
-            if caller is None or caller.actor.kind is ActorKind.API_KEY:
-                return None
-            if caller.device is not None:
-                caller.device.last_seen_at = now
-                caller.device.connected_node = self.node_id
-                caller.device.client_version = f"{hello.client.name} {hello.client.version}"[:100]
-                await session.commit()
-        if caller.device is not None and self.on_presence is not None:
-            await self.on_presence(caller.organization_id, caller.device.site_id)
+            caller = await callers.from_bearer_token(session, token=token, now=utcnow())
+        if caller is None or caller.actor.kind is ActorKind.API_KEY:
+            return None
         return caller
-
-    async def _device_left(self, caller: Caller) -> None:
-        """The device's last connection on this node closed: it is not connected here now."""
-        assert caller.device is not None
-        async with self.database.session() as session:
-            await presence.disconnect(
-                session, device_id=caller.device.id, node=self.node_id, now=utcnow()
-            )
-            await session.commit()
-        if self.on_presence is not None:
-            await self.on_presence(caller.organization_id, caller.device.site_id)
 
     async def _subscriber(self, connection: ServerConnection, caller: Caller) -> Subscriber:
         if caller.device is not None:
@@ -287,23 +291,24 @@ class Gateway:
         )
 
     async def _welcome(self, subscriber: Subscriber, hello: Hello) -> Welcome:
-        """Replay `seq > last_seq` when the epoch matches and the gap is small, else a
-        snapshot of the active alerts (recovered false)."""
+        """Replay `seq > last_seq` when the epoch matches and the gap is small (from the hub's
+        memory when it reaches back that far, else the database), otherwise a snapshot of the
+        active alerts (recovered false). The subscriber is already buffering live events."""
         org = subscriber.organization_id
-        async with self.database.session() as session:
-            epoch, seq = await events.stream_position(session, organization_id=org)
-            gap = seq - hello.last_seq
-            if hello.epoch == epoch and 0 <= gap <= self.settings.max_replay_events:
-                rows = await events.since(
-                    session, organization_id=org, after_seq=hello.last_seq, limit=gap + 1
-                )
+        snapshot = await self.snapshots.get(org)
+        gap = snapshot.seq - hello.last_seq
+        if hello.epoch == snapshot.epoch and 0 <= gap <= self.settings.max_replay_events:
+            replay = self.hub.recent_events(org, after_seq=hello.last_seq)
+            if replay is None:
+                async with self.database.session() as session:
+                    rows = await events.since(
+                        session, organization_id=org, after_seq=hello.last_seq, limit=gap
+                    )
                 replay = [events.event_document(row) for row in rows]
-                visible = [event for event in replay if subscriber.wants(event)]
-                return Welcome(True, epoch, seq, [], visible)
-            active = await alert_reads.active_alerts(
-                session, organization_id=org, site_ids=subscriber.site_ids
-            )
-            return Welcome(False, epoch, seq, active, [])
+            visible = [e for e in replay if e["seq"] <= snapshot.seq and subscriber.wants(e)]
+            return Welcome(True, snapshot.epoch, snapshot.seq, [], visible)
+        active = [alert for alert in snapshot.active if subscriber.wants({"alert": alert})]
+        return Welcome(False, snapshot.epoch, snapshot.seq, active, [])
 
     def _welcome_message(self, welcome: Welcome, caller: Caller) -> dict[str, Any]:
         message: dict[str, Any] = {

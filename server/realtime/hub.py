@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,11 +57,16 @@ class Subscriber:
         return not self.site_ids.isdisjoint(event["alert"]["sites"])
 
 
+RECENT_EVENTS = 1000  # kept per organization so most resumes replay from memory
+
+
 @dataclass
 class _OrgStream:
     seq: int  # the newest seq fanned out for this organization
     subscribers: set[Subscriber] = field(default_factory=set)
+    by_site: dict[int, set[Subscriber]] = field(default_factory=dict)
     held: dict[int, dict[str, Any]] = field(default_factory=dict)
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
 
 
 EventReader = Callable[[int, int], Awaitable[list[dict[str, Any]]]]  # (org, after_seq) -> events
@@ -94,6 +100,8 @@ class Hub:
                     self._orgs[org] = stream
         subscriber.pending = []
         stream.subscribers.add(subscriber)
+        for site_id in subscriber.site_ids:
+            stream.by_site.setdefault(site_id, set()).add(subscriber)
 
     def go_live(self, subscriber: Subscriber, *, sent_up_to: int) -> list[dict[str, Any]]:
         """End buffering: returns the buffered events newer than `sent_up_to` (already
@@ -108,12 +116,39 @@ class Hub:
         stream = self._orgs.get(subscriber.organization_id)
         if stream is None:
             return
-        stream.subscribers.discard(subscriber)
+        self._forget(stream, subscriber)
         if not stream.subscribers:
             del self._orgs[subscriber.organization_id]
             task = self._catching_up.pop(subscriber.organization_id, None)
             if task is not None:
                 task.cancel()
+
+    @staticmethod
+    def _forget(stream: _OrgStream, subscriber: Subscriber) -> None:
+        stream.subscribers.discard(subscriber)
+        for site_id in subscriber.site_ids:
+            members = stream.by_site.get(site_id)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del stream.by_site[site_id]
+
+    def stream_seq(self, organization_id: int) -> int | None:
+        """The newest seq fanned out here for the organization (None: nobody listens)."""
+        stream = self._orgs.get(organization_id)
+        return stream.seq if stream else None
+
+    def recent_events(self, organization_id: int, *, after_seq: int) -> list[dict[str, Any]] | None:
+        """The events after `after_seq` from memory, or None when memory does not reach back
+        that far (then the caller reads the database)."""
+        stream = self._orgs.get(organization_id)
+        if stream is None:
+            return None
+        if after_seq >= stream.seq:
+            return []
+        if not stream.recent or stream.recent[0]["seq"] > after_seq + 1:
+            return None
+        return [event for event in stream.recent if event["seq"] > after_seq]
 
     def subscribers(self, organization_id: int) -> Iterable[Subscriber]:
         stream = self._orgs.get(organization_id)
@@ -168,35 +203,36 @@ class Hub:
             )
 
     def _fan_out(self, stream: _OrgStream, event: dict[str, Any]) -> None:
-        stream.seq = event["seq"]
-        frame = text_frame(dumps({"type": "alert", **event}))
         seq = event["seq"]
+        stream.seq = seq
+        stream.recent.append(event)
+        frame = text_frame(dumps({"type": "alert", **event}))
         limit = self.buffer_limit
         slow: list[Subscriber] = []
         gc_was_enabled = gc.isenabled()
         gc.disable()  # no collector pass in the middle of the fan-out
         try:
-            for subscriber in stream.subscribers:
-                if not subscriber.wants(event):
-                    continue
-                if subscriber.pending is not None:
-                    subscriber.pending.append(event)
-                    continue
-                if seq <= subscriber.last_seq:
-                    continue
-                connection = subscriber.connection
-                if connection.protocol.state is not OPEN:
-                    continue
-                transport = connection.transport
-                transport.write(frame)
-                subscriber.last_seq = seq
-                if transport.get_write_buffer_size() > limit:
-                    slow.append(subscriber)
+            for site_id in event["alert"]["sites"]:
+                # A subscriber of several sites is met once per site: last_seq skips repeats.
+                for subscriber in stream.by_site.get(site_id, ()):
+                    if seq <= subscriber.last_seq:
+                        continue
+                    subscriber.last_seq = seq
+                    if subscriber.pending is not None:
+                        subscriber.pending.append(event)
+                        continue
+                    connection = subscriber.connection
+                    if connection.protocol.state is not OPEN:
+                        continue
+                    transport = connection.transport
+                    transport.write(frame)
+                    if transport.get_write_buffer_size() > limit:
+                        slow.append(subscriber)
         finally:
             if gc_was_enabled:
                 gc.enable()
         for subscriber in slow:
-            stream.subscribers.discard(subscriber)
+            self._forget(stream, subscriber)
             subscriber.close(SLOW_CLOSE_CODE, "too slow: reconnect and resume")
 
     def send_to(self, subscriber: Subscriber, message: dict[str, Any]) -> None:

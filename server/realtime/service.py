@@ -12,9 +12,10 @@ from typing import Any
 from server.realtime.bus import create_bus
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
-from server.realtime.presence import PresenceFeed, PresenceTicker
+from server.realtime.presence import PresenceFeed, PresenceTicker, PresenceWriter
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
+from server.realtime.snapshots import Snapshots
 from server.settings import Settings
 from server.storage import events, presence
 from server.storage.database import Database
@@ -40,13 +41,17 @@ class Realtime:
             hub=self.hub,
             stale_after=presence.stale_after(settings.heartbeat_seconds),
         )
+        self.presence_writer = PresenceWriter(
+            database=database, node_id=self.bus.node_id, on_changed=self._presence_changed
+        )
+        self.snapshots = Snapshots(database=database, hub=self.hub)
         self.gateway = Gateway(
             settings=settings,
             database=database,
             hub=self.hub,
             receipts=self.receipts,
-            node_id=self.bus.node_id,
-            on_presence=self._presence_changed,
+            snapshots=self.snapshots,
+            presence=self.presence_writer,
         )
         self.presence = PresenceTicker(
             database=database,
@@ -85,7 +90,7 @@ class Realtime:
             await self.bus.publish({"type": "rollcall", "org": org, "alerts": sorted(alert_ids)})
 
     async def _presence_changed(self, organization_id: int, site_id: int) -> None:
-        """A device connected here or its last connection here closed."""
+        """Devices of the site connected here or their last connection here closed."""
         self.presence_feed.site_changed(organization_id, site_id)
         await self.bus.publish({"type": "presence", "org": organization_id, "site": site_id})
 
@@ -137,6 +142,7 @@ class Realtime:
                 self.receipts,
                 self.bus,
                 self.presence_feed,
+                self.presence_writer,
                 self.gateway,
                 self.rollcall,
                 self.presence,

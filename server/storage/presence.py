@@ -5,11 +5,11 @@ and it was seen within `stale_after` (2.5 heartbeats: a crashed node's devices g
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.tables import Device, Site
@@ -44,12 +44,47 @@ async def mark_seen(session: AsyncSession, *, device_ids: Collection[int], now: 
     return updated
 
 
-async def disconnect(session: AsyncSession, *, device_id: int, node: str, now: datetime) -> None:
-    """The device's live connection on `node` ended (unless another node has it by now).
+async def record_links(
+    session: AsyncSession,
+    *,
+    node: str,
+    now: datetime,
+    connected: Mapping[int, str],
+    disconnected: Collection[int],
+) -> None:
+    """Devices that connected to `node` (id → client version) and devices whose last
+    connection on `node` closed (cleared only where no other node has taken them over).
     The caller commits."""
+    ids = sorted(connected)
+    for start in range(0, len(ids), CHUNK):
+        await session.execute(
+            update(Device)
+            .where(Device.id.in_(ids[start : start + CHUNK]))
+            .values(connected_node=node, last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if connected:
+        await session.execute(
+            update(Device.__table__)
+            .where(Device.__table__.c.id == bindparam("device_id"))
+            .values(client_version=bindparam("version")),
+            [{"device_id": d, "version": v[:100]} for d, v in connected.items()],
+        )
+    gone = sorted(disconnected)
+    for start in range(0, len(gone), CHUNK):
+        await session.execute(
+            update(Device)
+            .where(Device.id.in_(gone[start : start + CHUNK]), Device.connected_node == node)
+            .values(connected_node=None, last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def release_node(session: AsyncSession, *, node: str, now: datetime) -> None:
+    """The node stops: none of its devices is connected there any more. The caller commits."""
     await session.execute(
         update(Device)
-        .where(Device.id == device_id, Device.connected_node == node)
+        .where(Device.connected_node == node)
         .values(connected_node=None, last_seen_at=now)
         .execution_options(synchronize_session=False)
     )
