@@ -37,9 +37,10 @@ class Connection(Protocol):
     def protocol(self) -> Any: ...  # the sans-I/O protocol; `.state` tells if it is OPEN
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
-    """One live connection's subscription."""
+    """One live connection's subscription. `transport` and `protocol` are the connection's,
+    kept here so the fan-out touches as few objects per client as possible."""
 
     organization_id: int
     site_ids: frozenset[int]
@@ -52,6 +53,12 @@ class Subscriber:
     last_seq: int = 0
     # While resuming, events are kept here instead of written (see Hub.subscribe).
     pending: list[dict[str, Any]] | None = field(default_factory=list)
+    transport: asyncio.WriteTransport = field(init=False)
+    protocol: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.transport = self.connection.transport
+        self.protocol = self.connection.protocol
 
     def wants(self, event: dict[str, Any]) -> bool:
         return not self.site_ids.isdisjoint(event["alert"]["sites"])
@@ -221,10 +228,9 @@ class Hub:
                     if subscriber.pending is not None:
                         subscriber.pending.append(event)
                         continue
-                    connection = subscriber.connection
-                    if connection.protocol.state is not OPEN:
+                    if subscriber.protocol.state is not OPEN:
                         continue
-                    transport = connection.transport
+                    transport = subscriber.transport
                     transport.write(frame)
                     if transport.get_write_buffer_size() > limit:
                         slow.append(subscriber)

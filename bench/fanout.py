@@ -1,0 +1,982 @@
+"""The fan-out benchmark: N WebSocket clients on the real server, against a floor server.
+
+    python bench/fanout.py [--clients 10000] [--procs 2] [--alerts 3] [--scenario fanout]
+
+Scenarios: `fanout` (default: trigger→screens latency, fan-out spread, RSS per connection,
+and the same for the floor), `acks` (N acks in a burst until all are persisted) and
+`reconnect` (restart the server; until all N clients have a new welcome), or `all`.
+
+Everything runs on loopback: a temporary SQLite database, the real server
+(`python -m server.cli serve --port 0`) and bench/floor_server.py side by side, each with
+its own N clients in `--procs` processes (bench/clients.py); rounds alternate between them.
+Times are CLOCK_MONOTONIC, which is system-wide on Linux, so the driver's t0 and the
+clients' receive stamps are on one clock; with CAP_NET_RAW the servers' writes are also
+timed on the wire (kernel timestamps on lo). Progress goes to stderr, the tables to stdout.
+See bench/README.md for the method and recorded results.
+"""
+
+# The driver is the only thing on its event loop: short blocking reads of /proc and of log
+# files are deliberate, and timeouts are plain arguments passed on to the clients.
+# ruff: noqa: ASYNC109, ASYNC230, ASYNC240
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import struct
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import Seeded, seed  # noqa: E402
+from server.realtime.frames import dumps, text_frame  # noqa: E402
+
+LISTENING = re.compile(r"pdv-alert listening on http://([^:\s]+):(\d+)")
+TARGET_FANOUT = 1.3  # pdv fan-out ≤ 1.3 × floor
+TARGET_TRIGGER = 1.5  # including HTTP trigger + commit ≤ 1.5 × floor
+TARGET_RSS_KB = 8.0  # per idle connection
+
+
+def mono() -> float:
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def say(message: str) -> None:
+    print(f"· [{mono():.3f}] {message}", file=sys.stderr, flush=True)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def raise_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# -- subprocesses ------------------------------------------------------------------------
+
+
+async def stop_process(process: asyncio.subprocess.Process, *, grace: float = 15.0) -> bool:
+    """SIGTERM, wait up to `grace` seconds, then SIGKILL (only the process we started).
+    True when it had to be killed."""
+    if process.returncode is not None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        return True
+    return False
+
+
+class Worker:
+    """One bench/clients.py process, spoken to in JSON lines."""
+
+    def __init__(self, process: asyncio.subprocess.Process, count: int) -> None:
+        self.process = process
+        self.count = count
+
+    async def ask(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+        await self.process.stdin.drain()
+        return await self.answer(timeout)
+
+    async def answer(self, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"client process {self.process.pid} exited (see its log)")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+
+class Workers:
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    @classmethod
+    async def start(
+        cls, *, tokens: Path, clients: int, procs: int, concurrency: int, logs: Path, name: str
+    ) -> Workers:
+        workers = []
+        share, extra = divmod(clients, procs)
+        start = 0
+        for index in range(procs):
+            count = share + (1 if index < extra else 0)
+            log = open(logs / f"clients-{name}-{index}.log", "wb")
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(BENCH / "clients.py"),
+                "--tokens",
+                str(tokens),
+                "--start",
+                str(start),
+                "--count",
+                str(count),
+                "--concurrency",
+                str(max(1, concurrency // procs)),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                limit=64 * 1024 * 1024,  # a stamps answer is one long line
+            )
+            log.close()
+            workers.append(Worker(process, count))
+            start += count
+        group = cls(workers)
+        try:
+            await asyncio.gather(*(w.answer(30) for w in workers))  # "started"
+        except BaseException:
+            await group.stop()
+            raise
+        return group
+
+    async def all(self, command: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
+        return list(await asyncio.gather(*(w.ask(command, timeout) for w in self.workers)))
+
+    async def stop(self) -> None:
+        for worker in self.workers:
+            stdin = worker.process.stdin
+            if stdin is not None and worker.process.returncode is None:
+                with contextlib.suppress(Exception):
+                    stdin.write(b'{"op": "quit"}\n')
+                    await stdin.drain()
+        for worker in self.workers:
+            await stop_process(worker.process, grace=5)
+
+
+@dataclass
+class Server:
+    """`pdv-alert serve` as a subprocess."""
+
+    process: asyncio.subprocess.Process
+    http_port: int
+    ws_url: str
+    started_at: float  # monotonic: the listening line was seen
+
+    wrapper: ClassVar[str | None] = None  # a script run instead of `-m server.cli` (profiling)
+
+    @classmethod
+    async def start(cls, *, database_url: str, ws_port: int, log: Path) -> Server:
+        env = dict(os.environ)
+        env.update(
+            PDV_DATABASE_URL=database_url,
+            PDV_WS_PORT=str(ws_port),
+            PDV_HOST="127.0.0.1",
+            PDV_ENVIRONMENT="development",
+        )
+        env.pop("PDV_CONFIG_FILE", None)
+        offset = log.stat().st_size if log.exists() else 0  # a restart appends to the log
+        with open(log, "ab") as out:
+            entry = [cls.wrapper] if cls.wrapper else ["-m", "server.cli"]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                *entry,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-migrate",
+                "--log-level",
+                "warning",
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
+        try:  # from here on, a failure must not leave the server running
+            deadline = mono() + 30
+            while mono() < deadline:
+                found = LISTENING.search(log.read_bytes()[offset:].decode(errors="replace"))
+                if found and process.returncode is None:
+                    break
+                if process.returncode is not None:
+                    raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
+                await asyncio.sleep(0.02)
+            else:
+                raise RuntimeError(f"the server did not start within 30 s; see {log}")
+            started_at = mono()
+            assert found is not None
+            http_port = int(found.group(2))
+            config = Http(http_port).get("/api/v1/config")
+        except BaseException:
+            await stop_process(process)
+            raise
+        return cls(process, http_port, config["ws_url"], started_at)
+
+    @property
+    def ws_port(self) -> int:
+        return int(self.ws_url.rstrip("/").rsplit(":", 1)[1])
+
+    async def stop(self, grace: float = 15.0) -> bool:
+        return await stop_process(self.process, grace=grace)
+
+
+class Http:
+    """A keep-alive HTTP/1.1 connection to the server (the dashboard's, say)."""
+
+    def __init__(self, port: int, token: str | None = None) -> None:
+        self.port = port
+        self.headers = {"Content-Type": "application/json"}
+        if token:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        payload = None if body is None else json.dumps(body).encode()
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, payload, self.headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path} → {response.status}: {data[:300]!r}")
+        return json.loads(data)
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+# -- the wire ----------------------------------------------------------------------------
+
+SO_ATTACH_FILTER, SO_RCVBUFFORCE, SO_TIMESTAMPNS = 26, 33, 35
+SOL_PACKET, PACKET_STATISTICS, PACKET_OUTGOING = 263, 6, 4
+SNAPLEN = 256  # headers + the start of the frame, enough to read its seq
+ALERT_MARK = b'{"type":"alert","seq":'
+
+
+def _tcp_source_port_filter(port: int) -> bytes:
+    """Classic BPF, as `tcpdump -dd 'ip and tcp src port PORT'` would compile it."""
+    program = [
+        (0x28, 0, 0, 12),  # ldh [12]            ethertype
+        (0x15, 0, 8, 0x0800),  # jeq IPv4 else drop
+        (0x30, 0, 0, 23),  # ldb [23]            IP protocol
+        (0x15, 0, 6, 6),  # jeq TCP else drop
+        (0x28, 0, 0, 20),  # ldh [20]            fragment offset
+        (0x45, 4, 0, 0x1FFF),  # jset → drop (not the first fragment)
+        (0xB1, 0, 0, 14),  # ldxb 4*([14]&0xf)   IP header length
+        (0x48, 0, 0, 14),  # ldh [x+14]          TCP source port
+        (0x15, 0, 1, port),  # jeq PORT else drop
+        (0x06, 0, 0, SNAPLEN),  # ret SNAPLEN
+        (0x06, 0, 0, 0),  # ret 0 (drop)
+    ]
+    return b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+
+
+class WireTap:
+    """Kernel timestamps of the frames a server writes, seen on the loopback interface
+    (an AF_PACKET socket: needs CAP_NET_RAW). The timestamp of an outgoing packet is taken
+    inside the server's send() call, so this measures the server alone: no client-side
+    scheduling or parsing. Opened right before a round and drained after it."""
+
+    def __init__(self, sock: socket.socket, program: ctypes.Array[ctypes.c_char]) -> None:
+        self.sock = sock
+        self._program = program  # the kernel copied it; kept for clarity
+        # SO_TIMESTAMPNS gives CLOCK_REALTIME: convert with the offset at opening.
+        self.offset = time.clock_gettime(time.CLOCK_REALTIME) - mono()
+
+    @classmethod
+    def open(cls, port: int) -> WireTap | None:
+        try:
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+        except (OSError, AttributeError):
+            return None
+        code = _tcp_source_port_filter(port)
+        program = ctypes.create_string_buffer(code)
+        fprog = struct.pack("HL", len(code) // 8, ctypes.addressof(program))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 256 << 20)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 20)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            sock.bind(("lo", 0))
+        except OSError:
+            sock.close()
+            return None
+        sock.setblocking(False)
+        return cls(sock, program)
+
+    def drain(self, seq: int) -> tuple[list[float], int]:
+        """First-packet times (monotonic) of the alert frame with `seq`, one per client
+        connection, and the packets the kernel dropped for lack of buffer."""
+        first: dict[int, float] = {}
+        while True:
+            try:
+                data, ancillary, _flags, address = self.sock.recvmsg(SNAPLEN, 64)
+            except BlockingIOError:
+                break
+            if address[2] != PACKET_OUTGOING or len(data) < 54:
+                continue
+            ip = 14
+            tcp = ip + (data[ip] & 0x0F) * 4
+            payload = data[tcp + (data[tcp + 12] >> 4) * 4 :]
+            at = payload.find(ALERT_MARK, 0, 64)
+            if at < 0:
+                continue
+            start = end = at + len(ALERT_MARK)
+            while end < len(payload) and 48 <= payload[end] <= 57:
+                end += 1
+            if end == start or int(payload[start:end]) != seq:
+                continue
+            stamp = None
+            for _level, kind, value in ancillary:
+                if kind == SO_TIMESTAMPNS:
+                    seconds, nanos = struct.unpack("qq", value[:16])
+                    stamp = seconds + nanos / 1e9 - self.offset
+            if stamp is None:
+                continue
+            client_port = int.from_bytes(data[tcp + 2 : tcp + 4], "big")
+            first.setdefault(client_port, stamp)
+        stats = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
+        _packets, drops = struct.unpack("II", stats)
+        return list(first.values()), drops
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# -- measurements ------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    t0: float
+    wire: list[float]  # client receive stamps, before websockets parses the frame
+    app: list[float]  # the same frames as handed to the client's task
+    missing: int
+    response: float | None = None  # the HTTP response returned (pdv only)
+    server_write: tuple[float, float] | None = None  # floor: its write loop start/end
+    tap: list[float] = field(default_factory=list)  # the server's send() of each frame
+    tap_drops: int = 0
+
+    @property
+    def first(self) -> float:
+        return min(self.wire, default=float("nan"))
+
+    def last(self, stamps: str = "wire") -> float:
+        return max(getattr(self, stamps), default=float("nan")) - self.t0
+
+
+@dataclass
+class Side:
+    """One server's measurements: rounds and RSS."""
+
+    name: str
+    clients: int = 0
+    rss_before_kb: int = 0
+    rss_after_kb: int = 0
+    connect_seconds: float = 0.0
+    connect_cpu: float = 0.0  # the server's CPU seconds while the clients connected
+    rounds: list[Round] = field(default_factory=list)
+
+    @property
+    def kb_per_connection(self) -> float:
+        return (self.rss_after_kb - self.rss_before_kb) / max(1, self.clients)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_stats(rounds: list[Round], *, stamps: str, from_first: bool) -> dict[str, float]:
+    samples: list[float] = []
+    lasts: list[float] = []
+    for r in rounds:
+        values = getattr(r, stamps)
+        if not values:
+            continue
+        origin = min(values) if from_first else r.t0
+        samples.extend(v - origin for v in values)
+        lasts.append(max(values) - origin)
+    return {
+        "p50": percentile(samples, 0.50) * 1000,
+        "p99": percentile(samples, 0.99) * 1000,
+        "max": max(samples) * 1000 if samples else float("nan"),
+        "last": statistics.median(lasts) * 1000 if lasts else float("nan"),
+    }
+
+
+async def collect(workers: Workers, seq: int, t0: float, timeout: float) -> Round:
+    replies = await workers.all({"op": "collect", "seq": seq, "timeout": timeout}, timeout + 30)
+    wire = [t for r in replies for t in r["wire"]]
+    app = [t for r in replies for t in r["app"]]
+    missing = sum(r["missing"] for r in replies)
+    return Round(t0=t0, wire=wire, app=app, missing=missing)
+
+
+async def connect_clients(workers: Workers, url: str, *, reconnect: bool, timeout: float) -> int:
+    started = mono()
+    replies = await workers.all({"op": "connect", "url": url, "reconnect": reconnect}, timeout)
+    ok = sum(r["ok"] for r in replies)
+    failed = sum(r["failed"] for r in replies)
+    errors: dict[str, int] = {}
+    for r in replies:
+        for name, count in r["errors"].items():
+            errors[name] = errors.get(name, 0) + count
+    say(
+        f"{ok} clients connected and welcomed in {mono() - started:.1f} s"
+        + (f"; {failed} failed {errors}" if failed else "")
+    )
+    if ok == 0:
+        raise RuntimeError(f"no client could connect to {url} ({errors})")
+    return ok
+
+
+def describe(r: Round, label: str) -> str:
+    text = (
+        f"{label}: first {(r.first - r.t0) * 1000:.1f} ms, last {r.last() * 1000:.1f} ms, "
+        f"spread {(max(r.wire, default=float('nan')) - r.first) * 1000:.1f} ms"
+    )
+    if r.response is not None:
+        text += f", HTTP response {(r.response - r.t0) * 1000:.1f} ms"
+    if r.tap:
+        text += (
+            f"; wire: first {(min(r.tap) - r.t0) * 1000:.1f} ms, "
+            f"last {(max(r.tap) - r.t0) * 1000:.1f} ms ({len(r.tap)} frames)"
+        )
+    if r.server_write is not None:
+        text += f", floor write loop {(r.server_write[1] - r.server_write[0]) * 1000:.1f} ms"
+    if r.missing:
+        text += f", MISSING {r.missing}"
+    return text
+
+
+# -- the real server ---------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    args: argparse.Namespace
+    workdir: Path
+    database_url: str
+    database_path: Path
+    seeded: Seeded
+
+
+class FloorProcess:
+    def __init__(self, process: asyncio.subprocess.Process, port: int) -> None:
+        self.process = process
+        self.port = port
+
+    @classmethod
+    async def start(cls, log: Path) -> FloorProcess:
+        with open(log, "ab") as err:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(BENCH / "floor_server.py"),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=err,
+            )
+        try:
+            line = (await cls._line(process, 30)).split()
+            if line[:3] != ["floor", "listening", "on"]:
+                raise RuntimeError(f"unexpected floor output {line}")
+        except BaseException:
+            await stop_process(process, grace=5)
+            raise
+        return cls(process, int(line[3]))
+
+    async def line(self, timeout: float = 30) -> str:
+        return await self._line(self.process, timeout)
+
+    @staticmethod
+    async def _line(process: asyncio.subprocess.Process, timeout: float) -> str:
+        assert process.stdout is not None
+        raw = await asyncio.wait_for(process.stdout.readline(), timeout)
+        if not raw:
+            raise RuntimeError("the floor server exited")
+        return raw.decode().strip()
+
+    async def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def ask(self, line: str, timeout: float = 30) -> str:
+        await self.send(line)
+        return await self._line(self.process, timeout)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(Exception):
+                await self.send("quit")
+        await stop_process(self.process, grace=5)
+
+
+async def connect_measured(side: Side, workers: Workers, url: str, pid: int, args: Any) -> None:
+    """Connect the side's clients; RSS and CPU of the server process around it."""
+    await asyncio.sleep(1.0)
+    side.rss_before_kb = rss_kb(pid)
+    started, cpu = mono(), cpu_seconds(pid)
+    side.clients = await connect_clients(
+        workers, url, reconnect=False, timeout=args.connect_timeout
+    )
+    side.connect_seconds = mono() - started
+    side.connect_cpu = cpu_seconds(pid) - cpu
+    await asyncio.sleep(args.pause + 1.0)  # idle: nothing in flight
+    side.rss_after_kb = rss_kb(pid)
+
+
+async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Workers) -> str:
+    """Both servers run at once, each with its own N clients; the rounds alternate
+    (pdv-alert, floor, pdv-alert, …) so slow drifts of the machine hit both alike."""
+    args = setup.args
+    pdv, floor_side, resolves = Side("pdv-alert"), Side("floor"), Side("pdv-alert resolve")
+    server: Server | None = None
+    floor: FloorProcess | None = None
+    http: Http | None = None
+    try:
+        floor = await FloorProcess.start(setup.workdir / "floor.log")
+        say(f"floor serving on :{floor.port}")
+        await connect_measured(
+            floor_side, floor_workers, f"ws://127.0.0.1:{floor.port}/", floor.process.pid, args
+        )
+        server = await Server.start(
+            database_url=setup.database_url, ws_port=0, log=setup.workdir / "server.log"
+        )
+        http = Http(server.http_port, setup.seeded.principal_token)
+        say(f"pdv-alert serving on :{server.http_port}, WebSocket {server.ws_url}")
+        http.get("/api/v1/alerts")  # warm the keep-alive connection and the auth path
+        await connect_measured(pdv, pdv_workers, server.ws_url, server.process.pid, args)
+        body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
+        template: dict[str, Any] | None = None
+        for index in range(args.warmup + args.alerts):
+            label = "warm-up" if index < args.warmup else f"alert {index - args.warmup + 1}"
+            # pdv-alert: an HTTP trigger as the principal, measured from right before it
+            http.get("/api/v1/health")  # the keep-alive connection is open and warm
+            await asyncio.sleep(args.pause)
+            tap = WireTap.open(server.ws_port) if args.tap else None
+            t0 = mono()
+            answer = http.request("POST", "/api/v1/alerts", body)
+            responded = mono()
+            if not answer.get("created"):
+                raise RuntimeError(f"the trigger did not create an alert: {answer}")
+            event = answer["event"]
+            measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
+            measured.response = responded
+            if tap is not None:
+                measured.tap, measured.tap_drops = tap.drain(int(event["seq"]))
+                tap.close()
+            say(describe(measured, f"pdv {label}"))
+            if index >= args.warmup:
+                pdv.rounds.append(measured)
+            await asyncio.sleep(args.pause)
+            t0 = mono()
+            resolved = http.request("POST", f"/api/v1/alerts/{answer['alert']['id']}/resolve")
+            responded = mono()
+            measured = await collect(pdv_workers, int(resolved["seq"]), t0, args.round_timeout)
+            measured.response = responded
+            say(describe(measured, f"pdv {label} resolve"))
+            if index >= args.warmup:
+                resolves.rounds.append(measured)
+
+            # the floor: the same frame (byte for byte but the seq), on a line to its stdin
+            template = template or event
+            seq = 1_000_000 + index
+            frame = text_frame(dumps({"type": "alert", **{**template, "seq": seq}}))
+            await floor.ask(f"load {index} {frame.hex()}")
+            await asyncio.sleep(args.pause)
+            tap = WireTap.open(floor.port) if args.tap else None
+            assert floor.process.stdin is not None
+            t0 = mono()
+            floor.process.stdin.write(f"fire {index}\n".encode())
+            await floor.process.stdin.drain()
+            fired = (await floor.line()).split()
+            measured = await collect(floor_workers, seq, t0, args.round_timeout)
+            measured.server_write = (float(fired[3]), float(fired[4]))
+            if tap is not None:
+                measured.tap, measured.tap_drops = tap.drain(seq)
+                tap.close()
+            say(describe(measured, f"floor {label}"))
+            if index >= args.warmup:
+                floor_side.rounds.append(measured)
+        await asyncio.gather(
+            pdv_workers.all({"op": "drop"}, 60), floor_workers.all({"op": "drop"}, 60)
+        )
+        resolves.clients = pdv.clients
+        return table(pdv, floor_side, resolves)
+    finally:
+        if http is not None:
+            http.close()
+        if server is not None:
+            await server.stop()
+        if floor is not None:
+            await floor.stop()
+
+
+# -- other scenarios ---------------------------------------------------------------------
+
+
+async def scenario_acks(setup: Setup, workers: Workers) -> list[str]:
+    """N acks in a burst: from the first ack sent until all are persisted."""
+    args = setup.args
+    server = await Server.start(
+        database_url=setup.database_url, ws_port=0, log=setup.workdir / "server-acks.log"
+    )
+    http = Http(server.http_port, setup.seeded.principal_token)
+    try:
+        clients = await connect_clients(
+            workers, server.ws_url, reconnect=False, timeout=args.connect_timeout
+        )
+        answer = http.request(
+            "POST",
+            "/api/v1/alerts",
+            {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]},
+        )
+        alert_id = int(answer["alert"]["id"])
+        received = await collect(workers, int(answer["event"]["seq"]), mono(), args.round_timeout)
+        say(f"acks: alert {alert_id} reached {len(received.wire)} clients")
+        await asyncio.sleep(args.pause)
+        db = sqlite3.connect(f"file:{setup.database_path}?mode=ro", uri=True, timeout=10)
+        query = "SELECT count(*) FROM receipts WHERE alert_id = ? AND acked_at IS NOT NULL"
+        t0 = mono()
+        sending = asyncio.ensure_future(workers.all({"op": "ack", "alert_id": alert_id}, 120))
+        persisted, done_at = 0, None
+        deadline = t0 + args.ack_timeout
+        while mono() < deadline:
+            persisted = db.execute(query, (alert_id,)).fetchone()[0]
+            if persisted >= clients:
+                done_at = mono()
+                break
+            await asyncio.sleep(0.01)
+        sent = await sending
+        db.close()
+        last_sent = max(r["t_last"] for r in sent) - t0
+        rows = [
+            f"acks burst: {sum(r['sent'] for r in sent)} acks sent by the clients in "
+            f"{last_sent * 1000:.0f} ms",
+        ]
+        if len(received.wire) < clients:
+            rows.insert(0, f"acks burst: the alert reached only {len(received.wire)} of {clients}")
+        if done_at is not None:
+            total = done_at - t0
+            rows.append(
+                f"acks burst: all {clients} persisted {total * 1000:.0f} ms after the first "
+                f"was sent ({clients / total:,.0f} acks/s end to end)"
+            )
+        else:
+            rows.append(
+                f"acks burst: only {persisted} of {clients} persisted within {args.ack_timeout} s"
+            )
+        await workers.all({"op": "drop"}, 60)
+        http.request("POST", f"/api/v1/alerts/{alert_id}/resolve")
+        return rows
+    finally:
+        http.close()
+        await server.stop()
+
+
+async def scenario_reconnect(setup: Setup, workers: Workers) -> list[str]:
+    """Restart the server (SIGTERM, start again on the same WebSocket port); time until all
+    clients, reconnecting with jittered backoff, have a new welcome."""
+    args = setup.args
+    log = setup.workdir / "server-reconnect.log"
+    server = await Server.start(database_url=setup.database_url, ws_port=0, log=log)
+    try:
+        clients = await connect_clients(
+            workers, server.ws_url, reconnect=True, timeout=args.connect_timeout
+        )
+        ws_port = server.ws_port
+        await asyncio.sleep(args.pause)
+        t_kill = mono()
+        killed = await server.stop(grace=args.stop_grace)
+        t_down = mono()
+        server = await Server.start(database_url=setup.database_url, ws_port=ws_port, log=log)
+        t_up = server.started_at
+        replies = await workers.all(
+            {"op": "welcomes", "after": t_kill, "timeout": args.reconnect_timeout},
+            args.reconnect_timeout + 30,
+        )
+        times = sorted(t for r in replies for t in r["times"])
+        missing = sum(r["missing"] for r in replies)
+        stopped = "had not exited, SIGKILL after" if killed else "exited in"
+        rows = [
+            f"reconnect storm: {clients} clients; after SIGTERM the old server {stopped} "
+            f"{(t_down - t_kill) * 1000:.0f} ms; the new one listened "
+            f"{(t_up - t_kill) * 1000:.0f} ms after SIGTERM"
+        ]
+        if times:
+            since_up = [t - t_up for t in times]
+            rows.append(
+                f"reconnect storm: new welcome after the new server listened: "
+                f"p50 {percentile(since_up, 0.5) * 1000:.0f} ms, "
+                f"p99 {percentile(since_up, 0.99) * 1000:.0f} ms, "
+                f"{'all' if not missing else 'last'} {since_up[-1] * 1000:.0f} ms "
+                f"({(times[-1] - t_kill) * 1000:.0f} ms after SIGTERM)"
+            )
+        if missing:
+            errors: dict[str, int] = {}
+            for r in replies:
+                for name, count in r["errors"].items():
+                    errors[name] = errors.get(name, 0) + count
+            rows.append(
+                f"reconnect storm: {missing} clients without a new welcome within "
+                f"{args.reconnect_timeout:.0f} s; failed attempts meanwhile: {errors}"
+            )
+        await workers.all({"op": "drop"}, 60)
+        return rows
+    finally:
+        await server.stop()
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {platform.machine()}, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def table(pdv: Side, floor: Side, resolves: Side) -> str:
+    head = (
+        f"{'':40} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'last ms':>8} "
+        f"{'KB RSS/conn':>11}"
+    )
+    lines = [head, "-" * len(head)]
+
+    def row(label: str, side: Side, stamps: str, from_first: bool, rss: str = "") -> None:
+        s = latency_stats(side.rounds, stamps=stamps, from_first=from_first)
+        lines.append(
+            f"{label:40} {side.clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
+            f"{s['last']:>8.1f} {rss:>11}"
+        )
+
+    row("pdv-alert (trigger→last client)", pdv, "wire", False, f"{pdv.kb_per_connection:.1f}")
+    row("pdv-alert fan-out only", pdv, "wire", True)
+    row("floor (signal→last client)", floor, "wire", False, f"{floor.kb_per_connection:.1f}")
+    row("floor fan-out only", floor, "wire", True)
+    http_ms = [(r.response - r.t0) * 1000 for r in pdv.rounds if r.response is not None]
+    lines.append(
+        f"{'pdv-alert HTTP trigger (t0→response)':40} {'':>7} "
+        f"{statistics.median(http_ms) if http_ms else float('nan'):>8.1f}"
+        f"{'':>18}{max(http_ms) if http_ms else float('nan'):>8.1f}"
+    )
+    row("pdv-alert resolve (request→last client)", resolves, "wire", False)
+    tapped = all(r.tap for r in pdv.rounds + floor.rounds)
+    if tapped:
+        lines.append("on the wire (kernel timestamps of the server's writes on lo):")
+        row("  pdv-alert trigger→last frame sent", pdv, "tap", False)
+        row("  pdv-alert first→last frame sent", pdv, "tap", True)
+        row("  floor signal→last frame sent", floor, "tap", False)
+        row("  floor first→last frame sent", floor, "tap", True)
+    lines += [
+        "",
+        "p50/p99/max pool all clients of all measured alerts; 'last ms' is the last client's",
+        "latency, median over the alerts. Client times are stamped when the frame's bytes reach",
+        "the client process (before websockets parses them).",
+        "",
+        "ratios of the last client, pdv-alert / floor:",
+    ]
+
+    def ratio(label: str, stamps: str, from_first: bool, target: float) -> None:
+        mine = latency_stats(pdv.rounds, stamps=stamps, from_first=from_first)["last"]
+        theirs = latency_stats(floor.rounds, stamps=stamps, from_first=from_first)["last"]
+        value = mine / theirs
+        verdict = "met" if value <= target else "NOT met"
+        lines.append(f"  {label:44} {value:5.2f}×  target ≤ {target}×  {verdict}")
+
+    ratio("fan-out only (clients)", "wire", True, TARGET_FANOUT)
+    ratio("incl. HTTP trigger + commit (clients)", "wire", False, TARGET_TRIGGER)
+    if tapped:
+        ratio("fan-out only (on the wire)", "tap", True, TARGET_FANOUT)
+        ratio("incl. HTTP trigger + commit (on the wire)", "tap", False, TARGET_TRIGGER)
+    kb = pdv.kb_per_connection
+    lines.append(
+        f"  {'RSS per idle connection':44} {kb:5.1f} KB target ≤ {TARGET_RSS_KB:.0f} KB  "
+        f"{'met' if kb <= TARGET_RSS_KB else 'NOT met'}"
+    )
+    app_pdv = latency_stats(pdv.rounds, stamps="app", from_first=False)
+    app_floor = latency_stats(floor.rounds, stamps="app", from_first=False)
+    missing = sum(r.missing for r in pdv.rounds + floor.rounds)
+    drops = sum(r.tap_drops for r in pdv.rounds + floor.rounds)
+    lines += [
+        "",
+        "as the clients' tasks get the frames (after websockets' parser and client-side queueing):",
+        f"  pdv-alert trigger→client task  p50 {app_pdv['p50']:.1f}  p99 {app_pdv['p99']:.1f}  "
+        f"max {app_pdv['max']:.1f} ms",
+        f"  floor signal→client task       p50 {app_floor['p50']:.1f}  "
+        f"p99 {app_floor['p99']:.1f}  max {app_floor['max']:.1f} ms",
+        f"connect + hello + welcome of all clients: pdv-alert {pdv.connect_seconds:.1f} s "
+        f"(server CPU {pdv.connect_cpu:.1f} s), floor {floor.connect_seconds:.1f} s "
+        f"(CPU {floor.connect_cpu:.1f} s)",
+        f"clients without the frame: {missing}; packets the wire tap dropped: {drops}",
+    ]
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> int:
+    nofile = raise_file_limit()
+    if nofile < args.clients + 1000:
+        say(
+            f"warning: the open-file limit is {nofile}; the server needs one per client "
+            f"(raise it: ulimit -n 65536)"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="pdv-bench-"))
+    database_path = workdir / "bench.db"
+    database_url = f"sqlite+aiosqlite:///{database_path}"
+    groups: list[Workers] = []
+    started = mono()
+    try:
+        say(f"seeding {args.clients} devices in {database_path}")
+        seeded = await seed(database_url, devices=args.clients, tokens_path=workdir / "tokens.txt")
+        say(f"seeded in {mono() - started:.1f} s")
+        setup = Setup(args, workdir, database_url, database_path, seeded)
+        for name in ("pdv", "floor") if args.scenario in ("fanout", "all") else ("pdv",):
+            groups.append(
+                await Workers.start(
+                    tokens=seeded.tokens_path,
+                    clients=args.clients,
+                    procs=args.procs,
+                    concurrency=args.concurrency,
+                    logs=workdir,
+                    name=name,
+                )
+            )
+        workers = groups[0]
+        fan = args.scenario in ("fanout", "all")
+        header = (
+            f"pdv-alert fan-out benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
+            f"\n{machine()}\n{args.clients} clients per server in {args.procs} client processes"
+            + (
+                f" each; pdv-alert and the floor run side by side, {args.alerts} alerts each "
+                f"(+{args.warmup} warm-up), alternating"
+                if fan
+                else ""
+            )
+            + "; SQLite, one node, loopback"
+        )
+        outputs: list[str] = []
+        if args.scenario in ("fanout", "all"):
+            outputs.append(await measure_fanout(setup, groups[0], groups[1]))
+        if args.scenario in ("acks", "all"):
+            outputs.append("\n".join(await scenario_acks(setup, workers)))
+        if args.scenario in ("reconnect", "all"):
+            outputs.append("\n".join(await scenario_reconnect(setup, workers)))
+        print(header)
+        print()
+        print("\n\n".join(outputs))
+        print(f"\n(total run {mono() - started:.0f} s)")
+        return 0
+    except Exception as exc:
+        args.keep = True
+        say(f"FAILED: {exc!r}")
+        for log in sorted(workdir.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            if tail:
+                say(f"last lines of {log}:\n  " + "\n  ".join(tail))
+        return 1
+    finally:
+        for group in groups:
+            await group.stop()
+        if args.keep:
+            say(f"kept {workdir} (database, tokens, logs)")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="pdv-alert fan-out benchmark")
+    parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--procs", type=int, default=2, help="client processes (2 cores: 2)")
+    parser.add_argument("--alerts", type=int, default=3, help="measured triggers")
+    parser.add_argument("--warmup", type=int, default=1, help="triggers before measuring")
+    parser.add_argument(
+        "--scenario", choices=["fanout", "acks", "reconnect", "all"], default="fanout"
+    )
+    parser.add_argument("--concurrency", type=int, default=100, help="connects in flight")
+    parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between steps")
+    parser.add_argument("--connect-timeout", type=float, default=180.0)
+    parser.add_argument("--round-timeout", type=float, default=30.0)
+    parser.add_argument("--ack-timeout", type=float, default=60.0)
+    parser.add_argument("--reconnect-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--stop-grace", type=float, default=30.0, help="reconnect: seconds before SIGKILL"
+    )
+    parser.add_argument(
+        "--no-tap",
+        dest="tap",
+        action="store_false",
+        help="don't time the servers' writes on lo (AF_PACKET; skipped without CAP_NET_RAW)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
+    parser.add_argument(
+        "--server-wrapper",
+        metavar="SCRIPT",
+        help="run `python SCRIPT serve …` instead of `python -m server.cli serve …` "
+        "(e.g. a script that profiles and then calls server.cli.main)",
+    )
+    args = parser.parse_args()
+    Server.wrapper = args.server_wrapper
+    if args.clients < 1 or args.procs < 1 or args.alerts < 1:
+        parser.error("--clients, --procs and --alerts must be at least 1")
+    sys.exit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The fan-out benchmark with its defaults (10,000 clients, 2 client processes, 3 alerts),
+# from the repository's .venv. Arguments are passed on: bash bench/run.sh --clients 1000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+if [ ! -x "$PY" ]; then
+    echo "run.sh: no $PY; create it first (make test, or python3 -m venv .venv && .venv/bin/pip install -e '.[dev]')" >&2
+    exit 2
+fi
+# Every client holds a socket, on both ends: raise the open-file limit (the servers and the
+# client processes inherit it and raise their soft limits up to it themselves).
+if ! ulimit -n 65536 2>/dev/null; then
+    hard=$(ulimit -Hn)
+    ulimit -n "$hard"
+    echo "run.sh: cannot raise the open-file limit to 65536 (hard limit $hard); using $(ulimit -n)" >&2
+fi
+exec "$PY" bench/fanout.py "$@"
