@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class Hub:
         self._orgs: dict[int, _OrgStream] = {}
         self._catching_up: dict[int, asyncio.Task[None]] = {}
         self._init_locks: dict[int, asyncio.Lock] = {}
+        self.last_fan_out = float("-inf")  # time.monotonic() of the newest fan-out
 
     # -- subscriptions ------------------------------------------------------------------
     async def subscribe(self, subscriber: Subscriber) -> None:
@@ -213,6 +215,7 @@ class Hub:
         seq = event["seq"]
         stream.seq = seq
         stream.recent.append(event)
+        self.last_fan_out = time.monotonic()
         frame = text_frame(dumps({"type": "alert", **event}))
         limit = self.buffer_limit
         slow: list[Subscriber] = []

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from server.realtime.bus import create_bus
+from server.realtime.collector import QuietCollector
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
 from server.realtime.presence import PresenceFeed, PresenceTicker, PresenceWriter
@@ -58,6 +59,7 @@ class Realtime:
             interval=settings.heartbeat_seconds,
             connected_devices=self.gateway.connected_device_ids,
         )
+        self.collector = QuietCollector(hub=self.hub)
         self._ticker: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
 
@@ -146,6 +148,7 @@ class Realtime:
                 self.gateway,
                 self.rollcall,
                 self.presence,
+                self.collector,
             )
             for resource in resources:
                 await stack.enter_async_context(resource)  # type: ignore[arg-type]
