@@ -29,12 +29,14 @@ from protocol.messages import MAX_CLIENT_FRAME, PROTOCOL_VERSION, Ack, Hello, Pi
 from protocol.vocabulary import ReceiptState
 from server.clock import utcnow
 from server.core.permissions import Action, ActorKind, sites_where
+from server.credentials import DEVICE_PREFIX
 from server.errors import ERRORS
 from server.realtime.frames import dumps
 from server.realtime.hub import Hub, Subscriber, write_now
 from server.realtime.presence import DeviceLink, PresenceWriter
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.snapshots import Snapshots
+from server.realtime.tokens import DeviceTokens
 from server.settings import Settings
 from server.storage import callers, events, sites
 from server.storage.callers import Caller
@@ -65,9 +67,11 @@ class Gateway:
         hub: Hub,
         receipts: ReceiptWriter,
         snapshots: Snapshots,
+        tokens: DeviceTokens,
         presence: PresenceWriter | None = None,
     ) -> None:
         self.settings = settings
+        self.tokens = tokens
         self.snapshots = snapshots
         self.presence = presence
         self._admission = asyncio.Semaphore(settings.hello_concurrency)
@@ -173,15 +177,15 @@ class Gateway:
         hello = await self._receive_hello(connection)
         if hello is None:
             return
-        # Admission: at most `hello_concurrency` hellos use the database at once; in a
-        # reconnect storm the rest wait here in memory instead of timing out on the pool.
-        async with self._admission:
-            caller = await self._authenticate(connection, hello)
-            if caller is None:
-                await self._error(connection, "auth.invalid_token")
-                await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
-                return
-            subscriber = await self._subscriber(connection, caller)
+        # Device tokens are resolved in batches; person hellos (and the welcome's rare
+        # database reads) pass an admission limit: in a reconnect storm they wait here in
+        # memory instead of timing out on the connection pool.
+        caller = await self._authenticate(connection, hello)
+        if caller is None:
+            await self._error(connection, "auth.invalid_token")
+            await connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
+            return
+        subscriber = await self._subscriber(connection, caller)
         keys = _registry_keys(caller)
         self._register(connection, keys)
         await self.hub.subscribe(subscriber)
@@ -250,7 +254,9 @@ class Gateway:
         token = hello.token or _cookie(connection.request.headers if connection.request else None)
         if not token:
             return None
-        async with self.database.session() as session:
+        if token.startswith(DEVICE_PREFIX):
+            return await self.tokens.resolve(token)  # batched with the other hellos
+        async with self._admission, self.database.session() as session:
             caller = await callers.from_bearer_token(session, token=token, now=utcnow())
         if caller is None or caller.actor.kind is ActorKind.API_KEY:
             return None
@@ -260,7 +266,7 @@ class Gateway:
         if caller.device is not None:
             site_ids = frozenset({caller.device.site_id})
         else:
-            async with self.database.session() as session:
+            async with self._admission, self.database.session() as session:
                 all_sites = [
                     site.id
                     for site in await sites.list_sites(

@@ -17,6 +17,7 @@ from server.realtime.presence import PresenceFeed, PresenceTicker, PresenceWrite
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
 from server.realtime.snapshots import Snapshots
+from server.realtime.tokens import DeviceTokens
 from server.settings import Settings
 from server.storage import events, presence
 from server.storage.database import Database
@@ -46,12 +47,14 @@ class Realtime:
             database=database, node_id=self.bus.node_id, on_changed=self._presence_changed
         )
         self.snapshots = Snapshots(database=database, hub=self.hub)
+        self.tokens = DeviceTokens(database)
         self.gateway = Gateway(
             settings=settings,
             database=database,
             hub=self.hub,
             receipts=self.receipts,
             snapshots=self.snapshots,
+            tokens=self.tokens,
             presence=self.presence_writer,
         )
         self.presence = PresenceTicker(
@@ -145,6 +148,7 @@ class Realtime:
                 self.bus,
                 self.presence_feed,
                 self.presence_writer,
+                self.tokens,
                 self.gateway,
                 self.rollcall,
                 self.presence,

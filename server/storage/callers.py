@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,22 +73,34 @@ async def from_session_token(session: AsyncSession, *, token: str, now: datetime
     )
 
 
+def device_caller(device: Device) -> Caller:
+    actor = Actor(
+        kind=ActorKind.DEVICE,
+        organization_id=device.organization_id,
+        id=device.id,
+        site_ids=frozenset({device.site_id}),
+    )
+    return Caller(actor=actor, device=device)
+
+
+async def devices_by_token_hash(
+    session: AsyncSession, *, hashes: Collection[str]
+) -> dict[str, Caller]:
+    """The non-revoked devices of these token hashes, as callers, by hash (one query)."""
+    rows = await session.scalars(
+        select(Device).where(Device.token_hash.in_(list(hashes)), Device.revoked_at.is_(None))
+    )
+    return {device.token_hash: device_caller(device) for device in rows}
+
+
 async def from_bearer_token(session: AsyncSession, *, token: str, now: datetime) -> Caller | None:
     """The device or API key a bearer token belongs to, or None when unknown or revoked."""
     if token.startswith(SESSION_PREFIX):
         return await from_session_token(session, token=token, now=now)
     digest = token_hash(token)
     if token.startswith(DEVICE_PREFIX):
-        device = await session.scalar(select(Device).where(Device.token_hash == digest))
-        if device is None or device.revoked_at is not None:
-            return None
-        actor = Actor(
-            kind=ActorKind.DEVICE,
-            organization_id=device.organization_id,
-            id=device.id,
-            site_ids=frozenset({device.site_id}),
-        )
-        return Caller(actor=actor, device=device)
+        found = await devices_by_token_hash(session, hashes=[digest])
+        return found.get(digest)
     if token.startswith(API_KEY_PREFIX):
         key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
         if key is None or key.revoked_at is not None:

@@ -17,15 +17,18 @@ from tests.server.realtime.conftest import LiveServer, realtime_settings, start_
 
 
 async def test_a_burst_of_hellos_reads_the_snapshot_once(live_server: LiveServer) -> None:
-    """Forty devices connecting together cost one snapshot read, and a later alert is seen."""
+    """Forty devices connecting together share token queries and one snapshot read, and a
+    later alert is still seen."""
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     names = [f"pc-{n}" for n in range(40)]
     for name in names:
         await factories.device(world, name, site="A")
     before = live_server.realtime.snapshots.reads
+    queries = live_server.realtime.tokens.queries
     connected = await asyncio.gather(*(hello(live_server.ws_url, world.tokens[n]) for n in names))
     assert live_server.realtime.snapshots.reads - before == 1
+    assert live_server.realtime.tokens.queries - queries < len(names)  # tokens were batched
     assert all(welcome["active"] == [] for _, welcome in connected)
 
     response = await live_server.http.post(
