@@ -275,6 +275,20 @@ def test_commands_on_an_unmigrated_database_fail_with_a_hint(cli: Cli) -> None:
     assert "pdv-alert migrate" in cli.err
 
 
+def init_arboga(email: str = "a@arboga.se", name: str = "A", *extra: str) -> tuple[str, ...]:
+    """The arguments of `init` for Arboga kommun with one admin."""
+    return (
+        "init",
+        "--organization",
+        "Arboga kommun",
+        "--admin-email",
+        email,
+        "--admin-name",
+        name,
+        *extra,
+    )
+
+
 def test_init_creates_the_organization_and_its_admin(cli: Cli) -> None:
     """`init` migrates, creates the organization and an organization-wide admin who can log in."""
     code = cli(
@@ -306,18 +320,7 @@ def test_init_creates_the_organization_and_its_admin(cli: Cli) -> None:
 
 def test_init_without_password_and_terminal_prints_a_generated_one(cli: Cli) -> None:
     """Not on a terminal and no --admin-password: a random password is made and shown once."""
-    assert (
-        cli(
-            "init",
-            "--organization",
-            "Arboga kommun",
-            "--admin-email",
-            "a@arboga.se",
-            "--admin-name",
-            "A",
-        )
-        == 0
-    )
+    assert cli(*init_arboga()) == 0
     match = re.search(r"Lösenord \(password, shown once\): (\S+)", cli.out)
     assert match
 
@@ -365,54 +368,15 @@ def test_init_refuses_an_existing_email(cli: Cli) -> None:
 
 def test_init_refuses_a_weak_password(cli: Cli) -> None:
     """A short admin password fails with person.weak_password and creates nothing."""
-    assert (
-        cli(
-            "init",
-            "--organization",
-            "Arboga kommun",
-            "--admin-email",
-            "a@arboga.se",
-            "--admin-name",
-            "A",
-            "--admin-password",
-            "kort",
-        )
-        == 1
-    )
+    assert cli(*init_arboga("a@arboga.se", "A", "--admin-password", "kort")) == 1
     assert "person.weak_password" in cli.err
     assert cli.count(Organization) == 0
 
 
 def test_init_refuses_an_existing_organization(cli: Cli) -> None:
     """A second organization with the same slug fails with organization.exists."""
-    assert (
-        cli(
-            "init",
-            "--organization",
-            "Arboga kommun",
-            "--admin-email",
-            "a@arboga.se",
-            "--admin-name",
-            "A",
-            "--admin-password",
-            "x" * 12,
-        )
-        == 0
-    )
-    assert (
-        cli(
-            "init",
-            "--organization",
-            "Arboga kommun",
-            "--admin-email",
-            "b@arboga.se",
-            "--admin-name",
-            "B",
-            "--admin-password",
-            "x" * 12,
-        )
-        == 1
-    )
+    assert cli(*init_arboga("a@arboga.se", "A", "--admin-password", "x" * 12)) == 0
+    assert cli(*init_arboga("b@arboga.se", "B", "--admin-password", "x" * 12)) == 1
     assert "organization.exists" in cli.err
     assert cli.count(Person) == 1
 
