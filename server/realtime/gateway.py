@@ -13,7 +13,7 @@ import asyncio
 import logging
 import socket
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from typing import Any
@@ -364,7 +364,7 @@ class Gateway:
         device = caller.device
         if device is None:
             return  # dashboards don't receipt; persons ack through their devices or the API
-        common = dict(
+        update = ReceiptUpdate(
             organization_id=caller.organization_id,
             alert_id=message.alert_id,
             device_id=device.id,
@@ -373,15 +373,15 @@ class Gateway:
             at=utcnow(),
         )
         if isinstance(message, Ack):
-            update = ReceiptUpdate(
-                **common,
+            update = replace(
+                update,
                 response=str(message.response),
                 note=message.note,
                 location=message.location,
             )
         else:
-            update = ReceiptUpdate(
-                **common, delivered=True, displayed=message.state == ReceiptState.DISPLAYED
+            update = replace(
+                update, delivered=True, displayed=message.state == ReceiptState.DISPLAYED
             )
         self.receipts.put(update)
 

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.storage.tables import Device, Site
@@ -64,11 +64,9 @@ async def record_links(
             .execution_options(synchronize_session=False)
         )
     if connected:
-        await session.execute(
-            update(Device.__table__)
-            .where(Device.__table__.c.id == bindparam("device_id"))
-            .values(client_version=bindparam("version")),
-            [{"device_id": d, "version": v[:100]} for d, v in connected.items()],
+        await session.execute(  # ORM bulk UPDATE by primary key: one executemany
+            update(Device),
+            [{"id": d, "client_version": v[:100]} for d, v in connected.items()],
         )
     gone = sorted(disconnected)
     for start in range(0, len(gone), CHUNK):

@@ -119,7 +119,7 @@ async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]
     if not merged:
         return 0
     rows = list(merged.values())
-    await session.execute(_upsert_statement(session.bind.dialect.name), rows)
+    await session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
     return len(rows)
 
 

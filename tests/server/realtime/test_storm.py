@@ -46,7 +46,8 @@ async def test_a_burst_of_hellos_reads_the_snapshot_once(live_server: LiveServer
 
 
 async def test_stopping_node_releases_its_devices(sqlite_database: Database) -> None:
-    """After shutdown no device is left marked as connected to the stopped node."""
+    """Connected devices are marked with the node and their client version; after shutdown
+    none is left marked as connected to the stopped node."""
     world = await factories.organization(sqlite_database, sites=("A",))
     for name in ("a", "b", "c"):
         await factories.device(world, name, site="A")
@@ -54,8 +55,11 @@ async def test_stopping_node_releases_its_devices(sqlite_database: Database) -> 
         clients = [(await hello(live.ws_url, world.tokens[n]))[0] for n in ("a", "b", "c")]
         await live.realtime.presence_writer.flush()
         async with sqlite_database.session() as session:
-            nodes = set((await session.scalars(select(Device.connected_node))).all())
-        assert nodes == {live.realtime.bus.node_id}
+            rows = (
+                await session.execute(select(Device.connected_node, Device.client_version))
+            ).all()
+        assert {row.connected_node for row in rows} == {live.realtime.bus.node_id}
+        assert {row.client_version for row in rows} == {"test 1"}  # the hello's client
     async with sqlite_database.session() as session:
         nodes = set((await session.scalars(select(Device.connected_node))).all())
     assert nodes == {None}
