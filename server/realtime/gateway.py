@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from http import HTTPStatus
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MAX_INVALID_FRAMES = 10
 SESSION_COOKIE = "pdv_session"
+REVOKED_MEMORY = 60.0  # seconds a revocation is remembered against racing hellos
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Gateway:
         self._live: dict[tuple[str, object], set[ServerConnection]] = defaultdict(set)
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._revoked: dict[int, float] = {}  # device id → time.monotonic() of its revocation
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -131,8 +134,19 @@ class Gateway:
 
     # -- closing on revocation and sign-out ------------------------------------------------
     def close_device(self, device_id: int) -> int:
-        """Close every live connection of a revoked device on this node."""
+        """Close every live connection of a revoked device on this node. The revocation is
+        also remembered for a minute: a hello whose token was checked just before the
+        revocation committed, but that registers just after, is closed too."""
+        now = time.monotonic()
+        self._revoked = {d: t for d, t in self._revoked.items() if now - t < REVOKED_MEMORY}
+        self._revoked[device_id] = now
         return self._close(("device", device_id))
+
+    def _revoked_meanwhile(self, caller: Caller) -> bool:
+        device = caller.device
+        if device is None or device.id not in self._revoked:
+            return False
+        return time.monotonic() - self._revoked[device.id] < REVOKED_MEMORY
 
     def close_person(self, person_id: int) -> int:
         """Close every live connection of a deactivated person on this node."""
@@ -188,6 +202,10 @@ class Gateway:
         subscriber = await self._subscriber(connection, caller)
         keys = _registry_keys(caller)
         self._register(connection, keys)
+        if self._revoked_meanwhile(caller):
+            self._unregister(connection, keys)
+            await connection.close(CloseCode.REVOKED, "auth.revoked")
+            return
         await self.hub.subscribe(subscriber)
         try:
             async with self._admission:

@@ -374,3 +374,28 @@ async def test_dashboard_person_connects_with_session_cookie(live_server: LiveSe
     created = await trigger(live_server, world, "B")
     assert (await next_of(ws, "alert"))["alert"]["id"] == created["alert"]["id"]
     await ws.close()
+
+
+async def test_hello_racing_a_revocation_is_closed(live_server: LiveServer) -> None:
+    """A revocation that arrives before the hello registers (token checked just before the
+    revoke committed) still closes the connection with 4002."""
+    world = await world_with_devices(live_server)
+    live_server.realtime.gateway.close_device(world.devices["a1"])  # the signal came first
+    ws = await connect(live_server.ws_url)
+    await ws.send(
+        json.dumps(
+            {
+                "type": "hello",
+                "v": 1,
+                "token": world.tokens["a1"],
+                "epoch": None,
+                "last_seq": 0,
+                "client": {"name": "t", "version": "1"},
+            }
+        )
+    )
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), timeout=WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
+    other, _ = await hello(live_server.ws_url, world.tokens["a2"])  # others are unaffected
+    await other.close()
