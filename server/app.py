@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from server.api import errors
 from server.api.limits import BodySizeLimit
+from server.realtime.service import Realtime
 from server.settings import Settings
 from server.storage.database import Database
 
@@ -48,8 +49,6 @@ def create_app(
                     Database(settings.database_url)
                 )
             if realtime:
-                from server.realtime.service import Realtime
-
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))
                 app.state.realtime = live
                 app.state.on_event = live.on_event

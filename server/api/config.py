@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from protocol.messages import PROTOCOL_VERSION
 from server.api.deps import SettingsDep
 
 router = APIRouter(tags=["config"])
@@ -14,8 +15,6 @@ router = APIRouter(tags=["config"])
 @router.get("/config")
 async def client_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
     """Public client configuration: the WebSocket URL, protocol version, languages."""
-    from server.realtime.gateway import PROTOCOL_VERSION
-
     return {
         "ws_url": ws_url(request, settings.ws_public_url),
         "protocol_version": PROTOCOL_VERSION,

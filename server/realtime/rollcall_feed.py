@@ -37,11 +37,6 @@ AlertKey = tuple[int, int]  # (organization_id, alert_id)
 SENT_CACHE = 1000
 
 
-def rollcall_sites(subscriber: Subscriber) -> frozenset[int]:
-    """The sites whose roll call a dashboard subscriber sees."""
-    return subscriber.rollcall_site_ids
-
-
 class RollCallFeed:
     def __init__(self, *, database: Database, hub: Hub, min_interval: float = 0.25) -> None:
         if min_interval < 0:
@@ -104,7 +99,7 @@ class RollCallFeed:
             data = await rollcall.load(session, alert=alert)
         audiences: dict[frozenset[int], list[Subscriber]] = {}
         for subscriber in dashboards:
-            sites = rollcall_sites(subscriber) & alert.site_ids
+            sites = subscriber.rollcall_site_ids & alert.site_ids
             if sites:
                 audiences.setdefault(sites, []).append(subscriber)
         now = utcnow()

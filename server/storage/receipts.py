@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.tables import Alert, AlertSite, Receipt
+from server.storage.tables import AlertSite, Receipt
 
 
 @dataclass(frozen=True)
@@ -121,21 +121,3 @@ async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]
     rows = list(merged.values())
     await session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
     return len(rows)
-
-
-async def for_alert(
-    session: AsyncSession, *, organization_id: int, alert_id: int
-) -> Sequence[Receipt]:
-    result = await session.scalars(
-        select(Receipt).where(
-            Receipt.organization_id == organization_id, Receipt.alert_id == alert_id
-        )
-    )
-    return result.all()
-
-
-async def alert_exists(session: AsyncSession, *, organization_id: int, alert_id: int) -> bool:
-    found = await session.scalar(
-        select(Alert.id).where(Alert.organization_id == organization_id, Alert.id == alert_id)
-    )
-    return found is not None
