@@ -630,22 +630,25 @@ def test_api_key_for_an_unknown_site_fails(demo_cli: Cli) -> None:
 # -- trigger -----------------------------------------------------------------------------
 
 
+def trigger_ullvi(person: str, *extra: str) -> tuple[str, ...]:
+    """The arguments of a CLI inrymning at Ullvigymnasiet as `person`."""
+    return (
+        "trigger",
+        "--organization",
+        SLUG,
+        "--as",
+        person,
+        "--site",
+        "Ullvigymnasiet",
+        "--kind",
+        "pdv_lockdown",
+        *extra,
+    )
+
+
 def test_trigger_as_the_principal(demo_cli: Cli) -> None:
     """The principal triggers at their school: exit 0, the alert id and seq 1 are printed."""
-    assert (
-        demo_cli(
-            "trigger",
-            "--organization",
-            SLUG,
-            "--as",
-            PRINCIPAL,
-            "--site",
-            "Ullvigymnasiet",
-            "--kind",
-            "pdv_lockdown",
-        )
-        == 0
-    ), demo_cli.err
+    assert demo_cli(*trigger_ullvi(PRINCIPAL)) == 0, demo_cli.err
     assert re.search(r"id \d+, seq 1\b", demo_cli.out)
     assert demo_cli.count(Alert, Alert.state == "active") == 1
 
@@ -681,20 +684,7 @@ def test_trigger_of_another_kind_points_to_an_update(demo_cli: Cli) -> None:
 
 def test_trigger_where_staff_may_not_is_forbidden(demo_cli: Cli) -> None:
     """Staff of another school get auth.forbidden (exit 1) and no alert is written."""
-    assert (
-        demo_cli(
-            "trigger",
-            "--organization",
-            SLUG,
-            "--as",
-            STAFF_KARLBERG,
-            "--site",
-            "Ullvigymnasiet",
-            "--kind",
-            "pdv_lockdown",
-        )
-        == 1
-    )
+    assert demo_cli(*trigger_ullvi(STAFF_KARLBERG)) == 1
     assert "auth.forbidden" in demo_cli.err
     assert "Du har inte behörighet" in demo_cli.err
     assert demo_cli.count(Alert) == 0
@@ -738,20 +728,7 @@ def test_trigger_errors_write_nothing(demo_cli: Cli, who: str, extra: list[str],
 def test_trigger_as_an_inactive_person_is_forbidden(demo_cli: Cli) -> None:
     """A deactivated person cannot trigger from the CLI either."""
     demo_cli.sql("UPDATE persons SET active = 0 WHERE email = ?", PRINCIPAL)
-    assert (
-        demo_cli(
-            "trigger",
-            "--organization",
-            SLUG,
-            "--as",
-            PRINCIPAL,
-            "--site",
-            "Ullvigymnasiet",
-            "--kind",
-            "pdv_lockdown",
-        )
-        == 1
-    )
+    assert demo_cli(*trigger_ullvi(PRINCIPAL)) == 1
     assert "auth.forbidden" in demo_cli.err
     assert demo_cli.count(Alert) == 0
 
