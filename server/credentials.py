@@ -14,6 +14,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+SESSION_COOKIE = "pdv_session"  # the login session's HttpOnly cookie (HTTP and WebSocket)
 SESSION_PREFIX = "pdvs_"
 DEVICE_PREFIX = "pdvd_"
 API_KEY_PREFIX = "pdvk_"

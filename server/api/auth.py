@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Language
 from server.api.base import Body, PatchBody
-from server.api.deps import SESSION_COOKIE, CurrentCaller, CurrentPerson, SessionDep, SettingsDep
+from server.api.deps import CurrentCaller, CurrentPerson, SessionDep, SettingsDep
 from server.api.persons import Password
 from server.clock import utcnow
 from server.core.permissions import Action, Actor, can, sites_where
 from server.core.ratelimit import AttemptLimiter
-from server.credentials import SESSION_PREFIX
+from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.errors import ServiceError
 from server.settings import Settings
 from server.storage import audit, login_sessions, persons, sites

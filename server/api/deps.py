@@ -9,13 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.clock import utcnow
+from server.credentials import SESSION_COOKIE
 from server.errors import ServiceError
 from server.settings import Settings
 from server.storage import callers
 from server.storage.callers import Caller
 from server.storage.database import Database
-
-SESSION_COOKIE = "pdv_session"
 
 
 def get_settings(request: Request) -> Settings:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from protocol.vocabulary import DeviceKind
 from server.api.base import Body, BodyId, PathId, QueryId
-from server.api.deps import SESSION_COOKIE, CurrentCaller, SessionDep, SettingsDep
+from server.api.deps import CurrentCaller, SessionDep, SettingsDep
 from server.api.devices import (
     DeviceOut,
     device_out,
@@ -25,7 +25,7 @@ from server.api.devices import (
 )
 from server.clock import utcnow
 from server.core.permissions import Action
-from server.credentials import SESSION_PREFIX
+from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.storage import callers, enrollment
 from server.storage.devices import NAME_MAX
 from server.storage.tables import EnrollmentCode

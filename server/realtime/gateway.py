@@ -30,7 +30,7 @@ from protocol.messages import MAX_CLIENT_FRAME, PROTOCOL_VERSION, Ack, Hello, Pi
 from protocol.vocabulary import ReceiptState
 from server.clock import utcnow
 from server.core.permissions import Action, ActorKind, sites_where
-from server.credentials import DEVICE_PREFIX
+from server.credentials import DEVICE_PREFIX, SESSION_COOKIE
 from server.errors import ERRORS
 from server.realtime.frames import dumps
 from server.realtime.hub import Hub, Subscriber, write_now
@@ -47,7 +47,6 @@ from server.storage.receipts import ReceiptUpdate
 log = logging.getLogger(__name__)
 
 MAX_INVALID_FRAMES = 10
-SESSION_COOKIE = "pdv_session"
 REVOKED_MEMORY = 60.0  # seconds a revocation is remembered against racing hellos
 
 
