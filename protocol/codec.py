@@ -69,8 +69,10 @@ from protocol.messages import (
     RollCall,
     RollCallCounts,
     ServerMessage,
+    SiteRollCall,
     Texts,
     Welcome,
+    ZoneRollCall,
 )
 from protocol.vocabulary import (
     AlertState,
@@ -228,17 +230,25 @@ def _error_dict(m: Error) -> dict[str, Any]:
     return {"type": "error", "code": m.code, "message": m.message}
 
 
+def _zone_dict(z: ZoneRollCall) -> dict[str, Any]:
+    return {"name": z.name, "totals": _counts_dict(z.totals)}
+
+
+def _site_dict(s: SiteRollCall) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "totals": _counts_dict(s.totals),
+        "zones": {zone: _zone_dict(z) for zone, z in s.zones.items()},
+    }
+
+
 def _rollcall_dict(m: RollCall) -> dict[str, Any]:
     return {
         "type": "rollcall",
         "alert_id": m.alert_id,
         "at": m.at,
         "totals": _counts_dict(m.totals),
-        "sites": {str(site): _counts_dict(c) for site, c in m.sites.items()},
-        "zones": {
-            str(site): {zone: _counts_dict(c) for zone, c in zones.items()}
-            for site, zones in m.zones.items()
-        },
+        "sites": {str(site): _site_dict(s) for site, s in m.sites.items()},
         "need_help": [_need_help_dict(n) for n in m.need_help],
         "not_reached_count": m.not_reached_count,
         "not_answered_count": m.not_answered_count,
@@ -270,13 +280,25 @@ _TO_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {
     ClientInfo: _client_info_dict,
     DeviceInfo: _device_dict,
     RollCallCounts: _counts_dict,
+    SiteRollCall: _site_dict,
+    ZoneRollCall: _zone_dict,
     NeedHelp: _need_help_dict,
 }
 
+# The parts of messages that `to_dict` also writes on their own.
+Document = (
+    AlertDoc
+    | Texts
+    | ClientInfo
+    | DeviceInfo
+    | RollCallCounts
+    | NeedHelp
+    | SiteRollCall
+    | ZoneRollCall
+)
 
-def to_dict(
-    obj: Message | AlertDoc | Texts | ClientInfo | DeviceInfo | RollCallCounts | NeedHelp,
-) -> dict[str, Any]:
+
+def to_dict(obj: Message | Document) -> dict[str, Any]:
     """The JSON-friendly form of a message (with `type`) or of a document (without)."""
     try:
         to = _TO_DICT[type(obj)]
@@ -380,9 +402,18 @@ def _ack(obj: dict[str, Any]) -> Ack:
     )
 
 
+def _timestamp(obj: dict[str, Any], where: str) -> int | float | None:
+    """`ts`: any finite number, kept as sent (an integer stays an integer, so `pong` echoes
+    `1` as `1`, not `1.0`)."""
+    if opt_number(obj, "ts", where) is None:
+        return None
+    value: int | float = obj["ts"]
+    return value
+
+
 def _ping(obj: dict[str, Any]) -> Ping:
     only(obj, _PING, "ping")
-    return Ping(ts=opt_number(obj, "ts", "ping"))
+    return Ping(ts=_timestamp(obj, "ping"))
 
 
 _CLIENT_DECODERS: dict[str, Callable[[dict[str, Any]], ClientMessage]] = {
@@ -507,7 +538,7 @@ def _welcome(obj: dict[str, Any]) -> Welcome:
 
 
 def _pong(obj: dict[str, Any]) -> Pong:
-    return Pong(ts=opt_number(obj, "ts", "pong"))
+    return Pong(ts=_timestamp(obj, "pong"))
 
 
 def _error(obj: dict[str, Any]) -> Error:
@@ -546,15 +577,27 @@ def _keyed(obj: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[st
     return items
 
 
-def _zones(zones: dict[str, Any], where: str) -> dict[str, RollCallCounts]:
-    result: dict[str, RollCallCounts] = {}
-    for zone, counts in zones.items():
+def _zones(obj: dict[str, Any], where: str) -> dict[str, ZoneRollCall]:
+    result: dict[str, ZoneRollCall] = {}
+    for zone, value in subobject(obj, "zones", where).items():
         if zone != "none" and not _is_id(zone):
-            fail("protocol.invalid", f"{where}: {zone[:20]!r} is not a zone id or none")
-        if type(counts) is not dict:
-            wrong(where, zone, "an object", counts)
-        result[zone] = _counts(counts, f"{where}.{zone}")
+            fail("protocol.invalid", f"{where}.zones: {zone[:20]!r} is not a zone id or none")
+        if type(value) is not dict:
+            wrong(f"{where}.zones", zone, "an object", value)
+        at = f"{where}.zones.{zone}"
+        result[zone] = ZoneRollCall(
+            name=nullable_string(value, "name", at),
+            totals=_counts(subobject(value, "totals", at), f"{at}.totals"),
+        )
     return result
+
+
+def _site(obj: dict[str, Any], where: str) -> SiteRollCall:
+    return SiteRollCall(
+        name=string(obj, "name", where),
+        totals=_counts(subobject(obj, "totals", where), f"{where}.totals"),
+        zones=_zones(obj, where),
+    )
 
 
 def _need_help(obj: dict[str, Any], where: str) -> NeedHelp:
@@ -579,12 +622,8 @@ def _rollcall(obj: dict[str, Any]) -> RollCall:
         at=string(obj, "at", where),
         totals=_counts(subobject(obj, "totals", where), f"{where}.totals"),
         sites={
-            int(site): _counts(counts, f"{where}.sites.{site}")
-            for site, counts in _keyed(obj, "sites", where)
-        },
-        zones={
-            int(site): _zones(zones, f"{where}.zones.{site}")
-            for site, zones in _keyed(obj, "zones", where)
+            int(site): _site(value, f"{where}.sites.{site}")
+            for site, value in _keyed(obj, "sites", where)
         },
         need_help=[_need_help(item, w) for w, item in _items(obj, "need_help", where)],
         not_reached_count=integer(obj, "not_reached_count", where),

@@ -172,7 +172,7 @@ class Ping:
     """Application heartbeat; the server answers `pong` with the same `ts`."""
 
     TYPE: ClassVar[str] = "ping"
-    ts: float | None = None
+    ts: int | float | None = None  # any number; an integer stays an integer
 
 
 # ── server → client ──────────────────────────────────────────────────────────────────────────
@@ -209,10 +209,10 @@ class Welcome:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pong:
-    """The answer to `ping`, echoing its `ts`."""
+    """The answer to `ping`, echoing its `ts` exactly (`1` comes back as `1`, not `1.0`)."""
 
     TYPE: ClassVar[str] = "pong"
-    ts: float | None = None
+    ts: int | float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,17 +225,35 @@ class Error:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ZoneRollCall:
+    """The roll call of one zone of a site; `name` is None for devices without a zone."""
+
+    name: str | None
+    totals: RollCallCounts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteRollCall:
+    """The roll call of one site, in total and per zone (keyed by zone id as a string, or
+    "none" for devices without a zone)."""
+
+    name: str
+    totals: RollCallCounts
+    zones: dict[str, ZoneRollCall]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RollCall:
-    """Dashboards: the roll call of one alert at `at`, in total, per site (keys are site ids)
-    and per zone (site id → zone id as a string, or "none"); the entries asking for help in
-    full (oldest answer first), the others only counted."""
+    """Dashboards: the roll call of one alert at `at`, in total and per site (keys are site
+    ids) and zone; the entries asking for help in full (oldest answer first), the others only
+    counted. The same structure as GET /api/v1/alerts/{id}/rollcall, which adds the lists of
+    who is not reached and who has not answered (server/core/rollcall.py computes both)."""
 
     TYPE: ClassVar[str] = "rollcall"
     alert_id: int
     at: str  # ISO-8601, UTC
     totals: RollCallCounts
-    sites: dict[int, RollCallCounts]
-    zones: dict[int, dict[str, RollCallCounts]]
+    sites: dict[int, SiteRollCall]
     need_help: list[NeedHelp]
     not_reached_count: int
     not_answered_count: int

@@ -21,14 +21,11 @@ from pydantic import BaseModel
 
 from server.api.base import QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
-from server.api.devices import allowed_sites
 from server.clock import utcnow
-from server.core.permissions import Action
-from server.storage import presence
+from server.services import presence
+from server.storage.presence import stale_after as stale_after_of
 
 router = APIRouter(tags=["presence"])
-
-VIEW_PRESENCE = (Action.VIEW_ROLLCALL, Action.MANAGE_DEVICES)
 
 
 class DevicePresence(BaseModel):
@@ -63,32 +60,25 @@ async def get_presence(
     site_id: QueryId = None,
 ) -> PresenceOut:
     """Per site, how many devices are reachable now and how many are not, and which."""
-    names = await presence.site_names(session, organization_id=caller.organization_id)
-    allowed = allowed_sites(caller, VIEW_PRESENCE, all_site_ids=names, site_id=site_id)
     now = utcnow()
-    stale_after = presence.stale_after(settings.heartbeat_seconds)
+    stale_after = stale_after_of(settings.heartbeat_seconds)
     found = await presence.site_presence(
-        session,
-        organization_id=caller.organization_id,
-        site_ids=sorted(allowed),
-        now=now,
-        stale_after=stale_after,
+        session=session, caller=caller, site_id=site_id, now=now, stale_after=stale_after
     )
     return PresenceOut(
         at=now,
         stale_after_s=stale_after.total_seconds(),
         sites=[
             SitePresence(
-                site_id=site,
-                name=names[site],
-                reachable=len(split["reachable"]),
-                unreachable=len(split["unreachable"]),
+                site_id=site.site_id,
+                name=site.name,
+                reachable=len(site.reachable),
+                unreachable=len(site.unreachable),
                 devices=[
-                    DevicePresence(**device, reachable=reachable)
-                    for reachable, bucket in ((True, "reachable"), (False, "unreachable"))
-                    for device in split[bucket]
+                    *(DevicePresence(**device, reachable=True) for device in site.reachable),
+                    *(DevicePresence(**device, reachable=False) for device in site.unreachable),
                 ],
             )
-            for site, split in sorted(found.items())
+            for site in found
         ],
     )

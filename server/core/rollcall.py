@@ -22,7 +22,10 @@ Counts (the same shape for the whole alert, a site and a zone), each over entrie
 A site's or zone's counts aggregate only the devices there, so a person with devices at two
 sites counts once in each site and once in the totals.
 
-The roll-call document (GET /api/v1/alerts/{id}/rollcall):
+`compute()` answers a `RollCallReport`: the dashboards' `rollcall` message
+(`protocol.messages.RollCall`, the one definition of the shape) and the lists of entries by
+name. Its `document()` is what GET /api/v1/alerts/{id}/rollcall answers: the message's fields
+(without `type`) plus the two lists, so an integrator reads both with one parser:
 
     {"alert_id", "at",
      "totals": counts,
@@ -30,24 +33,26 @@ The roll-call document (GET /api/v1/alerts/{id}/rollcall):
                              "zones": {"<zone_id>" | "none": {"name", "totals": counts}}}},
      "need_help":    [{"person_id", "person", "device_id", "device", "kind", "site_id",
                        "zone_id", "note", "location", "at"}]          oldest answer first
-     "not_reached":  [entry]   reached by none of their devices     by name
-     "not_answered": [entry]]  reached, but no answer yet           by name
+     "not_reached_count", "not_answered_count",
+     "not_reached":  [entry]   reached by none of their devices     by name (HTTP only)
+     "not_answered": [entry]]  reached, but no answer yet           by name (HTTP only)
     entry = {"person_id", "name", "status", "site_ids",
              "devices": [{"id", "name", "kind", "site_id", "zone_id", "status"}]}
 
-`frame()` turns it into the dashboards' `rollcall` WebSocket frame, `delta()` tells what
-changed between two documents.
+`unchanged()` tells whether a new message says nothing new (only `at` moved).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.vocabulary import Response
+from protocol.codec import to_dict
+from protocol.messages import NeedHelp, RollCall, RollCallCounts, SiteRollCall, ZoneRollCall
+from protocol.vocabulary import DeviceKind, Response
 
 NOT_REACHED = "not_reached"
 DELIVERED = "delivered"
@@ -66,19 +71,7 @@ ANSWERS = frozenset(response.value for response in Response)
 NO_ZONE = "none"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-COUNT_KEYS = (
-    "expected",
-    "reached",
-    "not_reached",
-    "displayed",
-    "answered",
-    "safe",
-    "need_help",
-    "not_on_site",
-    "targeted",
-    "delivered",
-    "acked",
-)
+COUNT_KEYS = tuple(field.name for field in fields(RollCallCounts))
 
 
 @dataclass(frozen=True)
@@ -169,7 +162,7 @@ def _statuses(placed: Iterable[_Placed]) -> dict[tuple[str, int], str]:
     return best
 
 
-def counts(statuses: Iterable[str]) -> dict[str, int]:
+def counts(statuses: Iterable[str]) -> RollCallCounts:
     """The counts of a set of entry statuses (see the module docstring)."""
     tally = dict.fromkeys(STATUSES, 0)
     for status in statuses:
@@ -178,19 +171,19 @@ def counts(statuses: Iterable[str]) -> dict[str, int]:
     answered = sum(tally[answer] for answer in ANSWERS)
     reached = expected - tally[NOT_REACHED]
     displayed = answered + tally[DISPLAYED]
-    return {
-        "expected": expected,
-        "reached": reached,
-        "not_reached": tally[NOT_REACHED],
-        "displayed": displayed,
-        "answered": answered,
-        "safe": tally[Response.SAFE.value],
-        "need_help": tally[Response.NEED_HELP.value],
-        "not_on_site": tally[Response.NOT_ON_SITE.value],
-        "targeted": expected,
-        "delivered": reached,
-        "acked": answered,
-    }
+    return RollCallCounts(
+        expected=expected,
+        reached=reached,
+        not_reached=tally[NOT_REACHED],
+        displayed=displayed,
+        answered=answered,
+        safe=tally[Response.SAFE.value],
+        need_help=tally[Response.NEED_HELP.value],
+        not_on_site=tally[Response.NOT_ON_SITE.value],
+        targeted=expected,
+        delivered=reached,
+        acked=answered,
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -218,24 +211,24 @@ def _entry(status: str, items: Sequence[_Placed]) -> dict[str, Any]:
     }
 
 
-def _need_help(items: Sequence[_Placed]) -> dict[str, Any]:
+def _need_help(items: Sequence[_Placed]) -> NeedHelp:
     """The latest "need help" answer among an entry's devices."""
     asking = [item for item in items if item.status == Response.NEED_HELP.value]
     latest = max(asking, key=lambda item: (_acked(item), item.device.id))
     receipt = latest.receipt
     assert receipt is not None
-    return {
-        "person_id": latest.device.person_id,
-        "person": latest.device.person_name if latest.device.person_id is not None else None,
-        "device_id": latest.device.id,
-        "device": latest.device.name,
-        "kind": latest.device.kind,
-        "site_id": latest.site_id,
-        "zone_id": latest.zone_id,
-        "note": receipt.note,
-        "location": receipt.location,
-        "at": _iso(receipt.acked_at),
-    }
+    return NeedHelp(
+        person_id=latest.device.person_id,
+        person=latest.device.person_name if latest.device.person_id is not None else None,
+        device_id=latest.device.id,
+        device=latest.device.name,
+        kind=DeviceKind(latest.device.kind),
+        site_id=latest.site_id,
+        zone_id=latest.zone_id,
+        note=receipt.note,
+        location=receipt.location,
+        at=_iso(receipt.acked_at),
+    )
 
 
 def _acked(item: _Placed) -> datetime:
@@ -247,6 +240,51 @@ def _name_key(entry: Mapping[str, Any]) -> tuple[str, int]:
     return ((entry["name"] or "").casefold(), entry["devices"][0]["id"])
 
 
+@dataclass(frozen=True)
+class RollCallReport:
+    """The roll call of one alert: the `rollcall` message dashboards get (counts, and the
+    entries asking for help in full) and the entries not reached and not answered by name."""
+
+    message: RollCall
+    not_reached: list[dict[str, Any]]
+    not_answered: list[dict[str, Any]]
+
+    def document(self) -> dict[str, Any]:
+        """GET /alerts/{id}/rollcall: the message's fields without `type`, plus the lists."""
+        body = to_dict(self.message)
+        del body["type"]
+        body["not_reached"] = self.not_reached
+        body["not_answered"] = self.not_answered
+        return body
+
+
+def _site(name: str, items: Sequence[_Placed], zone_names: Mapping[int, str]) -> SiteRollCall:
+    by_zone: dict[int | None, list[_Placed]] = {}
+    for item in items:
+        by_zone.setdefault(item.zone_id, []).append(item)
+    return SiteRollCall(
+        name=name,
+        totals=counts(_statuses(items).values()),
+        zones={
+            (NO_ZONE if zone_id is None else str(zone_id)): ZoneRollCall(
+                name=None if zone_id is None else zone_names.get(zone_id),
+                totals=counts(_statuses(in_zone).values()),
+            )
+            for zone_id, in_zone in sorted(by_zone.items(), key=lambda pair: pair[0] or 0)
+        },
+    )
+
+
+def _entries(
+    entries: Mapping[tuple[str, int], Sequence[_Placed]],
+    overall: Mapping[tuple[str, int], str],
+    wanted: Collection[str],
+) -> list[dict[str, Any]]:
+    """The entries whose status is one of `wanted`, by name."""
+    found = [_entry(status, entries[key]) for key, status in overall.items() if status in wanted]
+    return sorted(found, key=_name_key)
+
+
 def compute(
     *,
     alert_id: int,
@@ -255,9 +293,9 @@ def compute(
     receipts: Iterable[ReceiptRow],
     at: datetime,
     zones: Mapping[int, str] | None = None,
-) -> dict[str, Any]:
-    """The roll-call document over `sites` (site id → name; only these are counted).
-    `zones` maps zone ids to names."""
+) -> RollCallReport:
+    """The roll call over `sites` (site id → name; only these are counted). `zones` maps
+    zone ids to names."""
     zone_names = zones or {}
     placed = _place(sites, devices, receipts)
     entries: dict[tuple[str, int], list[_Placed]] = {}
@@ -266,91 +304,32 @@ def compute(
         entries.setdefault(item.entry, []).append(item)
         by_site[item.site_id].append(item)
     overall = _statuses(placed)
-
-    site_documents: dict[str, Any] = {}
-    for site_id in sorted(sites):
-        in_site = by_site[site_id]
-        by_zone: dict[int | None, list[_Placed]] = {}
-        for item in in_site:
-            by_zone.setdefault(item.zone_id, []).append(item)
-        site_documents[str(site_id)] = {
-            "name": sites[site_id],
-            "totals": counts(_statuses(in_site).values()),
-            "zones": {
-                (NO_ZONE if zone_id is None else str(zone_id)): {
-                    "name": None if zone_id is None else zone_names.get(zone_id),
-                    "totals": counts(_statuses(items).values()),
-                }
-                for zone_id, items in sorted(by_zone.items(), key=lambda pair: pair[0] or 0)
-            },
-        }
-
     need_help = [
         _need_help(entries[key])
         for key, status in overall.items()
         if status == Response.NEED_HELP.value
     ]
-    need_help.sort(key=lambda item: (item["at"] or "", item["device_id"]))
-    not_reached = [
-        _entry(status, entries[key]) for key, status in overall.items() if status == NOT_REACHED
-    ]
-    not_answered = [
-        _entry(status, entries[key])
-        for key, status in overall.items()
-        if status in (DELIVERED, DISPLAYED)
-    ]
-    return {
-        "alert_id": alert_id,
-        "at": at.isoformat(),
-        "totals": counts(overall.values()),
-        "sites": site_documents,
-        "need_help": need_help,
-        "not_reached": sorted(not_reached, key=_name_key),
-        "not_answered": sorted(not_answered, key=_name_key),
-    }
-
-
-def frame(document: Mapping[str, Any]) -> dict[str, Any]:
-    """The dashboards' `rollcall` WebSocket frame of a roll-call document: the counts in
-    total, per site (`sites`, as protocol.messages.RollCall) and per zone (`zones`), the
-    need-help list in full and the other lists as counts (the dashboard reads them with
-    GET /alerts/{id}/rollcall)."""
-    sites = document["sites"]
-    return {
-        "type": "rollcall",
-        "alert_id": document["alert_id"],
-        "at": document["at"],
-        "totals": document["totals"],
-        "sites": {site_id: site["totals"] for site_id, site in sites.items()},
-        "zones": {
-            site_id: {zone: data["totals"] for zone, data in site["zones"].items()}
-            for site_id, site in sites.items()
+    need_help.sort(key=lambda item: (item.at or "", item.device_id))
+    not_reached = _entries(entries, overall, (NOT_REACHED,))
+    not_answered = _entries(entries, overall, (DELIVERED, DISPLAYED))
+    message = RollCall(
+        alert_id=alert_id,
+        at=at.isoformat(),
+        totals=counts(overall.values()),
+        sites={
+            site_id: _site(sites[site_id], by_site[site_id], zone_names)
+            for site_id in sorted(sites)
         },
-        "need_help": document["need_help"],
-        "not_reached_count": len(document["not_reached"]),
-        "not_answered_count": len(document["not_answered"]),
-    }
+        need_help=need_help,
+        not_reached_count=len(not_reached),
+        not_answered_count=len(not_answered),
+    )
+    return RollCallReport(message=message, not_reached=not_reached, not_answered=not_answered)
 
 
-def delta(previous: Mapping[str, Any] | None, current: Mapping[str, Any]) -> dict[str, Any]:
-    """What changed from `previous` to `current` (documents of the same alert), ignoring `at`:
-    the changed top-level parts, and under `sites` only the sites that changed (a site no
-    longer present maps to None). Empty when nothing changed; everything when `previous`
-    is None."""
-    old: Mapping[str, Any] = previous or {}
-    changed: dict[str, Any] = {}
-    for key, value in current.items():
-        if key == "at":
-            continue
-        if key == "sites" and previous is not None:
-            old_sites: Mapping[str, Any] = old.get("sites") or {}
-            sites = {site: data for site, data in value.items() if old_sites.get(site) != data}
-            sites.update({site: None for site in old_sites if site not in value})
-            if sites:
-                changed["sites"] = sites
-        elif previous is None or old.get(key) != value:
-            changed[key] = value
-    return changed
+def unchanged(previous: RollCall | None, current: RollCall) -> bool:
+    """Whether `current` says nothing `previous` did not (only `at` may differ)."""
+    return previous is not None and replace(previous, at=current.at) == current
 
 
 # -- reachability ------------------------------------------------------------------------

@@ -1,11 +1,16 @@
 """The node's hub: which connections want which organization's events, and the fan-out.
 
-Fan-out is synchronous: the event is encoded once into a complete WebSocket frame and written
-to each matching connection's transport without awaiting anyone. A connection whose transport
+Fan-out is synchronous: the event is encoded once (by `protocol.codec`, server/realtime/
+frames.py) into a complete WebSocket frame and written to each matching connection's
+transport without awaiting anyone. A connection whose transport
 buffer grows past `buffer_limit` is not keeping up; it is dropped from the hub and closed with
 1013 so it reconnects and resumes from its last seq. Events reach the hub in seq order per
 organization: a gap (a bus message lost, another node's event not yet seen) holds later events
 back until `catch_up` has read the missing ones from the database.
+
+Events are `protocol.messages.AlertEvent`s inside the hub; the event documents the database
+and the API hand over (`server.storage.events.event_document`) are read into them once, in
+`offer`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from typing import Any, Protocol
 
 from websockets.protocol import State
 
-from server.realtime.frames import dumps, text_frame
+from protocol.codec import alert_event_from_dict
+from protocol.messages import AlertDoc, AlertEvent, ServerMessage
+from server.realtime.frames import server_frame
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,7 @@ class Subscriber:
     rollcall_site_ids: frozenset[int] = frozenset()  # where it may see roll call
     last_seq: int = 0
     # While resuming, events are kept here instead of written (see Hub.subscribe).
-    pending: list[dict[str, Any]] | None = field(default_factory=list)
+    pending: list[AlertEvent] | None = field(default_factory=list)
     transport: asyncio.WriteTransport = field(init=False)
     protocol: Any = field(init=False)
 
@@ -61,8 +68,9 @@ class Subscriber:
         self.transport = self.connection.transport
         self.protocol = self.connection.protocol
 
-    def wants(self, event: dict[str, Any]) -> bool:
-        return not self.site_ids.isdisjoint(event["alert"]["sites"])
+    def wants(self, alert: AlertDoc) -> bool:
+        """Whether the alert touches a site this connection receives."""
+        return not self.site_ids.isdisjoint(alert.sites)
 
 
 RECENT_EVENTS = 1000  # kept per organization so most resumes replay from memory
@@ -73,11 +81,13 @@ class _OrgStream:
     seq: int  # the newest seq fanned out for this organization
     subscribers: set[Subscriber] = field(default_factory=set)
     by_site: dict[int, set[Subscriber]] = field(default_factory=dict)
-    held: dict[int, dict[str, Any]] = field(default_factory=dict)
-    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
+    held: dict[int, AlertEvent] = field(default_factory=dict)
+    recent: deque[AlertEvent] = field(default_factory=lambda: deque(maxlen=RECENT_EVENTS))
 
 
-EventReader = Callable[[int, int], Awaitable[list[dict[str, Any]]]]  # (org, after_seq) -> events
+EventDocument = dict[str, Any]  # server.storage.events.event_document: an event's stored shape
+# (org, after_seq) -> events
+EventReader = Callable[[int, int], Awaitable[list[AlertEvent] | list[EventDocument]]]
 SeqReader = Callable[[int], Awaitable[int]]  # org -> last_seq in the database
 
 
@@ -112,13 +122,13 @@ class Hub:
         for site_id in subscriber.site_ids:
             stream.by_site.setdefault(site_id, set()).add(subscriber)
 
-    def go_live(self, subscriber: Subscriber, *, sent_up_to: int) -> list[dict[str, Any]]:
+    def go_live(self, subscriber: Subscriber, *, sent_up_to: int) -> list[AlertEvent]:
         """End buffering: returns the buffered events newer than `sent_up_to` (already
         de-duplicated, in seq order) for the caller to send, and marks the subscriber live."""
         pending = subscriber.pending or []
         subscriber.pending = None
-        fresh = [event for event in pending if event["seq"] > sent_up_to]
-        subscriber.last_seq = fresh[-1]["seq"] if fresh else sent_up_to
+        fresh = [event for event in pending if event.seq > sent_up_to]
+        subscriber.last_seq = fresh[-1].seq if fresh else sent_up_to
         return fresh
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -147,7 +157,7 @@ class Hub:
         stream = self._orgs.get(organization_id)
         return stream.seq if stream else None
 
-    def recent_events(self, organization_id: int, *, after_seq: int) -> list[dict[str, Any]] | None:
+    def recent_events(self, organization_id: int, *, after_seq: int) -> list[AlertEvent] | None:
         """The events after `after_seq` from memory, or None when memory does not reach back
         that far (then the caller reads the database)."""
         stream = self._orgs.get(organization_id)
@@ -155,9 +165,9 @@ class Hub:
             return None
         if after_seq >= stream.seq:
             return []
-        if not stream.recent or stream.recent[0]["seq"] > after_seq + 1:
+        if not stream.recent or stream.recent[0].seq > after_seq + 1:
             return None
-        return [event for event in stream.recent if event["seq"] > after_seq]
+        return [event for event in stream.recent if event.seq > after_seq]
 
     def subscribers(self, organization_id: int) -> Iterable[Subscriber]:
         stream = self._orgs.get(organization_id)
@@ -170,13 +180,16 @@ class Hub:
         return sum(len(stream.subscribers) for stream in self._orgs.values())
 
     # -- events -------------------------------------------------------------------------
-    def offer(self, organization_id: int, event: dict[str, Any]) -> None:
+    def offer(self, organization_id: int, event: AlertEvent | EventDocument) -> None:
         """An event was committed (this node, or another node via the bus + database)."""
         stream = self._orgs.get(organization_id)
-        if stream is None or event["seq"] <= stream.seq:
+        seq = event.seq if isinstance(event, AlertEvent) else event["seq"]
+        if stream is None or seq <= stream.seq:
             return  # nobody here listens, or already fanned out
-        if event["seq"] > stream.seq + 1:
-            stream.held[event["seq"]] = event
+        if not isinstance(event, AlertEvent):
+            event = alert_event_from_dict(event)  # once per event, for every connection
+        if seq > stream.seq + 1:
+            stream.held[seq] = event
             self.request_catch_up(organization_id)
             return
         self._fan_out(stream, event)
@@ -211,18 +224,18 @@ class Hub:
                 "catch-up of organization %s failed; the next tick retries", organization_id
             )
 
-    def _fan_out(self, stream: _OrgStream, event: dict[str, Any]) -> None:
-        seq = event["seq"]
+    def _fan_out(self, stream: _OrgStream, event: AlertEvent) -> None:
+        seq = event.seq
         stream.seq = seq
         stream.recent.append(event)
         self.last_fan_out = time.monotonic()
-        frame = text_frame(dumps({"type": "alert", **event}))
+        frame = server_frame(event)
         limit = self.buffer_limit
         slow: list[Subscriber] = []
         gc_was_enabled = gc.isenabled()
         gc.disable()  # no collector pass in the middle of the fan-out
         try:
-            for site_id in event["alert"]["sites"]:
+            for site_id in event.alert.sites:
                 # A subscriber of several sites is met once per site: last_seq skips repeats.
                 for subscriber in stream.by_site.get(site_id, ()):
                     if seq <= subscriber.last_seq:
@@ -244,15 +257,22 @@ class Hub:
             self._forget(stream, subscriber)
             subscriber.close(SLOW_CLOSE_CODE, "too slow: reconnect and resume")
 
-    def send_to(self, subscriber: Subscriber, message: dict[str, Any]) -> None:
-        """Write one message to one live connection (roll call and presence deltas)."""
-        if subscriber.pending is None:
-            write_now(subscriber.connection, dumps(message))
+    @staticmethod
+    def send_to(subscribers: Iterable[Subscriber], message: ServerMessage) -> int:
+        """Write one message (roll call, presence), encoded once, to the live connections
+        among `subscribers`; returns how many it was written to."""
+        frame = server_frame(message)
+        written = 0
+        for subscriber in subscribers:
+            if subscriber.pending is None and write_now(subscriber.connection, frame):
+                written += 1
+        return written
 
 
-def write_now(connection: Connection, payload: bytes) -> bool:
-    """Write one text frame at once, without awaiting; False when the connection is closing."""
+def write_now(connection: Connection, frame: bytes) -> bool:
+    """Write one complete frame (server/realtime/frames.py) at once, without awaiting; False
+    when the connection is closing."""
     if connection.protocol.state is not OPEN:
         return False
-    connection.transport.write(text_frame(payload))
+    connection.transport.write(frame)
     return True

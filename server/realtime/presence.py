@@ -1,6 +1,6 @@
 """Presence. `PresenceTicker`: every heartbeat, this node writes `last_seen_at = now` for the
 devices connected to it, so every node (and GET /api/v1/presence) sees who is reachable now.
-`PresenceFeed`: pushes `presence` frames to the dashboards when a device comes or goes.
+(`PresenceFeed`, the `presence` frames to dashboards, is in server/realtime/presence_feed.py.)
 
     async with PresenceTicker(database=db, connected_devices=lambda: gateway_devices,
                               interval=settings.heartbeat_seconds) as ticker:
@@ -13,10 +13,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from server.clock import utcnow
-from server.realtime.hub import Hub
 from server.storage import presence
 from server.storage.database import Database
 
@@ -75,75 +73,6 @@ class PresenceTicker:
             except asyncio.CancelledError:
                 pass
             self._task = None
-
-
-class PresenceFeed:
-    """Pushes `presence` frames ({site_id, reachable, unreachable}) to the dashboards that
-    lead a site whenever a device of it connects or disconnects, on any node. Throttled per
-    site: the first change at once, then at most one per `min_interval`, the last always."""
-
-    def __init__(
-        self, *, database: Database, hub: Hub, stale_after: timedelta, min_interval: float = 1.0
-    ) -> None:
-        self.database = database
-        self.hub = hub
-        self.stale_after = stale_after
-        self.min_interval = min_interval
-        self._dirty: set[tuple[int, int]] = set()
-        self._tasks: dict[tuple[int, int], asyncio.Task[None]] = {}
-        self.pushes = 0  # frames written (observability, tests)
-
-    def site_changed(self, organization_id: int, site_id: int) -> None:
-        key = (organization_id, site_id)
-        self._dirty.add(key)
-        if key not in self._tasks:
-            task = asyncio.create_task(self._run(key), name=f"presence-{site_id}")
-            self._tasks[key] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(key, None))
-
-    async def _run(self, key: tuple[int, int]) -> None:
-        while key in self._dirty:
-            self._dirty.discard(key)
-            try:
-                await self._push(*key)
-            except Exception:
-                log.exception("presence push for site %s failed", key[1])
-            await asyncio.sleep(self.min_interval)
-
-    async def _push(self, organization_id: int, site_id: int) -> None:
-        audience = [
-            subscriber
-            for subscriber in self.hub.subscribers(organization_id)
-            if subscriber.dashboard and site_id in subscriber.rollcall_site_ids
-        ]
-        if not audience:
-            return
-        async with self.database.session() as session:
-            sites = await presence.site_presence(
-                session,
-                organization_id=organization_id,
-                site_ids=[site_id],
-                now=utcnow(),
-                stale_after=self.stale_after,
-            )
-        split = sites[site_id]
-        frame = {
-            "type": "presence",
-            "site_id": site_id,
-            "reachable": len(split["reachable"]),
-            "unreachable": len(split["unreachable"]),
-        }
-        for subscriber in audience:
-            self.hub.send_to(subscriber, frame)
-            self.pushes += 1
-
-    async def __aenter__(self) -> PresenceFeed:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for task in list(self._tasks.values()):
-            task.cancel()
-        self._dirty.clear()
 
 
 @dataclass(frozen=True, slots=True)

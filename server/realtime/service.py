@@ -13,7 +13,8 @@ from server.realtime.bus import create_bus
 from server.realtime.collector import QuietCollector
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
-from server.realtime.presence import PresenceFeed, PresenceTicker, PresenceWriter
+from server.realtime.presence import PresenceTicker, PresenceWriter
+from server.realtime.presence_feed import PresenceFeed
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
 from server.realtime.snapshots import Snapshots

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from protocol.codec import alert_doc_from_dict
+from protocol.messages import AlertDoc
 from server.realtime.hub import Hub
 from server.storage import alert_reads, events
 from server.storage.database import Database
@@ -18,7 +19,7 @@ from server.storage.database import Database
 class Snapshot:
     epoch: str
     seq: int
-    active: list[dict[str, Any]]  # every active alert of the organization, all sites
+    active: list[AlertDoc]  # every active alert of the organization, all sites
     taken: float  # time.monotonic()
 
 
@@ -51,6 +52,11 @@ class Snapshots:
                 epoch, seq = await events.stream_position(session, organization_id=organization_id)
                 active = await alert_reads.active_alerts(session, organization_id=organization_id)
             self.reads += 1
-            snapshot = Snapshot(epoch=epoch, seq=seq, active=active, taken=time.monotonic())
+            snapshot = Snapshot(
+                epoch=epoch,
+                seq=seq,
+                active=[alert_doc_from_dict(alert) for alert in active],  # read once, sent often
+                taken=time.monotonic(),
+            )
             self._cache[organization_id] = snapshot
             return snapshot

@@ -1,5 +1,5 @@
-"""Reading what the roll call and the reachability report are computed from, and the
-permission-checked documents the API answers with (see server/core/rollcall.py).
+"""Reading what the roll call and the reachability report are computed from (see
+server/core/rollcall.py). Queries only: permission checks are server/services/rollcall.py's.
 
 Read-only: nothing here writes, so nothing is audited."""
 
@@ -8,20 +8,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from protocol.vocabulary import Mode
 from server.core import rollcall as core
-from server.core.errors import Forbidden
-from server.core.permissions import Action, can, sites_where
-from server.errors import ServiceError
-from server.storage.callers import Caller
 from server.storage.tables import Alert, AlertSite, Device, Person, Receipt, Site, Zone
-
-REPORT_MODES = frozenset({Mode.DRILL.value, Mode.TEST.value})
 
 
 @dataclass(frozen=True)
@@ -46,8 +38,10 @@ class RollCallData:
     devices: list[core.DeviceRow]
     receipts: list[core.ReceiptRow]
 
-    def compute(self, *, at: datetime, site_ids: Collection[int] | None = None) -> dict[str, Any]:
-        """The roll-call document, over `site_ids` (default: every site loaded)."""
+    def compute(
+        self, *, at: datetime, site_ids: Collection[int] | None = None
+    ) -> core.RollCallReport:
+        """The roll call over `site_ids` (default: every site loaded)."""
         sites = self.sites if site_ids is None else _only(self.sites, site_ids)
         return core.compute(
             alert_id=self.alert.id,
@@ -166,58 +160,4 @@ async def load(
             )
             for receipt in receipt_rows
         ],
-    )
-
-
-async def _viewable(session: AsyncSession, *, caller: Caller, alert_id: int) -> AlertFacts:
-    """The alert and the caller's right to its roll call: `alert.not_found` when the alert
-    is another organization's or the caller doesn't even receive it, `auth.forbidden` when
-    the caller receives it but may view the roll call on none of its sites."""
-    alert = await alert_facts(session, organization_id=caller.organization_id, alert_id=alert_id)
-    if alert is None:
-        raise ServiceError("alert.not_found", f"alert {alert_id}")
-    if not viewable_sites(caller, alert):
-        receives = any(
-            can(caller.actor, Action.RECEIVE, organization_id=alert.organization_id, site_ids=[s])
-            for s in alert.site_ids
-        )
-        if not receives:
-            raise ServiceError("alert.not_found", f"alert {alert_id}")
-        raise Forbidden(detail=str(Action.VIEW_ROLLCALL))
-    return alert
-
-
-def viewable_sites(caller: Caller, alert: AlertFacts) -> frozenset[int]:
-    """The alert's sites where the caller may view the roll call."""
-    if caller.organization_id != alert.organization_id:
-        return frozenset()
-    return sites_where(caller.actor, Action.VIEW_ROLLCALL, all_site_ids=alert.site_ids)
-
-
-async def rollcall(
-    session: AsyncSession, *, caller: Caller, alert_id: int, now: datetime
-) -> dict[str, Any]:
-    """The roll-call document over the alert's sites the caller may view."""
-    alert = await _viewable(session, caller=caller, alert_id=alert_id)
-    data = await load(session, alert=alert, site_ids=viewable_sites(caller, alert))
-    return data.compute(at=now)
-
-
-async def reachability(
-    session: AsyncSession, *, caller: Caller, alert_id: int, now: datetime
-) -> dict[str, Any]:
-    """The reachability report of a drill or test over the sites the caller may view;
-    `alert.not_drill_or_test` for an actual alert."""
-    alert = await _viewable(session, caller=caller, alert_id=alert_id)
-    if alert.mode not in REPORT_MODES:
-        raise ServiceError("alert.not_drill_or_test", f"alert {alert_id} is {alert.mode}")
-    data = await load(session, alert=alert, site_ids=viewable_sites(caller, alert))
-    return core.reachability(
-        alert_id=alert.id,
-        mode=alert.mode,
-        created_at=alert.created_at,
-        sites=data.sites,
-        devices=data.devices,
-        receipts=data.receipts,
-        at=now,
     )

@@ -360,12 +360,23 @@ function bySite(obj, key, where, read) {
 
 function zones(obj, where) {
   const result = {};
-  for (const [zone, value] of Object.entries(obj)) {
-    if (zone !== "none" && !isId(zone)) fail("protocol.invalid", `${where}: ${JSON.stringify(zone.slice(0, 20))} is not a zone id or none`);
-    if (!isObject(value)) wrong(where, zone, "an object", value);
-    result[zone] = counts(value, `${where}.${zone}`);
+  for (const [zone, value] of Object.entries(object(obj, "zones", where))) {
+    if (zone !== "none" && !isId(zone)) fail("protocol.invalid", `${where}.zones: ${JSON.stringify(zone.slice(0, 20))} is not a zone id or none`);
+    if (!isObject(value)) wrong(`${where}.zones`, zone, "an object", value);
+    const at = `${where}.zones.${zone}`;
+    result[zone] = { name: nullableStr(value, "name", at), totals: counts(object(value, "totals", at), `${at}.totals`) };
   }
   return result;
+}
+
+/** One site of a roll call: its name, its totals and its zones (the same shape as
+ * GET /api/v1/alerts/{id}/rollcall). */
+function site(obj, where) {
+  return {
+    name: str(obj, "name", where),
+    totals: counts(object(obj, "totals", where), `${where}.totals`),
+    zones: zones(obj, where),
+  };
 }
 
 function needHelp(obj, where) {
@@ -433,8 +444,7 @@ const DECODERS = {
       alert_id: int(obj, "alert_id", where, 1),
       at: str(obj, "at", where),
       totals: counts(object(obj, "totals", where), `${where}.totals`),
-      sites: bySite(obj, "sites", where, counts),
-      zones: bySite(obj, "zones", where, zones),
+      sites: bySite(obj, "sites", where, site),
       need_help: objects(obj, "need_help", where, needHelp),
       not_reached_count: int(obj, "not_reached_count", where),
       not_answered_count: int(obj, "not_answered_count", where),

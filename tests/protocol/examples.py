@@ -89,8 +89,16 @@ ROLLCALL: dict[str, Any] = {
     "alert_id": 7,
     "at": "2025-03-01T08:01:03+00:00",
     "totals": COUNTS,
-    "sites": {"1": COUNTS},
-    "zones": {"1": {"10": ZONE_COUNTS, "none": ZONE_COUNTS}},
+    "sites": {
+        "1": {
+            "name": "Ullvigymnasiet",
+            "totals": COUNTS,
+            "zones": {
+                "10": {"name": "Hus B", "totals": ZONE_COUNTS},
+                "none": {"name": None, "totals": ZONE_COUNTS},
+            },
+        }
+    },
     "need_help": [
         NEED_HELP,
         {
@@ -146,13 +154,8 @@ def with_extras(obj: Any) -> Any:
     for key, value in obj.items():
         if key == "changes":
             result[key] = value
-        elif key == "sites" and isinstance(value, dict):
-            result[key] = {site: with_extras(counts) for site, counts in value.items()}
-        elif key == "zones" and isinstance(value, dict):
-            result[key] = {
-                site: {zone: with_extras(counts) for zone, counts in zones.items()}
-                for site, zones in value.items()
-            }
+        elif key in ("sites", "zones") and isinstance(value, dict):
+            result[key] = {part: with_extras(inner) for part, inner in value.items()}
         else:
             result[key] = with_extras(value)
     return {**result, "future_field": {"x": [1]}}

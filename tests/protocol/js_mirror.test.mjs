@@ -127,7 +127,8 @@ test("an unknown alert kind reads as custom", () => {
 test("a roll call keeps need-help entries whole and zone keys as given", () => {
   const frame = examples.server.find((e) => e.name === "rollcall").frame;
   const message = P.decodeServer(frame);
-  assert.deepEqual(Object.keys(message.zones["1"]).sort(), ["10", "none"]);
+  assert.deepEqual(Object.keys(message.sites["1"].zones).sort(), ["10", "none"]);
+  assert.equal(message.sites["1"].zones.none.name, null);
   assert.equal(message.need_help.length, 2);
   assert.equal(message.need_help[1].person, null);
   assert.equal(message.totals.expected, message.totals.targeted);

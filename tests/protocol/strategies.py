@@ -30,8 +30,10 @@ from protocol.messages import (
     ReceiptMsg,
     RollCall,
     RollCallCounts,
+    SiteRollCall,
     Texts,
     Welcome,
+    ZoneRollCall,
 )
 from protocol.vocabulary import (
     AlertState,
@@ -67,7 +69,8 @@ def word(max_size: int, min_size: int = 1) -> st.SearchStrategy[str]:
 ids = st.integers(1, MAX_ID)
 seqs = st.integers(0, MAX_ID)
 counts = st.integers(0, 10**6)
-timestamps = st.floats(allow_nan=False, allow_infinity=False)
+# any finite number; an integer stays an integer through a round trip (`pong` echoes it)
+timestamps = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53)
 iso_times = st.datetimes().map(lambda d: d.isoformat() + "+00:00")
 json_values: st.SearchStrategy[Any] = st.recursive(
     st.none()
@@ -176,15 +179,19 @@ need_helps = st.builds(
     location=line(MAX_LOCATION),
     at=st.none() | iso_times,
 )
+zone_roll_calls = st.builds(ZoneRollCall, name=st.none() | line(50), totals=roll_call_counts)
+site_roll_calls = st.builds(
+    SiteRollCall,
+    name=line(50),
+    totals=roll_call_counts,
+    zones=st.dictionaries(zone_keys, zone_roll_calls, max_size=3),
+)
 roll_calls = st.builds(
     RollCall,
     alert_id=ids,
     at=iso_times,
     totals=roll_call_counts,
-    sites=st.dictionaries(ids, roll_call_counts, max_size=4),
-    zones=st.dictionaries(
-        ids, st.dictionaries(zone_keys, roll_call_counts, max_size=3), max_size=3
-    ),
+    sites=st.dictionaries(ids, site_roll_calls, max_size=4),
     need_help=st.lists(need_helps, max_size=3),
     not_reached_count=counts,
     not_answered_count=counts,

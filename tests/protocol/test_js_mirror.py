@@ -3,8 +3,6 @@ here from Python, checked in Node by js_mirror.test.mjs, and what JS builds is d
 the strict Python reader."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,9 +27,8 @@ from protocol.messages import (
 )
 from protocol.vocabulary import Language, ReceiptState, Response
 from tests.protocol.examples import SERVER_EXAMPLES, frame, with_extras
+from tests.protocol.node import js_decode, node_env, node_or_skip
 
-ROOT = Path(__file__).resolve().parents[2]
-PROTOCOL_JS = ROOT / "server" / "web" / "protocol.js"
 TEST_SCRIPT = Path(__file__).with_name("js_mirror.test.mjs")
 
 CLIENT_MESSAGES = [
@@ -86,6 +83,8 @@ def _server_error_examples() -> list[dict[str, str]]:
     alert = {"type": "alert", **SERVER_EXAMPLES["alert"]}
     rollcall = SERVER_EXAMPLES["rollcall"]
     help_entry = rollcall["need_help"][0]
+    site = rollcall["sites"]["1"]
+    bad = {**rollcall["totals"], "answered": -1}
     frames = [
         "not json",
         "[1,2]",
@@ -107,9 +106,13 @@ def _server_error_examples() -> list[dict[str, str]]:
         frame(SERVER_EXAMPLES["error"], code=5),
         frame(SERVER_EXAMPLES["rollcall"], sites={"Hus B": {}}),
         frame(rollcall, at=...),
-        frame(rollcall, zones={"1": {"Hus B": rollcall["totals"]}}),
-        frame(rollcall, zones={"x": {}}),
-        frame(rollcall, zones={"1": {"none": {**rollcall["totals"], "answered": -1}}}),
+        frame(rollcall, sites={"1": {**site, "zones": {"Hus B": site["zones"]["10"]}}}),
+        frame(rollcall, sites={"x": site}),
+        frame(rollcall, sites={"1": {**site, "zones": {"none": {"name": None, "totals": bad}}}}),
+        frame(rollcall, sites={"1": {**site, "name": None}}),
+        frame(rollcall, sites={"1": {**site, "zones": {"10": {"name": 5, "totals": {}}}}}),
+        frame(rollcall, sites={"1": {k: v for k, v in site.items() if k != "zones"}}),
+        frame(rollcall, sites={"1": rollcall["totals"]}),
         frame(rollcall, totals={k: v for k, v in rollcall["totals"].items() if k != "expected"}),
         frame(rollcall, need_help=[{**help_entry, "kind": "toaster"}]),
         frame(rollcall, need_help=[{k: v for k, v in help_entry.items() if k != "person_id"}]),
@@ -196,21 +199,12 @@ def node_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def run_node(tmp_path: Path) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("PDV_REQUIRE_SERVICES") == "1":
-            pytest.fail("node is required (PDV_REQUIRE_SERVICES=1) but not on PATH")
-        pytest.skip("node is not installed: the JS mirror of the protocol is not checked")
+    node = node_or_skip()
     examples_path = tmp_path / "examples.json"
     out_path = tmp_path / "out.json"
     # ensure_ascii: lone surrogates in the hostile notes must survive as JSON escapes
     examples_path.write_text(json.dumps(examples(), ensure_ascii=True), encoding="utf-8")
-    env = {
-        **os.environ,
-        "PDV_PROTOCOL_JS": PROTOCOL_JS.as_uri(),
-        "PDV_PROTOCOL_EXAMPLES": str(examples_path),
-        "PDV_PROTOCOL_OUT": str(out_path),
-    }
+    env = node_env(PDV_PROTOCOL_EXAMPLES=str(examples_path), PDV_PROTOCOL_OUT=str(out_path))
     result = subprocess.run(
         [node, "--test", "--test-reporter=spec", str(TEST_SCRIPT)],
         env=env,
@@ -242,3 +236,11 @@ def test_frames_built_in_js_pass_the_strict_server(node_run: dict[str, Any]) -> 
     assert "pair 😀 kept" in [decode_client(t).note for t in out["acks"]]  # type: ignore[union-attr]
     for text in out["built"]:
         decode_client(text)
+
+
+def test_js_decode_reads_what_python_reads_and_refuses_what_python_refuses() -> None:
+    """The one-shot JS decoder the gateway tests use agrees with decode_server."""
+    good = frame(SERVER_EXAMPLES["rollcall"])
+    [ok, bad] = js_decode([good, '{"type":"pong","ts":"now"}'])
+    assert ok == {"message": to_dict(decode_server(good))}
+    assert bad["error"].startswith("protocol.invalid")

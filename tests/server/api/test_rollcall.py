@@ -144,6 +144,8 @@ async def test_rollcall_aggregates_persons_sites_and_lists(
         "totals",
         "sites",
         "need_help",
+        "not_reached_count",
+        "not_answered_count",
         "not_reached",
         "not_answered",
     }
@@ -162,6 +164,7 @@ async def test_rollcall_aggregates_persons_sites_and_lists(
     assert (help_item["note"], help_item["location"]) == ("skadad", "Hus B, rum 12")
     assert [entry["name"] for entry in body["not_reached"]] == ["pc_a"]
     assert [entry["name"] for entry in body["not_answered"]] == ["pc_b"]
+    assert (body["not_reached_count"], body["not_answered_count"]) == (1, 1)
 
 
 async def test_principal_sees_only_the_sites_where_they_lead(

@@ -1,27 +1,30 @@
-"""The pure roll call: statuses, aggregation per person, site and zone, lists, delta, frame,
-and the reachability report."""
+"""The pure roll call: statuses, aggregation per person, site and zone, lists, the message
+and the document, and the reachability report."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from protocol.codec import decode_server, encode, to_dict
+from protocol.messages import RollCall
 from server.core.rollcall import (
     COUNT_KEYS,
     RANK,
     STATUSES,
     DeviceRow,
     ReceiptRow,
+    RollCallReport,
     compute,
     counts,
-    delta,
     device_status,
-    frame,
     percentile,
     reachability,
+    unchanged,
 )
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -80,8 +83,20 @@ def phone(
     )
 
 
-def roll(devices: list[DeviceRow], receipts: list[ReceiptRow], sites: dict[int, str] = SITES):
-    return compute(alert_id=7, sites=sites, zones=ZONES, devices=devices, receipts=receipts, at=AT)
+def report(
+    devices: list[DeviceRow],
+    receipts: list[ReceiptRow],
+    sites: dict[int, str] = SITES,
+    at: datetime = AT,
+) -> RollCallReport:
+    return compute(alert_id=7, sites=sites, zones=ZONES, devices=devices, receipts=receipts, at=at)
+
+
+def roll(
+    devices: list[DeviceRow], receipts: list[ReceiptRow], sites: dict[int, str] = SITES
+) -> dict[str, Any]:
+    """The document GET /alerts/{id}/rollcall answers."""
+    return report(devices, receipts, sites).document()
 
 
 def expected_counts(**values: int) -> dict[str, int]:
@@ -115,7 +130,7 @@ def test_device_status_follows_the_furthest_receipt_step() -> None:
 def test_counts_are_cumulative_and_carry_the_protocol_names() -> None:
     """reached and displayed include higher statuses; targeted/delivered/acked mirror them."""
     tally = counts(["not_reached", "delivered", "displayed", "safe", "need_help", "not_on_site"])
-    assert tally == expected_counts(
+    assert to_dict(tally) == expected_counts(
         expected=6,
         reached=5,
         not_reached=1,
@@ -299,6 +314,8 @@ def test_document_is_json_and_complete() -> None:
         "totals",
         "sites",
         "need_help",
+        "not_reached_count",
+        "not_answered_count",
         "not_reached",
         "not_answered",
     }
@@ -337,68 +354,50 @@ def test_totals_are_consistent_for_any_devices(rows: list[tuple[int, int, str | 
     assert totals["expected"] == len(persons) + shared
 
 
-# -- delta and frame -------------------------------------------------------------------------
+# -- the message, the document and unchanged ------------------------------------------------
 
 
-def test_delta_of_nothing_changed_is_empty_even_when_time_moved() -> None:
-    """Only `at` differs: no change."""
+def test_nothing_changed_is_unchanged_even_when_time_moved() -> None:
+    """Only `at` differs: unchanged; no previous message: changed."""
     devices = [phone(1, 100)]
-    first = roll(devices, [delivered(1)])
-    later = compute(
-        alert_id=7,
-        sites=SITES,
-        zones=ZONES,
-        devices=devices,
-        receipts=[delivered(1)],
-        at=AT + timedelta(seconds=5),
-    )
-    assert delta(first, later) == {}
+    first = report(devices, [delivered(1)]).message
+    later = report(devices, [delivered(1)], at=AT + timedelta(seconds=5)).message
+    assert later.at != first.at
+    assert unchanged(first, later)
+    assert not unchanged(None, later)
 
 
-def test_delta_returns_only_the_changed_parts() -> None:
-    """An answer at site 1 changes the totals, site 1 and the list it left, nothing else."""
+def test_an_answer_or_a_narrower_audience_is_a_change() -> None:
+    """An answer changes the message; so does a roll call over fewer sites."""
     devices = [phone(1, 100, site=1), phone(2, 101, site=2)]
-    before = roll(devices, [delivered(1)])
-    after = roll(devices, [answered(1, "safe")])
-    changed = delta(before, after)
-    assert set(changed) == {"totals", "sites", "not_answered"}
-    assert list(changed["sites"]) == ["1"]
-    assert changed["totals"]["safe"] == 1
-    assert changed["not_answered"] == []
+    before = report(devices, [delivered(1)]).message
+    assert not unchanged(before, report(devices, [answered(1, "safe")]).message)
+    assert not unchanged(before, report(devices, [delivered(1)], sites={1: "Ullvi"}).message)
 
 
-def test_delta_from_nothing_is_everything_and_names_removed_sites() -> None:
-    """No previous: all but `at`; a site gone maps to None."""
-    devices = [phone(1, 100)]
-    current = roll(devices, [])
-    assert set(delta(None, current)) == set(current) - {"at"}
-    narrower = roll(devices, [], sites={1: "Ullvi"})
-    assert delta(current, narrower) == {"sites": {"2": None}}
-
-
-def test_frame_carries_counts_per_site_and_zone_and_the_need_help_list() -> None:
-    """The WebSocket frame: counts only (lists as counts) except need_help in full."""
+def test_the_document_is_the_message_plus_the_lists_by_name() -> None:
+    """One shape: GET /alerts/{id}/rollcall answers the `rollcall` frame's fields (nested
+    sites and zones, need-help list, counts) plus the lists by name, which only HTTP has."""
     devices = [phone(1, 100, zone=10), phone(2, 101), phone(3, 102)]
-    document = roll(devices, [answered(1, "need_help"), delivered(2)])
-    message = frame(document)
-    assert message["type"] == "rollcall" and message["alert_id"] == 7
-    assert message["totals"] == document["totals"]
-    assert message["sites"] == {"1": document["sites"]["1"]["totals"], "2": expected_counts()}
-    assert message["zones"]["1"]["10"]["need_help"] == 1
-    assert message["need_help"] == document["need_help"]
-    assert message["not_reached_count"] == 1 and message["not_answered_count"] == 1
+    result = report(devices, [answered(1, "need_help"), delivered(2)])
+    frame = to_dict(result.message)
+    document = result.document()
+    assert frame.pop("type") == "rollcall"
+    lists = {"not_reached": result.not_reached, "not_answered": result.not_answered}
+    assert document == {**frame, **lists}
+    assert frame["sites"]["1"]["zones"]["10"]["totals"]["need_help"] == 1
+    assert frame["sites"]["2"] == {"name": "Kyrkbacken", "totals": expected_counts(), "zones": {}}
+    assert frame["not_reached_count"] == 1 and frame["not_answered_count"] == 1
+    assert len(result.not_reached) == 1 and len(result.not_answered) == 1
 
 
-def test_frame_decodes_with_the_protocol_codec() -> None:
-    """Clients' lenient decoder reads the frame as a RollCall."""
-    from protocol.codec import decode_server
-    from protocol.messages import RollCall
-
-    document = roll([phone(1, 100), phone(2, None)], [answered(1, "safe")])
-    message = decode_server(json.dumps(frame(document)))
-    assert isinstance(message, RollCall)
-    assert message.totals.targeted == 2 and message.totals.acked == 1
-    assert message.sites[1].safe == 1
+def test_the_message_decodes_with_the_protocol_codec() -> None:
+    """Clients' lenient decoder reads the encoded message back as the same RollCall."""
+    message = report([phone(1, 100), phone(2, None)], [answered(1, "safe")]).message
+    decoded = decode_server(encode(message))
+    assert isinstance(decoded, RollCall) and decoded == message
+    assert decoded.totals.targeted == 2 and decoded.totals.acked == 1
+    assert decoded.sites[1].totals.safe == 1
 
 
 # -- reachability ----------------------------------------------------------------------------

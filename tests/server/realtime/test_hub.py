@@ -8,7 +8,10 @@ from typing import Any
 
 from websockets.protocol import State
 
+from protocol.codec import alert_event_from_dict, decode_server, encode
+from protocol.messages import AlertEvent
 from server.realtime.hub import Hub, Subscriber
+from tests.protocol.examples import ALERT
 
 
 class MemoryTransport:
@@ -32,23 +35,23 @@ class MemoryConnection:
     def protocol(self) -> MemoryConnection:
         return self
 
-    def seqs(self) -> list[int]:
+    def payloads(self) -> list[bytes]:
         # a server text frame with a 16-bit or 7-bit length: payload after the header
-        out = []
-        for frame in self.transport.frames:
-            offset = 4 if frame[1] == 126 else 2
-            out.append(json.loads(frame[offset:])["seq"])
-        return out
+        return [frame[4 if frame[1] == 126 else 2 :] for frame in self.transport.frames]
+
+    def seqs(self) -> list[int]:
+        return [json.loads(payload)["seq"] for payload in self.payloads()]
 
 
 def event(seq: int, sites: tuple[int, ...] = (1,)) -> dict[str, Any]:
+    """An event document as the database stores it (server.storage.events.event_document)."""
     return {
         "seq": seq,
         "event": "updated",
-        "at": "",
-        "actor": "",
+        "at": "2025-03-01T08:00:00+00:00",
+        "actor": "person:1",
         "changes": {},
-        "alert": {"id": 1, "sites": list(sites)},
+        "alert": {**ALERT, "sites": list(sites)},
     }
 
 
@@ -100,7 +103,7 @@ async def test_buffered_events_newer_than_the_replay_follow_it() -> None:
     await hub.subscribe(sub)
     hub.offer(1, event(1))
     fresh = hub.go_live(sub, sent_up_to=0)
-    assert [e["seq"] for e in fresh] == [1]
+    assert [e.seq for e in fresh] == [1]
     assert sub.last_seq == 1
 
 
@@ -150,3 +153,23 @@ async def test_overflowing_subscriber_is_dropped_and_closed() -> None:
     assert closed == [1013]
     assert slow.seqs() == [1] and fast.seqs() == [1, 2]
     assert hub.connection_count() == 1
+
+
+async def test_the_alert_frame_is_protocols_encoding_of_the_event() -> None:
+    """The fan-out writes exactly what protocol.codec encodes, and clients decode it back to
+    the stored event; one encoding serves every subscriber (the same bytes)."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    first, second = MemoryConnection(), MemoryConnection()
+    for connection in (first, second):
+        sub = subscriber(connection)
+        await hub.subscribe(sub)
+        hub.go_live(sub, sent_up_to=0)
+    document = event(1)
+    hub.offer(1, document)
+    [payload] = first.payloads()
+    assert first.transport.frames == second.transport.frames
+    expected = alert_event_from_dict(document)
+    assert payload == encode(expected).encode()
+    decoded = decode_server(payload)
+    assert isinstance(decoded, AlertEvent) and decoded == expected

@@ -140,7 +140,7 @@ async def test_acks_reach_the_dashboard_as_rollcall_frames(
     assert frame["totals"]["expected"] == 3 and frame["totals"]["need_help"] == 1
     assert frame["totals"]["safe"] == 1 and frame["not_reached_count"] == 0
     assert frame["not_answered_count"] == 1
-    assert frame["zones"][site]["none"] == frame["sites"][site]
+    assert frame["sites"][site]["zones"]["none"]["totals"] == frame["sites"][site]["totals"]
     [help_item] = frame["need_help"]
     assert help_item["person"] == "Anna" and help_item["note"] == "sal 204"
     assert isinstance(decode_server(json.dumps(frame)), RollCall)
@@ -244,8 +244,8 @@ async def test_exit_cancels_pending_pushes_and_ignores_later_batches(
     async with feed:
         await feed.receipts_written([update])
         await feed.alerts_changed(world.organization_id, [2, 3])
-        tasks = list(feed._tasks.values())
+        tasks = list(feed.feed._tasks.values())
         assert len(tasks) == 3
-    assert all(task.done() for task in tasks) and not feed._tasks
+    assert all(task.done() for task in tasks) and not feed.feed._tasks
     await feed.receipts_written([update])
-    assert not feed._tasks
+    assert not feed.feed._tasks

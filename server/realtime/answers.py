@@ -1,0 +1,46 @@
+"""What devices answer over the WebSocket — receipts (`delivered`, `displayed`) and acks — turned
+into receipt updates for the group-commit writer (server/realtime/receipts.py). Never waits:
+the writer's queue takes them, and a later batch stores them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from protocol.messages import Ack, ReceiptMsg
+from protocol.vocabulary import ReceiptState
+from server.clock import utcnow
+from server.realtime.receipts import ReceiptWriter
+from server.storage.callers import Caller
+from server.storage.receipts import ReceiptUpdate
+
+
+class Answers:
+    def __init__(self, *, receipts: ReceiptWriter) -> None:
+        self.receipts = receipts
+
+    def record(self, caller: Caller, message: ReceiptMsg | Ack) -> None:
+        """Queue a device's receipt or ack. Dashboards (person sessions) don't receipt;
+        persons answer through their devices or the HTTP API, so theirs are ignored."""
+        device = caller.device
+        if device is None:
+            return
+        update = ReceiptUpdate(
+            organization_id=caller.organization_id,
+            alert_id=message.alert_id,
+            device_id=device.id,
+            site_id=device.site_id,
+            person_id=device.person_id,
+            at=utcnow(),
+        )
+        if isinstance(message, Ack):
+            update = replace(
+                update,
+                response=str(message.response),
+                note=message.note,
+                location=message.location,
+            )
+        else:
+            update = replace(
+                update, delivered=True, displayed=message.state == ReceiptState.DISPLAYED
+            )
+        self.receipts.put(update)

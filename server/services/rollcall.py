@@ -1,0 +1,79 @@
+"""The roll call of an alert and the reachability report of a drill or test, for a caller:
+who may see them, and over which of the alert's sites (server/core/rollcall.py computes,
+server/storage/rollcall.py reads). Read-only: nothing is written, so nothing is committed
+or audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from protocol.vocabulary import Mode
+from server.core import rollcall as core
+from server.core.errors import Forbidden
+from server.core.permissions import Action, can, sites_where
+from server.errors import ServiceError
+from server.storage import rollcall as rows
+from server.storage.callers import Caller
+from server.storage.rollcall import AlertFacts
+
+REPORT_MODES = frozenset({Mode.DRILL.value, Mode.TEST.value})
+
+
+def viewable_sites(caller: Caller, alert: AlertFacts) -> frozenset[int]:
+    """The alert's sites where the caller may view the roll call."""
+    if caller.organization_id != alert.organization_id:
+        return frozenset()
+    return sites_where(caller.actor, Action.VIEW_ROLLCALL, all_site_ids=alert.site_ids)
+
+
+async def _viewable(session: AsyncSession, *, caller: Caller, alert_id: int) -> AlertFacts:
+    """The alert and the caller's right to its roll call: `alert.not_found` when the alert
+    is another organization's or the caller doesn't even receive it, `auth.forbidden` when
+    the caller receives it but may view the roll call on none of its sites."""
+    alert = await rows.alert_facts(
+        session, organization_id=caller.organization_id, alert_id=alert_id
+    )
+    if alert is None:
+        raise ServiceError("alert.not_found", f"alert {alert_id}")
+    if not viewable_sites(caller, alert):
+        receives = any(
+            can(caller.actor, Action.RECEIVE, organization_id=alert.organization_id, site_ids=[s])
+            for s in alert.site_ids
+        )
+        if not receives:
+            raise ServiceError("alert.not_found", f"alert {alert_id}")
+        raise Forbidden(detail=str(Action.VIEW_ROLLCALL))
+    return alert
+
+
+async def rollcall(
+    *, session: AsyncSession, caller: Caller, alert_id: int, now: datetime
+) -> dict[str, Any]:
+    """The roll-call document over the alert's sites the caller may view: the `rollcall`
+    frame's structure plus the lists of who is not reached and who has not answered."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    data = await rows.load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+    return data.compute(at=now).document()
+
+
+async def reachability(
+    *, session: AsyncSession, caller: Caller, alert_id: int, now: datetime
+) -> dict[str, Any]:
+    """The reachability report of a drill or test over the sites the caller may view;
+    `alert.not_drill_or_test` for an actual alert."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    if alert.mode not in REPORT_MODES:
+        raise ServiceError("alert.not_drill_or_test", f"alert {alert_id} is {alert.mode}")
+    data = await rows.load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+    return core.reachability(
+        alert_id=alert.id,
+        mode=alert.mode,
+        created_at=alert.created_at,
+        sites=data.sites,
+        devices=data.devices,
+        receipts=data.receipts,
+        at=now,
+    )
