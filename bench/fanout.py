@@ -50,7 +50,8 @@ BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT))
 
 from bench.seed import Seeded, seed  # noqa: E402
-from server.realtime.frames import dumps, text_frame  # noqa: E402
+from protocol.codec import alert_event_from_dict  # noqa: E402
+from server.realtime.frames import server_frame  # noqa: E402
 
 LISTENING = re.compile(r"pdv-alert listening on http://([^:\s]+):(\d+)")
 TARGET_FANOUT = 1.3  # pdv fan-out ≤ 1.3 × floor
@@ -628,7 +629,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             # the floor: the same frame (byte for byte but the seq), on a line to its stdin
             template = template or event
             seq = 1_000_000 + index
-            frame = text_frame(dumps({"type": "alert", **{**template, "seq": seq}}))
+            frame = server_frame(alert_event_from_dict({**template, "seq": seq}))
             await floor.ask(f"load {index} {frame.hex()}")
             await asyncio.sleep(args.pause)
             tap = WireTap.open(floor.port) if args.tap else None
