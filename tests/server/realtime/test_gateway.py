@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from protocol.codec import decode_server, to_dict
 from protocol.vocabulary import Role
 from server.storage.tables import Receipt
 from tests import factories
 from tests.factories import bearer
+from tests.protocol.node import js_decode
 from tests.server.realtime.clients import hello, next_of, receive
 from tests.server.realtime.conftest import WAIT, LiveServer
 
@@ -399,3 +402,83 @@ async def test_hello_racing_a_revocation_is_closed(live_server: LiveServer) -> N
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
     other, _ = await hello(live_server.ws_url, world.tokens["a2"])  # others are unaffected
     await other.close()
+
+
+class Recorder:
+    """Keeps every raw frame the server sent to the connections it reads."""
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    async def next_of(self, ws: ClientConnection, kind: str) -> dict[str, Any]:
+        while True:
+            raw = await asyncio.wait_for(ws.recv(), timeout=WAIT)
+            assert isinstance(raw, str)
+            self.frames.append(raw)
+            message: dict[str, Any] = json.loads(raw)
+            if message["type"] == kind:
+                return message
+
+    async def hello(
+        self, url: str, token: str, *, epoch: str | None = None, last_seq: int = 0, **args: Any
+    ) -> tuple[ClientConnection, dict[str, Any]]:
+        ws = await connect(url, open_timeout=WAIT, **args)
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "v": 1,
+                    "token": token,
+                    "epoch": epoch,
+                    "last_seq": last_seq,
+                    "client": {"name": "test", "version": "1"},
+                }
+            )
+        )
+        return ws, await self.next_of(ws, "welcome")
+
+
+async def test_every_frame_the_gateway_sends_decodes_in_python_and_in_js(
+    live_server: LiveServer,
+) -> None:
+    """welcome (recovered true and false), alert (every event), pong, error, rollcall and
+    presence as the real server writes them: decode_server reads each, and protocol.js's
+    decodeServer reads each to the same message."""
+    world = await world_with_devices(live_server)
+    recorder = Recorder()
+    headers = bearer(world, "principal")
+    board, _ = await recorder.hello(live_server.ws_url, world.tokens["principal"])
+    a1, first = await recorder.hello(live_server.ws_url, world.tokens["a1"])
+    await recorder.next_of(board, "presence")  # a1 connected
+    created = await trigger(live_server, world, "A")
+    alert_id = created["alert"]["id"]
+    await live_server.http.patch(
+        f"/api/v1/alerts/{alert_id}", json={"kind": "evacuate"}, headers=headers
+    )
+    await live_server.http.post(f"/api/v1/alerts/{alert_id}/resolve", headers=headers)
+    second = await trigger(live_server, world, "A")
+    await live_server.http.post(f"/api/v1/alerts/{second['alert']['id']}/cancel", headers=headers)
+    events = [(await recorder.next_of(a1, "alert"))["event"] for _ in range(5)]
+    assert events == ["triggered", "updated", "resolved", "triggered", "cancelled"]
+    await a1.send(json.dumps({"type": "ack", "alert_id": alert_id, "response": "safe"}))
+    await recorder.next_of(board, "rollcall")
+    await a1.send(json.dumps({"type": "ping", "ts": 1}))
+    await recorder.next_of(a1, "pong")
+    await a1.send(json.dumps({"type": "ack", "alert_id": 1, "response": "maybe"}))
+    await recorder.next_of(a1, "error")
+    await a1.close()
+    resumed, welcome = await recorder.hello(
+        live_server.ws_url, world.tokens["a1"], epoch=first["epoch"], last_seq=2
+    )
+    assert welcome["recovered"] is True and len(welcome["events"]) == 3
+    fresh, welcome = await recorder.hello(live_server.ws_url, world.tokens["a2"])
+    assert welcome["recovered"] is False
+    for ws in (board, resumed, fresh):
+        await ws.close()
+
+    decoded = [decode_server(frame) for frame in recorder.frames]
+    kinds = {type(message).__name__ for message in decoded}
+    assert kinds == {"Welcome", "AlertEvent", "Pong", "Error", "RollCall", "Presence"}
+    assert '{"type":"pong","ts":1}' in recorder.frames  # ts echoed exactly, not 1.0
+    in_js = js_decode(recorder.frames)
+    assert in_js == [{"message": to_dict(message)} for message in decoded]

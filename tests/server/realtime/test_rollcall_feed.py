@@ -249,3 +249,27 @@ async def test_exit_cancels_pending_pushes_and_ignores_later_batches(
     assert all(task.done() for task in tasks) and not feed.feed._tasks
     await feed.receipts_written([update])
     assert not feed.feed._tasks
+
+
+async def test_the_production_feed_pushes_the_http_roll_call(live_server: LiveServer) -> None:
+    """The app's own wiring (receipt writer → roll-call feed → hub), no feed built here: a
+    dashboard gets a `rollcall` frame after a device's ack, with exactly the structure and
+    numbers GET /alerts/{id}/rollcall answers (less the lists by name)."""
+    assert live_server.realtime.receipts.on_written is not None  # the app wired it
+    world = await school(live_server)
+    board = await dashboard(live_server, world, "principal_a")
+    device, _ = await hello(live_server.ws_url, world.tokens["a0"])
+    alert_id = await trigger(live_server, world, "A")
+    await next_of(device, "alert")
+    await ack(device, alert_id, "need_help", note="sal 204")
+    frame, _ = await rollcall_until(board, alert_id, lambda f: f["totals"]["need_help"] == 1)
+    response = await live_server.http.get(
+        f"/api/v1/alerts/{alert_id}/rollcall", headers=bearer(world, "principal_a")
+    )
+    document = response.json()
+    lists = ("not_reached", "not_answered")
+    assert {k: v for k, v in document.items() if k not in (*lists, "at")} == {
+        k: v for k, v in frame.items() if k not in ("type", "at")
+    }
+    for ws in (board, device):
+        await ws.close()
