@@ -34,8 +34,10 @@ from protocol.messages import (
     RollCall,
     RollCallCounts,
     ServerMessage,
+    SiteRollCall,
     Texts,
     Welcome,
+    ZoneRollCall,
 )
 
 __all__ = [
@@ -60,8 +62,10 @@ __all__ = [
     "RollCall",
     "RollCallCounts",
     "ServerMessage",
+    "SiteRollCall",
     "Texts",
     "Welcome",
+    "ZoneRollCall",
     "close_info",
     "decode_client",
     "decode_server",
