@@ -218,7 +218,7 @@ async def update_me(
         await _check_current_password(
             session, limits=limits, person=person, current_password=current_password or ""
         )
-    await persons.update_person(
+    updated = await persons.update_person(
         session,
         organization_id=caller.organization_id,
         person_id=person.id,
@@ -229,6 +229,6 @@ async def update_me(
         now=now,
         keep_session=caller.session_hash,
     )
-    result = await person_me(session, person=person, actor=caller.actor)
+    result = await person_me(session, person=updated, actor=caller.actor)
     await session.commit()
     return result

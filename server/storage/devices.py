@@ -139,21 +139,18 @@ async def update_device(
     device = await get_device(session, organization_id=organization_id, device_id=device_id)
     changes: dict[str, Any] = {}
     if not isinstance(name, Unset):
-        name = check_name(name)
-        if name != device.name:
-            changes["name"] = name
+        changes["name"] = check_name(name)
     if not isinstance(zone_id, Unset):
         if zone_id is not None:
             await get_zone(
                 session, organization_id=organization_id, site_id=device.site_id, zone_id=zone_id
             )
-        if zone_id != device.zone_id:
-            changes["zone_id"] = zone_id
+        changes["zone_id"] = zone_id
     if not isinstance(person_id, Unset):
         if person_id is not None:
             await require_person(session, organization_id=organization_id, person_id=person_id)
-        if person_id != device.person_id:
-            changes["person_id"] = person_id
+        changes["person_id"] = person_id
+    changes = {field: value for field, value in changes.items() if getattr(device, field) != value}
     if not changes:
         return device
     for field, value in changes.items():
