@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from server.api import errors
 from server.api.limits import BodySizeLimit
 from server.realtime.service import Realtime
+from server.services.sink import NullSink
 from server.settings import Settings
 from server.storage.database import Database
 
@@ -51,6 +52,7 @@ def create_app(
             if realtime:
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))
                 app.state.realtime = live
+                app.state.sink = live
                 app.state.on_event = live.on_event
                 app.state.device_revoked = live.device_revoked
                 app.state.person_signed_out = live.person_signed_out
@@ -69,6 +71,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
+    app.state.sink = NullSink()
     if database is not None:
         app.state.database = database
     errors.install(app)

@@ -28,16 +28,14 @@ from server import demo
 from server.clock import utcnow
 from server.core.errors import CoreError
 from server.errors import ERRORS, ServiceError
+from server.services import api_keys as api_key_service
+from server.services import audit as audit_service
+from server.services import enrollment as enrollment_service
+from server.services import organization as organization_service
+from server.services import persons as person_service
+from server.services.access import Operator
 from server.settings import Settings, load_settings
-from server.storage import (
-    alerts,
-    api_keys,
-    audit,
-    enrollment,
-    organizations,
-    persons,
-    sites,
-)
+from server.storage import alerts, persons, sites
 from server.storage.callers import Caller, person_actor
 from server.storage.database import Database
 from server.storage.tables import Organization, Site
@@ -138,10 +136,11 @@ def _port(value: str) -> int:
 
 
 async def _organization(session: AsyncSession, slug: str) -> Organization:
-    org = await organizations.get_by_slug(session, slug=slug.strip().lower())
-    if org is None:
-        raise ServiceError("organization.not_found", slug)
-    return org
+    return await organization_service.find_by_slug(session=session, slug=slug)
+
+
+def _operator(org: Organization) -> Operator:
+    return Operator(organization_id=org.id, ref=_actor())
 
 
 async def _site(session: AsyncSession, org: Organization, name: str) -> Site:
@@ -247,26 +246,19 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         password = _ask_password()
     if password is None:
         password, generated = secrets.token_urlsafe(12), True
-    now = utcnow()
     async with Database(settings.database_url) as database:
         await database.migrate()
         async with database.session() as session:
-            if await persons.get_by_email(session, email=email) is not None:
-                raise ServiceError("person.email_taken", email)
-            org = await organizations.create_organization(
-                session, name=name, slug=args.slug, actor=_actor(), now=now
+            org, admin = await organization_service.create_with_admin(
+                session=session,
+                operator=_actor(),
+                name=name,
+                slug=args.slug,
+                admin_email=email,
+                admin_name=admin_name,
+                admin_password=password,
+                now=utcnow(),
             )
-            admin = await persons.create_person(
-                session,
-                organization_id=org.id,
-                email=email,
-                name=admin_name,
-                password=password,
-                roles=[(Role.ADMIN, None)],
-                actor=_actor(),
-                now=now,
-            )
-            await session.commit()
     _say(
         f"Organisationen är skapad (organization created): {org.name} [{org.slug}]",
         f"Administratör (admin): {admin.name} <{admin.email}>",
@@ -281,7 +273,6 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         await database.migrate()
         async with database.session() as session:
             result = await demo.seed(session, reset=args.reset, actor=_actor(), now=utcnow())
-            await session.commit()
     org = result.organization
     state = "skapad (created)" if result.created else "fanns redan (already there)"
     _say(f"Demo: {org.name} [{org.slug}] {state}; skolor (sites): {', '.join(result.sites)}", "")
@@ -328,19 +319,18 @@ async def cmd_person_add(args: argparse.Namespace, settings: Settings) -> int:
         for role, site_name in args.role:
             site = await _site(session, org, site_name) if site_name else None
             roles.append((role, site.id if site else None))
-        person = await persons.create_person(
-            session,
-            organization_id=org.id,
+        view = await person_service.create_person(
+            session=session,
+            who=_operator(org),
             email=args.email,
             name=args.name,
             password=password,
             roles=roles,
             language=args.language,
             phone=args.phone,
-            actor=_actor(),
             now=now,
         )
-        await session.commit()
+    person = view.person
     _say(f"Personen är skapad (person created): id {person.id}, {person.name} <{person.email}>")
     if password is None:
         _say("Inget lösenord satt (no password set): personen kan inte logga in ännu.")
@@ -352,12 +342,12 @@ async def cmd_person_list(args: argparse.Namespace, settings: Settings) -> int:
         org = await _organization(session, args.organization)
         site_names = {s.id: s.name for s in await sites.list_sites(session, organization_id=org.id)}
         rows = []
-        for person in await persons.list_persons(session, organization_id=org.id):
-            roles = await persons.roles_of(session, person_id=person.id)
+        for view in await person_service.list_persons(session=session, who=_operator(org)):
+            person = view.person
             described = demo.describe_roles(
                 [
                     (role, site_names.get(site_id, str(site_id)) if site_id else None)
-                    for role, site_id in roles
+                    for role, site_id in view.roles
                 ]
             )
             active = "ja (yes)" if person.active else "nej (no)"
@@ -380,19 +370,17 @@ async def cmd_enroll_code_create(args: argparse.Namespace, settings: Settings) -
             if not matches:
                 raise ServiceError("zone.not_found", args.zone)
             zone_id = matches[0].id
-        row, code = await enrollment.create_enrollment_code(
-            session,
-            organization_id=org.id,
+        row, code = await enrollment_service.create_code(
+            session=session,
+            who=_operator(org),
             site_id=site.id,
             zone_id=zone_id,
             label=args.label,
             device_kind=DeviceKind(args.kind) if args.kind else None,
             max_uses=args.uses,
             expires_in=timedelta(hours=args.hours),
-            actor=_actor(),
             now=now,
         )
-        await session.commit()
     _say(
         f"Registreringskod (enrollment code): {code}",
         f"Skola (site): {site.name}; användningar (uses): {row.max_uses}; "
@@ -407,16 +395,14 @@ async def cmd_api_key_create(args: argparse.Namespace, settings: Settings) -> in
     async with Database(settings.database_url) as database, database.session() as session:
         org = await _organization(session, args.organization)
         site = await _site(session, org, args.site)
-        row, key = await api_keys.create_api_key(
-            session,
-            organization_id=org.id,
+        row, key = await api_key_service.create_key(
+            session=session,
+            who=_operator(org),
             site_id=site.id,
             name=args.name,
             kind=Kind(args.kind),
-            actor=_actor(),
             now=now,
         )
-        await session.commit()
     _say(
         f"API-nyckel (API key): {key}",
         f"Skola (site): {site.name}; namn (name): {row.name}; larmtyp (kind): {row.kind}",
@@ -469,20 +455,18 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     broken = 0
     async with Database(settings.database_url) as database, database.session() as session:
-        if args.organization:
-            orgs: Sequence[Organization] = [await _organization(session, args.organization)]
-        else:
-            orgs = await organizations.list_organizations(session)
-        for org in orgs:
-            result = await audit.verify(session, organization_id=org.id)
-            if result.ok:
-                _say(f"{org.slug}: intakt (intact), {result.entries} poster (entries)")
-                continue
-            broken += 1
-            _say(f"{org.slug}: BRUTEN (broken), {result.entries} poster (entries):")
-            for problem in result.problems:
-                _say(f"  seq {problem.seq}: {problem.problem}")
-    if not orgs:
+        results = await audit_service.verify_organizations(
+            session=session, slug=args.organization or None
+        )
+    for org, result in results:
+        if result.ok:
+            _say(f"{org.slug}: intakt (intact), {result.entries} poster (entries)")
+            continue
+        broken += 1
+        _say(f"{org.slug}: BRUTEN (broken), {result.entries} poster (entries):")
+        for problem in result.problems:
+            _say(f"  seq {problem.seq}: {problem.problem}")
+    if not results:
         _say("Inga organisationer (no organizations).")
     return 1 if broken else 0
 

@@ -323,7 +323,8 @@ async def _ensure_api_key(
 async def seed(
     session: AsyncSession, *, reset: bool = False, actor: str = "cli:demo", now: datetime
 ) -> DemoResult:
-    """Create whatever of the demo organization is missing; the caller commits.
+    """Create whatever of the demo organization is missing, through the repositories, and
+    commit once.
 
     Existing people are left alone (their roles too). Enrollment codes and the panic
     button's key are created only where none is active; with `reset` the active ones are
@@ -363,4 +364,5 @@ async def seed(
             now=now,
         )
     )
+    await session.commit()
     return result

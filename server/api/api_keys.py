@@ -16,10 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from protocol.vocabulary import Kind
 from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
-from server.api.devices import permitted_sites, require_manage_devices, require_managed_site
 from server.clock import utcnow
-from server.core.permissions import Action
-from server.storage import api_keys
+from server.services import api_keys
 from server.storage.devices import NAME_MAX
 
 router = APIRouter(tags=["api keys"])
@@ -63,17 +61,14 @@ async def create_key(
     body: ApiKeyCreate, session: SessionDep, caller: CurrentCaller
 ) -> ApiKeyCreated:
     """A key that may trigger `kind` at one site; store `key` in the integration now."""
-    await require_managed_site(session, caller, site_id=body.site_id)
-    row, key = await api_keys.create_api_key(
-        session,
-        organization_id=caller.organization_id,
+    row, key = await api_keys.create_key(
+        session=session,
+        who=caller,
         site_id=body.site_id,
         name=body.name,
         kind=Kind(body.kind),
-        actor=caller.ref,
         now=utcnow(),
     )
-    await session.commit()
     return ApiKeyCreated(
         id=row.id,
         name=row.name,
@@ -90,26 +85,14 @@ async def list_keys(
     session: SessionDep, caller: CurrentCaller, site_id: QueryId = None
 ) -> list[ApiKeyOut]:
     """Keys (revoked ones too) of the sites where the caller manages devices."""
-    sites = await permitted_sites(session, caller, (Action.MANAGE_DEVICES,), site_id)
-    rows = await api_keys.list_api_keys(
-        session, organization_id=caller.organization_id, site_ids=sites
-    )
+    rows = await api_keys.list_keys(session=session, caller=caller, site_id=site_id)
     return [ApiKeyOut.model_validate(row) for row in rows]
 
 
 @router.post("/api-keys/{api_key_id}/revoke")
 async def revoke_key(api_key_id: PathId, session: SessionDep, caller: CurrentCaller) -> ApiKeyOut:
     """Revoke a key: it answers `auth.invalid_token` from now on."""
-    row = await api_keys.get_api_key(
-        session, organization_id=caller.organization_id, api_key_id=api_key_id
+    row = await api_keys.revoke_key(
+        session=session, caller=caller, api_key_id=api_key_id, now=utcnow()
     )
-    require_manage_devices(caller, site_id=row.site_id)
-    row = await api_keys.revoke_api_key(
-        session,
-        organization_id=caller.organization_id,
-        api_key_id=api_key_id,
-        actor=caller.ref,
-        now=utcnow(),
-    )
-    await session.commit()
     return ApiKeyOut.model_validate(row)

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from server.api.deps import CurrentCaller, SessionDep
-from server.core.permissions import Action, require
-from server.storage import audit
+from server.services import audit
 from server.storage.tables import AuditEntry
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -56,32 +55,27 @@ async def search_audit(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """Audit entries, newest first, filtered; page with `next_before_seq`."""
-    organization_id = caller.organization_id
-    require(caller.actor, Action.VIEW_AUDIT, organization_id=organization_id)
-    entries = await audit.search(
-        session,
-        organization_id=organization_id,
-        action=action or None,
-        actor=actor or None,
-        target=target or None,
+    page = await audit.search(
+        session=session,
+        who=caller,
+        action=action,
+        actor=actor,
+        target=target,
         since=_utc(since),
         until=_utc(until),
         before_seq=before_seq,
         limit=limit,
     )
-    more = len(entries) == limit and int(entries[-1].seq) > 1
     return {
-        "entries": [entry_document(e) for e in entries],
-        "next_before_seq": int(entries[-1].seq) if more else None,
+        "entries": [entry_document(e) for e in page.entries],
+        "next_before_seq": page.next_before_seq,
     }
 
 
 @router.get("/verify")
 async def verify_audit(session: SessionDep, caller: CurrentCaller) -> dict[str, Any]:
     """Check every entry's hash and link, and the stored chain head."""
-    organization_id = caller.organization_id
-    require(caller.actor, Action.VIEW_AUDIT, organization_id=organization_id)
-    result = await audit.verify(session, organization_id=organization_id)
+    result = await audit.verify(session=session, who=caller)
     return {
         "ok": result.ok,
         "entries": result.entries,

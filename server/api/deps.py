@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.clock import utcnow
 from server.credentials import SESSION_COOKIE
 from server.errors import ServiceError
+from server.services.sink import EventSink
 from server.settings import Settings
 from server.storage import callers
 from server.storage.callers import Caller
@@ -32,9 +33,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+def get_sink(request: Request) -> EventSink:
+    sink: EventSink = request.app.state.sink
+    return sink
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SinkDep = Annotated[EventSink, Depends(get_sink)]
 
 
 def _bearer(request: Request) -> str | None:

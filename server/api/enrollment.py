@@ -16,17 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from protocol.vocabulary import DeviceKind
 from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
-from server.api.devices import (
-    DeviceOut,
-    device_out,
-    permitted_sites,
-    require_manage_devices,
-    require_managed_site,
-)
+from server.api.devices import DeviceOut, device_out
 from server.clock import utcnow
-from server.core.permissions import Action
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
-from server.storage import callers, enrollment
+from server.services import enrollment as service
+from server.storage import enrollment
 from server.storage.devices import NAME_MAX
 from server.storage.tables import EnrollmentCode
 
@@ -101,20 +95,17 @@ async def create_code(
     body: EnrollmentCodeCreate, session: SessionDep, caller: CurrentCaller, settings: SettingsDep
 ) -> EnrollmentCodeCreated:
     """A code for enrolling devices at a site; show `code` (or `enroll_url` as QR) once."""
-    await require_managed_site(session, caller, site_id=body.site_id)
-    code, plaintext = await enrollment.create_enrollment_code(
-        session,
-        organization_id=caller.organization_id,
+    code, plaintext = await service.create_code(
+        session=session,
+        who=caller,
         site_id=body.site_id,
         zone_id=body.zone_id,
         label=body.label,
         device_kind=body.device_kind,
         max_uses=body.max_uses,
         expires_in=timedelta(hours=body.expires_in_hours),
-        actor=caller.ref,
         now=utcnow(),
     )
-    await session.commit()
     return EnrollmentCodeCreated(
         id=code.id,
         code=plaintext,
@@ -134,10 +125,7 @@ async def list_codes(
     session: SessionDep, caller: CurrentCaller, site_id: QueryId = None
 ) -> list[EnrollmentCodeOut]:
     """Codes of the sites where the caller manages devices, newest first."""
-    sites = await permitted_sites(session, caller, (Action.MANAGE_DEVICES,), site_id)
-    rows = await enrollment.list_enrollment_codes(
-        session, organization_id=caller.organization_id, site_ids=sites
-    )
+    rows = await service.list_codes(session=session, caller=caller, site_id=site_id)
     now = utcnow()
     return [EnrollmentCodeOut.model_validate(_code_fields(row, now=now)) for row in rows]
 
@@ -145,18 +133,7 @@ async def list_codes(
 @router.delete("/enrollment-codes/{code_id}", status_code=204)
 async def revoke_code(code_id: PathId, session: SessionDep, caller: CurrentCaller) -> Response:
     """Revoke a code; devices it already enrolled keep working."""
-    code = await enrollment.get_enrollment_code(
-        session, organization_id=caller.organization_id, code_id=code_id
-    )
-    require_manage_devices(caller, site_id=code.site_id)
-    await enrollment.revoke_enrollment_code(
-        session,
-        organization_id=caller.organization_id,
-        code_id=code_id,
-        actor=caller.ref,
-        now=utcnow(),
-    )
-    await session.commit()
+    await service.revoke_code(session=session, caller=caller, code_id=code_id, now=utcnow())
     return Response(status_code=204)
 
 
@@ -168,34 +145,17 @@ def _session_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
-async def _enrolling_person(
-    request: Request, session: SessionDep, code: str, now: datetime
-) -> int | None:
-    """The logged-in person enrolling this device, when of the code's organization."""
-    token = _session_token(request)
-    if token is None:
-        return None
-    caller = await callers.from_session_token(session, token=token, now=now)
-    if caller is None or caller.person is None:
-        return None
-    organization_id = await enrollment.code_organization_id(session, code=code)
-    return caller.person.id if organization_id == caller.organization_id else None
-
-
 @router.post("/devices/enroll", status_code=201)
 async def enroll(body: EnrollRequest, request: Request, session: SessionDep) -> Enrolled:
     """Enroll a device with a code. Sent from a logged-in browser, the device is bound to
     that person. The token in the answer is shown once; keep it."""
-    now = utcnow()
-    person_id = await _enrolling_person(request, session, body.code, now)
-    device, token = await enrollment.enroll_device(
-        session,
+    device, token = await service.enroll(
+        session=session,
         code=body.code,
         kind=body.kind,
         name=body.name,
         client_version=body.client_version,
-        person_id=person_id,
-        now=now,
+        session_token=_session_token(request),
+        now=utcnow(),
     )
-    await session.commit()
     return Enrolled(device=device_out(device), token=token)

@@ -18,10 +18,8 @@ from protocol.vocabulary import Kind, Language
 from server.api.base import PatchBody
 from server.api.deps import CurrentPerson, SessionDep
 from server.clock import utcnow
-from server.core.permissions import Action, require
-from server.core.templates import template_for, validate_overrides
-from server.errors import ServiceError
-from server.storage import organizations
+from server.core.templates import template_for
+from server.services import organization
 from server.storage.tables import Organization
 
 router = APIRouter(tags=["organization"])
@@ -59,8 +57,9 @@ def organization_document(org: Organization) -> dict[str, Any]:
 @router.get("/organization")
 async def get_organization(caller: CurrentPerson, session: SessionDep) -> dict[str, Any]:
     """The caller's organization with its effective alert texts."""
-    org = await organizations.get_organization(session, organization_id=caller.organization_id)
-    return organization_document(org)
+    return organization_document(
+        await organization.get_organization(session=session, caller=caller)
+    )
 
 
 @router.patch("/organization")
@@ -68,23 +67,12 @@ async def update_organization(
     body: OrganizationPatch, caller: CurrentPerson, session: SessionDep
 ) -> dict[str, Any]:
     """Change the name, language or alert text overrides (MANAGE_SETTINGS)."""
-    require(caller.actor, Action.MANAGE_SETTINGS, organization_id=caller.organization_id)
-    if not body.model_fields_set:
-        raise ServiceError("request.invalid", "nothing to change")
-    templates = None
-    if "templates" in body.model_fields_set:
-        try:
-            templates = validate_overrides(body.templates)
-        except ValueError as exc:
-            raise ServiceError("settings.invalid_templates", str(exc)) from None
-    org = await organizations.update_organization(
-        session,
-        organization_id=caller.organization_id,
+    org = await organization.update_organization(
+        session=session,
+        caller=caller,
         name=body.name,
-        language=body.language.value if body.language is not None else None,
-        templates=templates,
-        actor=caller.ref,
+        language=body.language,
+        templates=body.templates,
         now=utcnow(),
     )
-    await session.commit()
     return organization_document(org)

@@ -1,29 +1,23 @@
-"""People administration (MANAGE_PEOPLE organization-wide: a site-level admin can't hand out
-roles elsewhere). Persons are never deleted, only deactivated, so the audit log and old
-receipts keep pointing at someone; deactivating ends their login sessions."""
+"""People administration: the HTTP face of server/services/persons.py (MANAGE_PEOPLE
+organization-wide; persons are never deleted, only deactivated, which ends their sessions)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from protocol.vocabulary import Language, Role
 from server.api.base import MAX_ID, Body, PatchBody, PathId, QueryId
-from server.api.deps import CurrentCaller, SessionDep
+from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
-from server.core.permissions import Action, require
-from server.errors import ServiceError
-from server.storage import persons, sites
-from server.storage.callers import Caller
-from server.storage.organizations import get_organization
-from server.storage.tables import Person
+from server.services import persons as service
+from server.services.persons import PersonView
+from server.storage import persons
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["persons"])
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(persons.normalize_email)]
@@ -72,7 +66,8 @@ class PersonPatch(PatchBody):
     password: Password | None = None
 
 
-def _person_out(person: Person, roles: persons.RoleList) -> PersonOut:
+def _person_out(view: PersonView) -> PersonOut:
+    person = view.person
     return PersonOut(
         id=person.id,
         email=person.email,
@@ -80,28 +75,13 @@ def _person_out(person: Person, roles: persons.RoleList) -> PersonOut:
         phone=person.phone,
         language=person.language,
         active=person.active,
-        roles=[RoleOut(role=role, site_id=site_id) for role, site_id in roles],
+        roles=[RoleOut(role=role, site_id=site_id) for role, site_id in view.roles],
         created_at=person.created_at,
     )
 
 
-def _require_manage(caller: Caller) -> None:
-    require(caller.actor, Action.MANAGE_PEOPLE, organization_id=caller.organization_id)
-
-
-def _pairs(roles: list[RoleIn]) -> list[tuple[Role, int | None]]:
-    return [(role.role, role.site_id) for role in roles]
-
-
-async def signed_out(request: Request, person_id: int) -> None:
-    """Tell the realtime service (when running) to close the person's live connections."""
-    hook = getattr(request.app.state, "person_signed_out", None)
-    if hook is None:
-        return
-    try:
-        await hook(person_id)
-    except Exception:  # committed already; their tokens fail on the next request anyway
-        log.exception("closing the connections of person %s failed", person_id)
+def _pairs(roles: list[RoleIn] | None) -> list[tuple[Role, int | None]] | None:
+    return None if roles is None else [(role.role, role.site_id) for role in roles]
 
 
 @router.get("/persons")
@@ -113,16 +93,10 @@ async def list_persons(
     active: bool | None = None,
 ) -> Sequence[PersonOut]:
     """The organization's persons by name; `site_id` matches roles held at that site."""
-    _require_manage(caller)
-    if site_id is not None:
-        await sites.get_site(session, organization_id=caller.organization_id, site_id=site_id)
-    rows = await persons.list_persons(
-        session, organization_id=caller.organization_id, site_id=site_id, role=role, active=active
+    views = await service.list_persons(
+        session=session, who=caller, site_id=site_id, role=role, active=active
     )
-    roles = await persons.roles_by_person(
-        session, organization_id=caller.organization_id, person_ids=[p.id for p in rows]
-    )
-    return [_person_out(person, roles[person.id]) for person in rows]
+    return [_person_out(view) for view in views]
 
 
 @router.post("/persons", status_code=201)
@@ -130,68 +104,45 @@ async def create_person(
     body: PersonCreate, caller: CurrentCaller, session: SessionDep
 ) -> PersonOut:
     """Add a person with roles; `person.email_taken`, `person.weak_password`, `site.not_found`."""
-    _require_manage(caller)
-    language = body.language
-    if language is None:
-        org = await get_organization(session, organization_id=caller.organization_id)
-        language = Language(org.language)
-    person = await persons.create_person(
-        session,
-        organization_id=caller.organization_id,
+    view = await service.create_person(
+        session=session,
+        who=caller,
         email=body.email,
         name=body.name,
         password=body.password,
-        roles=_pairs(body.roles),
-        language=language.value,
+        roles=_pairs(body.roles) or [],
+        language=body.language,
         phone=body.phone,
-        actor=caller.ref,
         now=utcnow(),
     )
-    roles = await persons.roles_of(session, person_id=person.id)
-    await session.commit()
-    return _person_out(person, roles)
+    return _person_out(view)
 
 
 @router.get("/persons/{person_id}")
 async def get_person(person_id: PathId, caller: CurrentCaller, session: SessionDep) -> PersonOut:
     """One person with roles."""
-    _require_manage(caller)
-    person = await persons.get_person(
-        session, organization_id=caller.organization_id, person_id=person_id
+    return _person_out(
+        await service.get_person(session=session, caller=caller, person_id=person_id)
     )
-    return _person_out(person, await persons.roles_of(session, person_id=person.id))
 
 
 @router.patch("/persons/{person_id}")
 async def update_person(
-    person_id: PathId,
-    body: PersonPatch,
-    request: Request,
-    caller: CurrentCaller,
-    session: SessionDep,
+    person_id: PathId, body: PersonPatch, caller: CurrentCaller, session: SessionDep, sink: SinkDep
 ) -> PersonOut:
     """Change name, phone, language, active, roles or password; `person.last_admin` when the
     organization would be left without an active org-wide admin."""
-    _require_manage(caller)
-    if not body.model_fields_set:
-        raise ServiceError("request.invalid", "nothing to change")
-    own = caller.person is not None and caller.person.id == person_id
-    person = await persons.update_person(
-        session,
-        organization_id=caller.organization_id,
+    view = await service.update_person(
+        session=session,
+        sink=sink,
+        caller=caller,
         person_id=person_id,
         name=body.name,
         phone=body.phone,
-        language=body.language.value if body.language is not None else None,
+        language=body.language,
         active=body.active,
-        roles=_pairs(body.roles) if body.roles is not None else None,
+        roles=_pairs(body.roles),
         password=body.password,
-        actor=caller.ref,
         now=utcnow(),
-        keep_session=caller.session_hash if own else None,
     )
-    roles = await persons.roles_of(session, person_id=person.id)
-    await session.commit()
-    if body.active is False or (body.password is not None and not own):
-        await signed_out(request, person.id)
-    return _person_out(person, roles)
+    return _person_out(view)

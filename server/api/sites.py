@@ -1,13 +1,9 @@
-"""Sites (schools) and their zones.
-
-Anyone of the organization may read sites: persons see all of them, devices and API keys
-only their own. Creating a site needs MANAGE_SITES organization-wide; changing a site or its
-zones needs MANAGE_SITES at that site.
-"""
+"""Sites (schools) and their zones: the HTTP face of server/services/sites.py (who may see
+and change which site is said there)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
@@ -15,11 +11,9 @@ from pydantic import BaseModel, Field
 from server.api.base import Body, PatchBody, PathId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
-from server.core.permissions import Action, require
-from server.errors import ServiceError
-from server.storage import sites
-from server.storage.callers import Caller
-from server.storage.tables import Site, Zone
+from server.services import sites
+from server.services.sites import SiteView
+from server.storage.tables import Zone
 
 router = APIRouter(tags=["sites"])
 
@@ -57,82 +51,41 @@ def _zone_out(zone: Zone) -> ZoneOut:
     return ZoneOut(id=zone.id, name=zone.name)
 
 
-def _site_out(site: Site, zones: Iterable[Zone] = ()) -> SiteOut:
+def _site_out(view: SiteView) -> SiteOut:
+    site = view.site
     return SiteOut(
         id=site.id,
         name=site.name,
         address=site.address,
         staff_may_trigger=site.staff_may_trigger,
-        zones=[_zone_out(zone) for zone in zones],
+        zones=[_zone_out(zone) for zone in view.zones],
     )
-
-
-def _sees(caller: Caller, site_id: int) -> bool:
-    """Persons see every site of their organization; devices and keys only their own."""
-    return caller.person is not None or site_id in caller.actor.site_ids
-
-
-async def _visible_site(session: SessionDep, caller: Caller, site_id: int) -> Site:
-    site = await sites.get_site(session, organization_id=caller.organization_id, site_id=site_id)
-    if not _sees(caller, site.id):
-        raise ServiceError("site.not_found")
-    return site
-
-
-async def _managed_site(session: SessionDep, caller: Caller, site_id: int) -> Site:
-    site = await _visible_site(session, caller, site_id)
-    require(
-        caller.actor,
-        Action.MANAGE_SITES,
-        organization_id=caller.organization_id,
-        site_ids=[site.id],
-    )
-    return site
-
-
-async def _with_zones(session: SessionDep, caller: Caller, site: Site) -> SiteOut:
-    zones = await sites.zones_by_site(
-        session, organization_id=caller.organization_id, site_ids=[site.id]
-    )
-    return _site_out(site, zones.get(site.id, []))
 
 
 @router.get("/sites")
 async def list_sites(caller: CurrentCaller, session: SessionDep) -> Sequence[SiteOut]:
     """The sites the caller may see, by name, with their zones."""
-    rows = [
-        site
-        for site in await sites.list_sites(session, organization_id=caller.organization_id)
-        if _sees(caller, site.id)
-    ]
-    zones = await sites.zones_by_site(
-        session, organization_id=caller.organization_id, site_ids=[site.id for site in rows]
-    )
-    return [_site_out(site, zones.get(site.id, [])) for site in rows]
+    return [_site_out(view) for view in await sites.list_sites(session=session, caller=caller)]
 
 
 @router.post("/sites", status_code=201)
 async def create_site(body: SiteCreate, caller: CurrentCaller, session: SessionDep) -> SiteOut:
     """Add a site (MANAGE_SITES organization-wide); `site.exists` on a duplicate name."""
-    require(caller.actor, Action.MANAGE_SITES, organization_id=caller.organization_id)
-    site = await sites.create_site(
-        session,
-        organization_id=caller.organization_id,
+    view = await sites.create_site(
+        session=session,
+        caller=caller,
         name=body.name,
         address=body.address,
         staff_may_trigger=body.staff_may_trigger,
-        actor=caller.ref,
         now=utcnow(),
     )
-    await session.commit()
-    return _site_out(site)
+    return _site_out(view)
 
 
 @router.get("/sites/{site_id}")
 async def get_site(site_id: PathId, caller: CurrentCaller, session: SessionDep) -> SiteOut:
     """One site with its zones."""
-    site = await _visible_site(session, caller, site_id)
-    return await _with_zones(session, caller, site)
+    return _site_out(await sites.get_site(session=session, caller=caller, site_id=site_id))
 
 
 @router.patch("/sites/{site_id}")
@@ -140,22 +93,16 @@ async def update_site(
     site_id: PathId, body: SitePatch, caller: CurrentCaller, session: SessionDep
 ) -> SiteOut:
     """Rename a site, change its address or whether its staff may trigger."""
-    site = await _managed_site(session, caller, site_id)
-    if not body.model_fields_set:
-        raise ServiceError("request.invalid", "nothing to change")
-    site = await sites.update_site(
-        session,
-        organization_id=caller.organization_id,
-        site_id=site.id,
+    view = await sites.update_site(
+        session=session,
+        caller=caller,
+        site_id=site_id,
         name=body.name,
         address=body.address,
         staff_may_trigger=body.staff_may_trigger,
-        actor=caller.ref,
         now=utcnow(),
     )
-    result = await _with_zones(session, caller, site)
-    await session.commit()
-    return result
+    return _site_out(view)
 
 
 @router.post("/sites/{site_id}/zones", status_code=201)
@@ -163,16 +110,9 @@ async def create_zone(
     site_id: PathId, body: ZoneBody, caller: CurrentCaller, session: SessionDep
 ) -> ZoneOut:
     """Add a zone to a site; `zone.exists` on a duplicate name within the site."""
-    site = await _managed_site(session, caller, site_id)
     zone = await sites.create_zone(
-        session,
-        organization_id=caller.organization_id,
-        site_id=site.id,
-        name=body.name,
-        actor=caller.ref,
-        now=utcnow(),
+        session=session, caller=caller, site_id=site_id, name=body.name, now=utcnow()
     )
-    await session.commit()
     return _zone_out(zone)
 
 
@@ -181,17 +121,14 @@ async def rename_zone(
     site_id: PathId, zone_id: PathId, body: ZoneBody, caller: CurrentCaller, session: SessionDep
 ) -> ZoneOut:
     """Rename a zone."""
-    site = await _managed_site(session, caller, site_id)
     zone = await sites.rename_zone(
-        session,
-        organization_id=caller.organization_id,
-        site_id=site.id,
+        session=session,
+        caller=caller,
+        site_id=site_id,
         zone_id=zone_id,
         name=body.name,
-        actor=caller.ref,
         now=utcnow(),
     )
-    await session.commit()
     return _zone_out(zone)
 
 
@@ -200,14 +137,7 @@ async def delete_zone(
     site_id: PathId, zone_id: PathId, caller: CurrentCaller, session: SessionDep
 ) -> Response:
     """Delete a zone; its devices and enrollment codes stay on the site without a zone."""
-    site = await _managed_site(session, caller, site_id)
     await sites.delete_zone(
-        session,
-        organization_id=caller.organization_id,
-        site_id=site.id,
-        zone_id=zone_id,
-        actor=caller.ref,
-        now=utcnow(),
+        session=session, caller=caller, site_id=site_id, zone_id=zone_id, now=utcnow()
     )
-    await session.commit()
     return Response(status_code=204)

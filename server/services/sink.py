@@ -10,7 +10,7 @@ log by seq from a durable cursor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -58,3 +58,12 @@ async def events_committed(
             await sink.event_committed(organization_id, event)
         except Exception:
             log.exception("post-commit sink failed for seq %s", event.get("seq"))
+
+
+async def tell(call: Awaitable[None], *, what: str) -> None:
+    """Await one post-commit sink call. The change is committed and the database is the
+    record: a failing sink is logged (a revoked token still fails on its next use)."""
+    try:
+        await call
+    except Exception:
+        log.exception("post-commit sink failed: %s", what)

@@ -1,7 +1,8 @@
 """API keys of integrations (panic buttons): one site, one alert kind, trigger only.
 
 The key is a `pdvk_` bearer token shown once; the table keeps its SHA-256 hash and a short
-prefix so an admin can recognize it in lists. Service functions audit but never commit.
+prefix so an admin can recognize it in lists. A repository: functions audit but never commit
+and never check permissions (server/services/api_keys.py does both).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Enrolled devices: listing, renaming/moving, binding to a person and revoking.
+"""The devices repository: listing, renaming/moving, binding to a person and revoking.
 
-Service functions check that ids belong to the organization and write the audit entry in
-the caller's transaction; they never commit (the caller commits once) and never check
-permissions (the API does, with server.core.permissions).
+Functions check that ids belong to the organization and write the audit entry in the
+caller's transaction; they never commit and never check permissions (the use cases in
+server/services/ do both).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from server.storage.tables import ApiKey, Device, Person
 NAME_MAX = 200
 
 
-class _Unset(Enum):
+class Unset(Enum):
     UNSET = "unset"
 
 
-UNSET: Final = _Unset.UNSET  # "leave this field as it is" in update_device
+UNSET: Final = Unset.UNSET  # "leave this field as it is" in update_device
 
 
 def person_id_of(actor: str) -> int | None:
@@ -128,9 +128,9 @@ async def update_device(
     *,
     organization_id: int,
     device_id: int,
-    name: str | _Unset = UNSET,
-    zone_id: int | _Unset | None = UNSET,
-    person_id: int | _Unset | None = UNSET,
+    name: str | Unset = UNSET,
+    zone_id: int | Unset | None = UNSET,
+    person_id: int | Unset | None = UNSET,
     actor: str,
     now: datetime,
 ) -> Device:
@@ -138,22 +138,19 @@ async def update_device(
     of the organization (None: unbind). Fields left UNSET are kept."""
     device = await get_device(session, organization_id=organization_id, device_id=device_id)
     changes: dict[str, Any] = {}
-    if not isinstance(name, _Unset):
-        name = check_name(name)
-        if name != device.name:
-            changes["name"] = name
-    if not isinstance(zone_id, _Unset):
+    if not isinstance(name, Unset):
+        changes["name"] = check_name(name)
+    if not isinstance(zone_id, Unset):
         if zone_id is not None:
             await get_zone(
                 session, organization_id=organization_id, site_id=device.site_id, zone_id=zone_id
             )
-        if zone_id != device.zone_id:
-            changes["zone_id"] = zone_id
-    if not isinstance(person_id, _Unset):
+        changes["zone_id"] = zone_id
+    if not isinstance(person_id, Unset):
         if person_id is not None:
             await require_person(session, organization_id=organization_id, person_id=person_id)
-        if person_id != device.person_id:
-            changes["person_id"] = person_id
+        changes["person_id"] = person_id
+    changes = {field: value for field, value in changes.items() if getattr(device, field) != value}
     if not changes:
         return device
     for field, value in changes.items():

@@ -1,9 +1,10 @@
-"""Enrollment codes and device enrollment.
+"""The enrollment repository: enrollment codes and enrolling a device.
 
 A code is short enough to type (see server.credentials), so only its hash is stored, it
 expires and it has a number of uses. Enrolling counts a use with ONE conditional UPDATE, so
 two devices racing for the last use cannot both win: the database decides. Like every
-service here these functions write their audit entry but never commit.
+repository these functions write their audit entry but never commit and never check
+permissions (server/services/enrollment.py does).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Login sessions of persons: the cookie holds a `pdvs_` token, the table only its hash.
 
-Functions flush in the caller's transaction; the caller audits and commits.
+A repository: functions flush in the caller's transaction; the use cases in
+server/services/auth.py and persons.py audit and commit.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Organizations (tenants): creation, look-up and their settings (name, language, templates).
 
-Functions flush and audit in the caller's transaction; the caller commits.
+A repository: functions flush and audit in the caller's transaction; they never commit and
+never check permissions (server/services/organization.py does both).
 """
 
 from __future__ import annotations

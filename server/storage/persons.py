@@ -5,8 +5,8 @@ login name). Passwords are hashed with argon2id in a worker thread so a login bu
 stalls the event loop that fans alerts out. The audit log (append-only, never erased) gets
 which fields changed and the roles, not personal details such as phone numbers.
 
-Functions flush and audit in the caller's transaction; the caller commits, or rolls back
-after an error.
+A repository: functions flush and audit in the caller's transaction; they never commit and
+never check permissions (server/services/persons.py does both).
 """
 
 from __future__ import annotations
@@ -297,11 +297,12 @@ async def update_person(
     Everything is checked before anything changes.
     """
     person = await get_person(session, organization_id=organization_id, person_id=person_id)
-    changes: dict[str, Any] = {}
-    fields: list[str] = []
-    new_name = clean_name(name) if name is not None else None
-    new_phone = _clean_phone(phone) if phone is not None else None
-    new_language = clean_language(language) if language is not None else None
+    wanted: dict[str, Any] = {
+        "name": clean_name(name) if name is not None else None,
+        "phone": _clean_phone(phone) if phone is not None else None,
+        "language": clean_language(language) if language is not None else None,
+        "active": active,
+    }
     if password is not None:
         check_password(password)
     new_roles = (
@@ -310,55 +311,26 @@ async def update_person(
         else None
     )
     if active is not None or new_roles is not None:
-        # Serialize admin changes per organization so two admins can't demote each other.
-        await session.execute(
-            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        await _keep_an_admin(
+            session, organization_id=organization_id, person=person, active=active, roles=new_roles
         )
-        before = await _active_org_admins(session, organization_id=organization_id)
-        current_roles = (
-            new_roles if new_roles is not None else await roles_of(session, person_id=person_id)
-        )
-        still_active = person.active if active is None else active
-        admin_after = still_active and (Role.ADMIN, None) in current_roles
-        after = (before - {person_id}) | ({person_id} if admin_after else set())
-        if before and not after:
-            raise ServiceError("person.last_admin")
-    if new_name is not None and new_name != person.name:
-        person.name = new_name
-        fields.append("name")
-    if new_phone is not None and new_phone != person.phone:
-        person.phone = new_phone
-        fields.append("phone")
-    if new_language is not None and new_language != person.language:
-        person.language = changes["language"] = new_language
-        fields.append("language")
-    if active is not None and active != person.active:
-        person.active = changes["active"] = active
-        fields.append("active")
+    fields = [f for f, value in wanted.items() if value is not None and value != getattr(person, f)]
+    changes: dict[str, Any] = {f: wanted[f] for f in fields if f in _AUDITED_VALUES}
+    for field in fields:
+        setattr(person, field, wanted[field])
     if new_roles is not None:
-        await session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person_id))
-        for role, site_id in new_roles:
-            session.add(
-                RoleAssignment(
-                    organization_id=organization_id,
-                    person_id=person_id,
-                    site_id=site_id,
-                    role=role.value,
-                )
-            )
+        await _replace_roles(
+            session, organization_id=organization_id, person_id=person_id, roles=new_roles
+        )
         changes["roles"] = _roles_detail(new_roles)
         fields.append("roles")
     if password is not None:
         await set_password(session, person_id=person_id, password=password, now=now)
         fields.append("password")
     await session.flush()
-    closed = 0
-    if active is False:
-        closed = await login_sessions.close_all_for_person(session, person_id=person_id)
-    elif password is not None:
-        closed = await login_sessions.close_all_for_person(
-            session, person_id=person_id, except_hash=keep_session
-        )
+    closed = await _close_sessions(
+        session, person_id=person_id, active=active, password=password, keep_session=keep_session
+    )
     if closed:
         changes["sessions_closed"] = closed
     await audit.record(
@@ -371,6 +343,65 @@ async def update_person(
         details={"fields": fields, **changes},
     )
     return person
+
+
+_AUDITED_VALUES = frozenset({"language", "active"})  # name and phone are personal details
+
+
+async def _keep_an_admin(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    person: Person,
+    active: bool | None,
+    roles: RoleList | None,
+) -> None:
+    """`person.last_admin` when the change would leave the organization, which has an active
+    org-wide admin, without one. Locks the organization row: two admins can't demote each
+    other at once."""
+    await session.execute(
+        select(Organization.id).where(Organization.id == organization_id).with_for_update()
+    )
+    before = await _active_org_admins(session, organization_id=organization_id)
+    current_roles = roles if roles is not None else await roles_of(session, person_id=person.id)
+    still_active = person.active if active is None else active
+    admin_after = still_active and (Role.ADMIN, None) in current_roles
+    after = (before - {person.id}) | ({person.id} if admin_after else set())
+    if before and not after:
+        raise ServiceError("person.last_admin")
+
+
+async def _replace_roles(
+    session: AsyncSession, *, organization_id: int, person_id: int, roles: RoleList
+) -> None:
+    await session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person_id))
+    for role, site_id in roles:
+        session.add(
+            RoleAssignment(
+                organization_id=organization_id,
+                person_id=person_id,
+                site_id=site_id,
+                role=role.value,
+            )
+        )
+
+
+async def _close_sessions(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    active: bool | None,
+    password: str | None,
+    keep_session: str | None,
+) -> int:
+    """Deactivating ends every session; a new password all but `keep_session`."""
+    if active is False:
+        return await login_sessions.close_all_for_person(session, person_id=person_id)
+    if password is not None:
+        return await login_sessions.close_all_for_person(
+            session, person_id=person_id, except_hash=keep_session
+        )
+    return 0
 
 
 async def set_password(

@@ -1,7 +1,8 @@
 """Sites (schools, buildings) and their zones. Every query is scoped to one organization;
 another organization's ids answer `site.not_found` / `zone.not_found`.
 
-Functions flush and audit in the caller's transaction; the caller commits.
+A repository: functions flush and audit in the caller's transaction; they never commit and
+never check permissions (server/services/sites.py does both).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
+from server.services.sink import NullSink
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device, Zone
 from tests import factories
@@ -331,23 +332,25 @@ async def test_revoke_twice(client: httpx.AsyncClient, worlds: Worlds) -> None:
 
 
 async def test_revoke_tells_the_realtime_hub(client: httpx.AsyncClient, worlds: Worlds) -> None:
-    """With app.state.device_revoked set, it is awaited with the device id after commit; a
-    failing hook does not undo or fail the revocation."""
+    """The app's sink hears `device_revoked` with the device id after the commit; a failing
+    sink does not undo or fail the revocation."""
     closed: list[int] = []
 
-    async def device_revoked(device_id: int) -> None:
-        row = await _row(worlds.database, device_id)
-        assert row.revoked_at is not None  # committed before the hub is told
-        closed.append(device_id)
+    class Recording(NullSink):
+        async def device_revoked(self, device_id: int) -> None:
+            row = await _row(worlds.database, device_id)
+            assert row.revoked_at is not None  # committed before the hub is told
+            closed.append(device_id)
 
-    client.app.state.device_revoked = device_revoked  # type: ignore[attr-defined]
+    class Broken(NullSink):
+        async def device_revoked(self, device_id: int) -> None:
+            raise RuntimeError("hub is down")
+
+    client.app.state.sink = Recording()  # type: ignore[attr-defined]
     assert (await _revoke(client, worlds.home, worlds.home.devices["desk_a"])).status_code == 200
     assert closed == [worlds.home.devices["desk_a"]]
 
-    async def broken(device_id: int) -> None:
-        raise RuntimeError("hub is down")
-
-    client.app.state.device_revoked = broken  # type: ignore[attr-defined]
+    client.app.state.sink = Broken()  # type: ignore[attr-defined]
     response = await _revoke(client, worlds.home, worlds.home.devices["desk_b"])
     assert response.status_code == 200
     assert (await _row(worlds.database, worlds.home.devices["desk_b"])).revoked_at is not None

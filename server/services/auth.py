@@ -1,0 +1,234 @@
+"""Logging in and out, who am I, and changing one's own name, language or password.
+
+Login attempts are limited per account (lower-cased e-mail) and per client IP by the node's
+`LoginLimits` (in-memory sliding windows, see server/api/auth.py). A logout tells the sink
+after its commit, so the live connections of that session close; a password change ends the
+person's other sessions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.core.permissions import Action, Actor, can, sites_where
+from server.core.ratelimit import AttemptLimiter
+from server.errors import ServiceError
+from server.services.sink import EventSink, tell
+from server.storage import audit, login_sessions, persons, sites
+from server.storage.callers import Caller, from_session_token, person_actor
+from server.storage.organizations import get_organization
+from server.storage.tables import Person
+
+
+@dataclass
+class LoginLimits:
+    """The node's login limiters: per account and per client IP."""
+
+    account: AttemptLimiter
+    ip: AttemptLimiter
+
+
+@dataclass(frozen=True)
+class LoggedIn:
+    """A new login session: its token (for the cookie, never stored) and the `/me` document."""
+
+    token: str
+    me: dict[str, Any]
+
+
+def _refuse_if_limited(*waits: float | None) -> None:
+    longest = max((wait for wait in waits if wait is not None), default=None)
+    if longest is not None:
+        raise ServiceError("auth.rate_limited", str(max(1, math.ceil(longest))))
+
+
+async def person_me(session: AsyncSession, *, person: Person, actor: Actor) -> dict[str, Any]:
+    """The `/me` document of a person: identity, roles and what they may do where."""
+    org = await get_organization(session, organization_id=person.organization_id)
+    roles = await persons.roles_of(session, person_id=person.id)
+    site_ids = [site.id for site in await sites.list_sites(session, organization_id=org.id)]
+    policy = await sites.staff_trigger_policy(session, organization_id=org.id)
+    per_site: dict[int, list[str]] = {}
+    for action in Action:
+        for site_id in sites_where(actor, action, all_site_ids=site_ids, staff_may_trigger=policy):
+            per_site.setdefault(site_id, []).append(action.value)
+    return {
+        "kind": "person",
+        "id": person.id,
+        "name": person.name,
+        "email": person.email,
+        "language": person.language,
+        "organization": {"id": org.id, "name": org.name},
+        "roles": [{"role": role.value, "site_id": site_id} for role, site_id in roles],
+        "permissions": {str(site_id): per_site[site_id] for site_id in sorted(per_site)},
+        "org_permissions": [
+            action.value
+            for action in Action
+            if can(actor, action, organization_id=org.id, staff_may_trigger=policy)
+        ],
+    }
+
+
+async def _device_me(session: AsyncSession, caller: Caller) -> dict[str, Any]:
+    device = caller.device
+    assert device is not None
+    org = await get_organization(session, organization_id=device.organization_id)
+    return {
+        "kind": "device",
+        "id": device.id,
+        "name": device.name,
+        "device_kind": device.kind,
+        "site_id": device.site_id,
+        "organization": {"id": org.id, "name": org.name},
+    }
+
+
+async def me(*, session: AsyncSession, caller: Caller) -> dict[str, Any]:
+    """Who is calling: a person (with roles and permissions) or a device. API keys: 403."""
+    if caller.person is not None:
+        return await person_me(session, person=caller.person, actor=caller.actor)
+    if caller.device is not None:
+        return await _device_me(session, caller)
+    raise ServiceError("auth.forbidden", "API keys have no /me")
+
+
+async def _login_failed(
+    session: AsyncSession,
+    *,
+    limits: LoginLimits,
+    account: str,
+    ip: str,
+    person: Person | None,
+    now: datetime,
+) -> None:
+    """Count the failure; audit it (and commit) when the account exists."""
+    moment = time.monotonic()
+    limits.account.fail(account, now=moment)
+    limits.ip.fail(ip, now=moment)
+    if person is None:
+        return
+    await audit.record(
+        session,
+        organization_id=person.organization_id,
+        actor="anonymous",
+        action="auth.login_failed",
+        at=now,
+        target=f"person:{person.id}",
+        details={"ip": ip, "reason": "inactive" if not person.active else "password"},
+    )
+    await session.commit()
+
+
+async def login(
+    *,
+    session: AsyncSession,
+    limits: LoginLimits,
+    email: str,
+    password: str,
+    ip: str,
+    user_agent: str,
+    lifetime: timedelta,
+    now: datetime,
+) -> LoggedIn:
+    """Open a login session. Unknown e-mail, wrong password and inactive account answer
+    alike (`auth.invalid_credentials`); too many attempts answer `auth.rate_limited`."""
+    account = email.strip().lower()
+    moment = time.monotonic()
+    _refuse_if_limited(limits.account.check(account, now=moment), limits.ip.check(ip, now=moment))
+    person, ok = await persons.check_credentials(session, email=account, password=password)
+    if person is None or not ok:
+        await _login_failed(session, limits=limits, account=account, ip=ip, person=person, now=now)
+        raise ServiceError("auth.invalid_credentials")
+    limits.account.reset(account)
+    token = await login_sessions.open_session(
+        session, person=person, ip=ip, user_agent=user_agent, lifetime=lifetime, now=now
+    )
+    await audit.record(
+        session,
+        organization_id=person.organization_id,
+        actor=f"person:{person.id}",
+        action="auth.login",
+        at=now,
+        target=f"person:{person.id}",
+        details={"ip": ip},
+    )
+    me = await person_me(session, person=person, actor=await person_actor(session, person=person))
+    await session.commit()
+    return LoggedIn(token=token, me=me)
+
+
+async def logout(*, session: AsyncSession, sink: EventSink, token: str, now: datetime) -> None:
+    """End the login session of `token` (nothing happens when it already ended); after the
+    commit the sink closes that session's live connections."""
+    caller = await from_session_token(session, token=token, now=now)
+    if caller is None or caller.person is None or not caller.session_hash:
+        return
+    await login_sessions.close_session(session, token_hash=caller.session_hash)
+    await audit.record(
+        session,
+        organization_id=caller.organization_id,
+        actor=caller.ref,
+        action="auth.logout",
+        at=now,
+        target=caller.ref,
+    )
+    await session.commit()
+    await tell(sink.session_closed(caller.session_hash), what="session closed")
+
+
+async def _check_current_password(
+    session: AsyncSession, *, limits: LoginLimits, person: Person, current_password: str
+) -> None:
+    """The person's password, or `auth.invalid_credentials` (counted like a failed login)."""
+    _refuse_if_limited(limits.account.check(person.email, now=time.monotonic()))
+    stored = await persons.password_hash_of(session, person_id=person.id)
+    if not await persons.verify_password_async(stored, current_password):
+        limits.account.fail(person.email, now=time.monotonic())
+        raise ServiceError("auth.invalid_credentials", "current_password")
+
+
+async def update_me(
+    *,
+    session: AsyncSession,
+    limits: LoginLimits,
+    caller: Caller,
+    name: str | None = None,
+    language: str | None = None,
+    password: str | None = None,
+    current_password: str | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Change one's own name, language or password (None: unchanged). A new password needs
+    `current_password` and ends the person's other sessions. Returns the new `/me`."""
+    person = caller.person
+    if person is None:
+        raise ServiceError("auth.forbidden", "this endpoint is for persons")
+    if name is None and language is None and password is None and current_password is None:
+        raise ServiceError("request.invalid", "nothing to change")
+    if (password is None) != (current_password is None):
+        which = "required with password" if password is not None else "only with password"
+        raise ServiceError("request.invalid", f"current_password: {which}")
+    if password is not None:
+        await _check_current_password(
+            session, limits=limits, person=person, current_password=current_password or ""
+        )
+    updated = await persons.update_person(
+        session,
+        organization_id=caller.organization_id,
+        person_id=person.id,
+        name=name,
+        language=language,
+        password=password,
+        actor=caller.ref,
+        now=now,
+        keep_session=caller.session_hash,
+    )
+    result = await person_me(session, person=updated, actor=caller.actor)
+    await session.commit()
+    return result
