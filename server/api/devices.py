@@ -20,7 +20,6 @@ from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
 from server.services import devices
-from server.services.access import allowed_sites as allowed_sites  # server/api/presence.py
 from server.storage.devices import NAME_MAX
 from server.storage.tables import Device
 

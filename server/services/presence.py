@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.api.devices import allowed_sites
 from server.core.permissions import Action
+from server.services.access import allowed_sites
 from server.storage import presence
 from server.storage.callers import Caller
 
