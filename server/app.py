@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from server.api import errors
 from server.api.limits import BodySizeLimit
 from server.realtime.service import Realtime
+from server.services.sink import EventSink, NullSink
 from server.settings import Settings
 from server.storage.database import Database
 
@@ -34,6 +35,16 @@ ROUTERS = (
 )
 
 
+def _set_sink(app: FastAPI, sink: EventSink) -> None:
+    """The one place the services' post-commit sink is held (`server.api.deps.SinkDep`)."""
+    app.state.sink = sink
+    # Transitional: the devices, persons and auth routers still look these up until they
+    # take `SinkDep`; then these three lines go.
+    app.state.device_revoked = sink.device_revoked
+    app.state.person_signed_out = sink.person_signed_out
+    app.state.session_closed = sink.session_closed
+
+
 def create_app(
     settings: Settings, *, database: Database | None = None, realtime: bool = True
 ) -> FastAPI:
@@ -51,10 +62,8 @@ def create_app(
             if realtime:
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))
                 app.state.realtime = live
-                app.state.on_event = live.on_event
-                app.state.device_revoked = live.device_revoked
-                app.state.person_signed_out = live.person_signed_out
-                app.state.session_closed = live.session_closed
+                _set_sink(app, live)
+                stack.callback(_set_sink, app, NullSink())
             # Start-up objects live as long as the process: keep them out of every future
             # collector pass, so a pass during a fan-out has little to walk.
             gc.freeze()
@@ -69,6 +78,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
+    _set_sink(app, NullSink())  # the realtime layer replaces it while it runs
     if database is not None:
         app.state.database = database
     errors.install(app)

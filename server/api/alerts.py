@@ -12,8 +12,8 @@
     POST  /alerts/{id}/cancel                               → event
 
 Documents are described in `server.storage.alert_reads`. The service functions check permissions;
-after each commit that appended an event the router hands it to `app.state.on_event` (the
-realtime hub) when the app has one.
+after each commit that appended an event the router hands it to the post-commit sink
+(`SinkDep`: the realtime layer, or `NullSink`).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import StrictInt
 
 from protocol.vocabulary import Kind, Mode
 from server.api.base import Body, PathId, QueryId
-from server.api.deps import CurrentCaller, SessionDep
+from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
+from server.services.sink import EventSink, events_committed
 from server.storage import alert_reads, alerts
 
 log = logging.getLogger(__name__)
@@ -62,23 +63,15 @@ def _texts(value: TextsIn | None) -> dict[str, str | None] | None:
     return None if value is None else value.model_dump()
 
 
-async def publish(request: Request, documents: list[dict[str, Any]], organization_id: int) -> None:
-    """Hand committed events to the realtime hub, if the app has one. The database is the
-    record: a failing hub is logged, and clients catch up by seq."""
-    on_event = getattr(request.app.state, "on_event", None)
-    if on_event is None:
-        return
-    for document in documents:
-        try:
-            await on_event(document, organization_id)
-        except Exception:
-            log.exception("on_event failed for seq %s", document.get("seq"))
+async def publish(sink: EventSink, documents: list[dict[str, Any]], organization_id: int) -> None:
+    """Hand committed events to the post-commit sink (logged, never raised)."""
+    await events_committed(sink, organization_id, documents)
 
 
 @router.post("", status_code=201)
 async def trigger_alert(
     body: TriggerIn,
-    request: Request,
+    sink: SinkDep,
     response: Response,
     session: SessionDep,
     caller: CurrentCaller,
@@ -101,7 +94,7 @@ async def trigger_alert(
     if not result.created:
         response.status_code = 200
         return {"alert": result.alert, "created": False}
-    await publish(request, list(result.events), caller.organization_id)
+    await publish(sink, list(result.events), caller.organization_id)
     return {"alert": result.alert, "created": True, "event": result.event}
 
 
@@ -142,7 +135,7 @@ async def get_alert(alert_id: PathId, session: SessionDep, caller: CurrentCaller
 
 @router.patch("/{alert_id}")
 async def update_alert(
-    alert_id: PathId, body: UpdateIn, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, body: UpdateIn, sink: SinkDep, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """Replace the kind and/or the single current order; returns the `updated` event."""
     event = await alerts.update(
@@ -154,25 +147,25 @@ async def update_alert(
         instructions=_texts(body.instructions),
         now=utcnow(),
     )
-    await publish(request, [event], caller.organization_id)
+    await publish(sink, [event], caller.organization_id)
     return event
 
 
 @router.post("/{alert_id}/resolve")
 async def resolve_alert(
-    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, sink: SinkDep, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """Faran över: end the alert; returns the `resolved` event."""
     event = await alerts.resolve(session, caller=caller, alert_id=alert_id, now=utcnow())
-    await publish(request, [event], caller.organization_id)
+    await publish(sink, [event], caller.organization_id)
     return event
 
 
 @router.post("/{alert_id}/cancel")
 async def cancel_alert(
-    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
+    alert_id: PathId, sink: SinkDep, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
     """False alarm: withdraw the alert; returns the `cancelled` event."""
     event = await alerts.cancel(session, caller=caller, alert_id=alert_id, now=utcnow())
-    await publish(request, [event], caller.organization_id)
+    await publish(sink, [event], caller.organization_id)
     return event

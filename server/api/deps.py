@@ -1,4 +1,5 @@
-"""FastAPI dependencies as `Annotated` aliases: the database session, settings, the caller."""
+"""FastAPI dependencies as `Annotated` aliases: the database session, settings, the caller,
+and the post-commit sink the services tell about committed changes."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.clock import utcnow
 from server.credentials import SESSION_COOKIE
 from server.errors import ServiceError
+from server.services.sink import EventSink
 from server.settings import Settings
 from server.storage import callers
 from server.storage.callers import Caller
@@ -27,6 +29,12 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def get_sink(request: Request) -> EventSink:
+    """The app's post-commit sink: the node's realtime layer, or `NullSink` without one."""
+    sink: EventSink = request.app.state.sink
+    return sink
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_database(request).session() as session:
         yield session
@@ -35,6 +43,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SinkDep = Annotated[EventSink, Depends(get_sink)]
 
 
 def _bearer(request: Request) -> str | None:
