@@ -13,9 +13,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Protocol
 
-from server.realtime.signals import Reconnected, Signal, SignalError, decode, encode
+from server.realtime.signals import EventSignal, Reconnected, Signal, SignalError, decode, encode
+from server.services.sink import EventSink, NullSink
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -140,6 +142,41 @@ class RedisPublisher:
 
     async def __aexit__(self, *exc: object) -> None:
         await self._redis.aclose()
+
+
+class BusSink:
+    """The post-commit sink of a process without a realtime layer (the CLI), as an
+    `async with` resource: each committed event becomes an `event` signal, so the nodes fan
+    it out at once instead of on their catch-up tick. Nothing else is signalled."""
+
+    def __init__(self, url: str) -> None:
+        self._publisher = RedisPublisher(url)
+
+    async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
+        await self._publisher.publish(EventSignal(org=organization_id, seq=int(event["seq"])))
+
+    async def device_revoked(self, device_id: int) -> None:
+        return None
+
+    async def person_signed_out(self, person_id: int) -> None:
+        return None
+
+    async def session_closed(self, session_hash: str) -> None:
+        return None
+
+    async def __aenter__(self) -> BusSink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._publisher.__aexit__(*exc)
+
+
+def publishing_sink(url: str) -> AbstractAsyncContextManager[EventSink]:
+    """The sink for a tool: `BusSink` on a Redis bus, `NullSink` on memory:// (no other
+    process can hear it). Raises BusUrlError at once for any other URL."""
+    if url.startswith("memory://"):
+        return nullcontext(NullSink())
+    return BusSink(url)
 
 
 def redis_client(url: str) -> Redis:
