@@ -3,6 +3,7 @@ other organizations, the event stream and every rejected input (which must write
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -751,3 +752,28 @@ async def test_a_failing_sink_does_not_fail_the_request(
             select(func.count()).select_from(AlertSite).where(AlertSite.active.is_(True))
         )
     assert active == 1
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+async def test_the_openapi_describes_the_alert_responses(client: httpx.AsyncClient) -> None:
+    """Every alert route names its response model; 201 and 200 of a trigger differ."""
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert {"AlertOut", "EventOut", "TriggerOut", "ExistingAlertOut", "AlertListOut"} <= set(
+        schemas
+    )
+    assert set(schemas["AlertOut"]["required"]) >= {"id", "kind", "sites", "order", "ended_at"}
+
+    def schema(path: str, method: str, status: str) -> str:
+        content = spec["paths"][f"/api/v1/alerts{path}"][method]["responses"][status]["content"]
+        return json.dumps(content["application/json"]["schema"])
+
+    assert "TriggerOut" in schema("", "post", "201")
+    assert "ExistingAlertOut" in schema("", "post", "200")
+    assert "AlertListOut" in schema("", "get", "200")
+    assert "EventsOut" in schema("/events", "get", "200")
+    assert "AlertOut" in schema("/{alert_id}", "get", "200")
+    for path, method in (("", "patch"), ("/resolve", "post"), ("/cancel", "post")):
+        assert "EventOut" in schema("/{alert_id}" + path, method, "200")
