@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from server.api import errors
 from server.api.limits import BodySizeLimit
 from server.realtime.service import Realtime
-from server.services.sink import NullSink
+from server.services.sink import EventSink, NullSink
 from server.settings import Settings
 from server.storage.database import Database
 
@@ -35,6 +35,11 @@ ROUTERS = (
 )
 
 
+def _set_sink(app: FastAPI, sink: EventSink) -> None:
+    """The one place the services' post-commit sink is held (`server.api.deps.SinkDep`)."""
+    app.state.sink = sink
+
+
 def create_app(
     settings: Settings, *, database: Database | None = None, realtime: bool = True
 ) -> FastAPI:
@@ -52,11 +57,8 @@ def create_app(
             if realtime:
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))
                 app.state.realtime = live
-                app.state.sink = live
-                app.state.on_event = live.on_event
-                app.state.device_revoked = live.device_revoked
-                app.state.person_signed_out = live.person_signed_out
-                app.state.session_closed = live.session_closed
+                _set_sink(app, live)
+                stack.callback(_set_sink, app, NullSink())
             # Start-up objects live as long as the process: keep them out of every future
             # collector pass, so a pass during a fan-out has little to walk.
             gc.freeze()
@@ -71,7 +73,7 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
-    app.state.sink = NullSink()
+    _set_sink(app, NullSink())  # the realtime layer replaces it while it runs
     if database is not None:
         app.state.database = database
     errors.install(app)

@@ -28,6 +28,8 @@ from server import demo
 from server.clock import utcnow
 from server.core.errors import CoreError
 from server.errors import ERRORS, ServiceError
+from server.realtime.bus import BusUrlError, publishing_sink
+from server.services import alerts
 from server.services import api_keys as api_key_service
 from server.services import audit as audit_service
 from server.services import enrollment as enrollment_service
@@ -35,7 +37,7 @@ from server.services import organization as organization_service
 from server.services import persons as person_service
 from server.services.access import Operator
 from server.settings import Settings, load_settings
-from server.storage import alerts, persons, sites
+from server.storage import persons, sites
 from server.storage.callers import Caller, person_actor
 from server.storage.database import Database
 from server.storage.tables import Organization, Site
@@ -413,7 +415,16 @@ async def cmd_api_key_create(args: argparse.Namespace, settings: Settings) -> in
 
 async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
     text = {"sv": args.text, "en": args.text} if args.text else None
-    async with Database(settings.database_url) as database, database.session() as session:
+    bus_url = args.bus_url or settings.bus_url
+    try:
+        sink_context = publishing_sink(bus_url)
+    except BusUrlError as exc:
+        raise UsageError(str(exc)) from None
+    async with (
+        Database(settings.database_url) as database,
+        sink_context as sink,
+        database.session() as session,
+    ):
         org = await _organization(session, args.organization)
         person = await persons.get_by_email(session, email=args.as_email)
         if person is None or person.organization_id != org.id:
@@ -423,7 +434,8 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
         site_ids = [(await _site(session, org, name)).id for name in args.site]
         caller = Caller(actor=await person_actor(session, person=person), person=person)
         result = await alerts.trigger(
-            session,
+            session=session,
+            sink=sink,
             caller=caller,
             kind=Kind(args.kind),
             mode=Mode(args.mode),
@@ -432,7 +444,6 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
             idempotency_key=args.idempotency_key,
             now=utcnow(),
         )
-        await session.commit()
     alert = result.alert
     if result.created and result.event is not None:
         _say(
@@ -582,6 +593,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default=Mode.ACTUAL.value, choices=[m.value for m in Mode])
     p.add_argument("--text", help="the order text (required for --kind custom)")
     p.add_argument("--idempotency-key", help="a retry with the same key triggers nothing new")
+    p.add_argument(
+        "--bus-url",
+        help="the nodes' bus (overrides PDV_BUS_URL): with redis://… the running nodes are "
+        "told at once; else they find the alert on their catch-up tick",
+    )
 
     audit_commands = commands.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", metavar="ACTION", required=True

@@ -2,39 +2,37 @@
 
     POST  /alerts                {kind, mode?, site_ids?, order?, instructions?}
                                  + optional Idempotency-Key header
-                                 → 201 {"alert", "created": true, "event"}
-                                 | 200 {"alert", "created": false}
-    GET   /alerts?state=active|ended|all&limit=&before_id=  → {"alerts": [alert…]}
-    GET   /alerts/events?after_seq=&limit=                  → {"epoch", "seq", "events": […]}
-    GET   /alerts/{id}                                      → alert
-    PATCH /alerts/{id}           {kind?, order?, instructions?}  → event
-    POST  /alerts/{id}/resolve                              → event
-    POST  /alerts/{id}/cancel                               → event
+                                 → 201 TriggerOut {"alert", "created": true, "event"}
+                                 | 200 ExistingAlertOut {"alert", "created": false}
+    GET   /alerts?state=active|ended|all&limit=&before_id=  → AlertListOut {"alerts": [alert…]}
+    GET   /alerts/events?after_seq=&limit=                  → EventsOut {"epoch", "seq", "events"}
+    GET   /alerts/{id}                                      → AlertOut
+    PATCH /alerts/{id}           {kind?, order?, instructions?}  → EventOut
+    POST  /alerts/{id}/resolve                              → EventOut
+    POST  /alerts/{id}/cancel                               → EventOut
 
-Documents are described in `server.storage.alert_reads`. The service functions check permissions;
-after each commit that appended an event the router hands it to `app.state.on_event` (the
-realtime hub) when the app has one.
+The routes only translate HTTP to `server.services.alerts` / `alert_reads` and back; the
+services check permissions, commit, and tell the post-commit sink (`SinkDep`).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import StrictInt
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, Field, StrictInt
 
-from protocol.vocabulary import Kind, Mode
+from protocol.vocabulary import AlertState, EventType, Kind, Mode
 from server.api.base import Body, PathId, QueryId
-from server.api.deps import CurrentCaller, SessionDep
+from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
-from server.storage import alert_reads, alerts
-
-log = logging.getLogger(__name__)
+from server.services import alert_reads, alerts
+from server.services.alerts import MAX_IDEMPOTENCY_KEY
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 MAX_SEQ = 2**63 - 1
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 class TextsIn(Body):
@@ -58,37 +56,89 @@ class UpdateIn(Body):
     instructions: TextsIn | None = None
 
 
+class TextsOut(BaseModel):
+    sv: str
+    en: str
+
+
+class AlertOut(BaseModel):
+    """One alert as it is now (also each event's `alert`: as it was right after it)."""
+
+    id: int
+    kind: Kind
+    mode: Mode
+    state: AlertState
+    sites: list[int]
+    order: TextsOut
+    instructions: TextsOut
+    created_at: Timestamp
+    updated_at: Timestamp
+    ended_at: Timestamp | None
+    created_by: str  # who triggered it, e.g. person:12, device:3, api_key:1
+
+
+class EventOut(BaseModel):
+    """One change of an alert, numbered by the organization's `seq`."""
+
+    seq: int
+    event: EventType
+    at: Timestamp
+    actor: str
+    changes: dict[str, Any]
+    alert: AlertOut
+
+
+class TriggerOut(BaseModel):
+    """A new alert (201) and its `triggered` event."""
+
+    alert: AlertOut
+    created: Literal[True]
+    event: EventOut
+
+
+class ExistingAlertOut(BaseModel):
+    """An alert already covered the sites (200): it is returned, nothing was triggered."""
+
+    alert: AlertOut
+    created: Literal[False]
+
+
+class AlertListOut(BaseModel):
+    alerts: list[AlertOut]
+
+
+class EventsOut(BaseModel):
+    """Events after `after_seq` the caller receives; continue from `seq` (same `epoch`)."""
+
+    epoch: str
+    seq: int
+    events: list[EventOut]
+
+
 def _texts(value: TextsIn | None) -> dict[str, str | None] | None:
     return None if value is None else value.model_dump()
 
 
-async def publish(request: Request, documents: list[dict[str, Any]], organization_id: int) -> None:
-    """Hand committed events to the realtime hub, if the app has one. The database is the
-    record: a failing hub is logged, and clients catch up by seq."""
-    on_event = getattr(request.app.state, "on_event", None)
-    if on_event is None:
-        return
-    for document in documents:
-        try:
-            await on_event(document, organization_id)
-        except Exception:
-            log.exception("on_event failed for seq %s", document.get("seq"))
-
-
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={200: {"model": ExistingAlertOut, "description": "An alert already covers them"}},
+)
 async def trigger_alert(
     body: TriggerIn,
-    request: Request,
     response: Response,
     session: SessionDep,
+    sink: SinkDep,
     caller: CurrentCaller,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+        str | None,
+        Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
     ] = None,
-) -> dict[str, Any]:
+) -> TriggerOut | ExistingAlertOut:
     """Trigger an alert; a second trigger on covered sites returns the existing alert (200)."""
     result = await alerts.trigger(
-        session,
+        session=session,
+        sink=sink,
         caller=caller,
         kind=body.kind,
         mode=body.mode,
@@ -100,9 +150,10 @@ async def trigger_alert(
     )
     if not result.created:
         response.status_code = 200
-        return {"alert": result.alert, "created": False}
-    await publish(request, list(result.events), caller.organization_id)
-    return {"alert": result.alert, "created": True, "event": result.event}
+        return ExistingAlertOut.model_validate({"alert": result.alert, "created": False})
+    return TriggerOut.model_validate(
+        {"alert": result.alert, "created": True, "event": result.event}
+    )
 
 
 @router.get("")
@@ -112,12 +163,12 @@ async def list_alerts(
     state: Literal["active", "ended", "all"] = "active",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before_id: QueryId = None,
-) -> dict[str, Any]:
+) -> AlertListOut:
     """The alerts the caller receives, newest first; page with `before_id`."""
     found = await alert_reads.list_alerts(
-        session, caller=caller, state=state, limit=limit, before_id=before_id
+        session=session, caller=caller, state=state, limit=limit, before_id=before_id
     )
-    return {"alerts": found}
+    return AlertListOut.model_validate({"alerts": found})
 
 
 @router.get("/events")
@@ -126,27 +177,29 @@ async def alert_events(
     caller: CurrentCaller,
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> dict[str, Any]:
+) -> EventsOut:
     """Events after `after_seq` the caller receives; continue from the returned `seq`."""
     epoch, seq, found = await alert_reads.events_since(
-        session, caller=caller, after_seq=after_seq, limit=limit
+        session=session, caller=caller, after_seq=after_seq, limit=limit
     )
-    return {"epoch": epoch, "seq": seq, "events": found}
+    return EventsOut.model_validate({"epoch": epoch, "seq": seq, "events": found})
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: PathId, session: SessionDep, caller: CurrentCaller) -> dict:
+async def get_alert(alert_id: PathId, session: SessionDep, caller: CurrentCaller) -> AlertOut:
     """One alert."""
-    return await alert_reads.get_alert(session, caller=caller, alert_id=alert_id)
+    found = await alert_reads.get_alert(session=session, caller=caller, alert_id=alert_id)
+    return AlertOut.model_validate(found)
 
 
 @router.patch("/{alert_id}")
 async def update_alert(
-    alert_id: PathId, body: UpdateIn, request: Request, session: SessionDep, caller: CurrentCaller
-) -> dict[str, Any]:
+    alert_id: PathId, body: UpdateIn, session: SessionDep, sink: SinkDep, caller: CurrentCaller
+) -> EventOut:
     """Replace the kind and/or the single current order; returns the `updated` event."""
     event = await alerts.update(
-        session,
+        session=session,
+        sink=sink,
         caller=caller,
         alert_id=alert_id,
         kind=body.kind,
@@ -154,25 +207,26 @@ async def update_alert(
         instructions=_texts(body.instructions),
         now=utcnow(),
     )
-    await publish(request, [event], caller.organization_id)
-    return event
+    return EventOut.model_validate(event)
 
 
 @router.post("/{alert_id}/resolve")
 async def resolve_alert(
-    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
-) -> dict[str, Any]:
+    alert_id: PathId, session: SessionDep, sink: SinkDep, caller: CurrentCaller
+) -> EventOut:
     """Faran över: end the alert; returns the `resolved` event."""
-    event = await alerts.resolve(session, caller=caller, alert_id=alert_id, now=utcnow())
-    await publish(request, [event], caller.organization_id)
-    return event
+    event = await alerts.resolve(
+        session=session, sink=sink, caller=caller, alert_id=alert_id, now=utcnow()
+    )
+    return EventOut.model_validate(event)
 
 
 @router.post("/{alert_id}/cancel")
 async def cancel_alert(
-    alert_id: PathId, request: Request, session: SessionDep, caller: CurrentCaller
-) -> dict[str, Any]:
+    alert_id: PathId, session: SessionDep, sink: SinkDep, caller: CurrentCaller
+) -> EventOut:
     """False alarm: withdraw the alert; returns the `cancelled` event."""
-    event = await alerts.cancel(session, caller=caller, alert_id=alert_id, now=utcnow())
-    await publish(request, [event], caller.organization_id)
-    return event
+    event = await alerts.cancel(
+        session=session, sink=sink, caller=caller, alert_id=alert_id, now=utcnow()
+    )
+    return EventOut.model_validate(event)

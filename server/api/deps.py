@@ -1,4 +1,5 @@
-"""FastAPI dependencies as `Annotated` aliases: the database session, settings, the caller."""
+"""FastAPI dependencies as `Annotated` aliases: the database session, settings, the caller,
+and the post-commit sink the services tell about committed changes."""
 
 from __future__ import annotations
 
@@ -28,14 +29,15 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def get_sink(request: Request) -> EventSink:
+    """The app's post-commit sink: the node's realtime layer, or `NullSink` without one."""
+    sink: EventSink = request.app.state.sink
+    return sink
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with get_database(request).session() as session:
         yield session
-
-
-def get_sink(request: Request) -> EventSink:
-    sink: EventSink = request.app.state.sink
-    return sink
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

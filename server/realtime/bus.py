@@ -1,29 +1,47 @@
 """The bus between nodes, chosen by URL: `memory://` (one node) or `redis://…` (pub/sub).
 
-It only signals ("organization 3 has an event with seq 41", "device 9 is revoked"); the
-receiving node reads the events themselves from the database. A node that misses signals
-(a Redis restart) still catches up: the hub compares its seq with the database every tick.
+It only signals (`server.realtime.signals`: "organization 3 has an event with seq 41",
+"device 9 is revoked"); the receiving node reads the events themselves from the database. A
+node that misses signals (a Redis restart) still catches up: on reconnecting the bus hands it
+`Reconnected`, and the hub compares its seq with the database every tick. A URL of another
+scheme, or one Redis cannot parse, is refused at start-up (`BusUrlError`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import TYPE_CHECKING, Any, Protocol
+
+from server.realtime.signals import EventSignal, Reconnected, Signal, SignalError, decode, encode
+from server.services.sink import EventSink, NullSink
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pdv-alert:signals"
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# (signal, the node that sent it); a node ignores its own signals, it handled them already.
+Handler = Callable[[Signal, str], Awaitable[None]]
+
+
+class BusUrlError(ValueError):
+    """The bus URL is not memory:// or a Redis URL that parses."""
+
+
+def _node_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 class Bus(Protocol):
     node_id: str
 
-    async def publish(self, signal: dict[str, Any]) -> None: ...
+    async def publish(self, signal: Signal) -> None: ...
     async def __aenter__(self) -> Bus: ...
     async def __aexit__(self, *exc: object) -> None: ...
 
@@ -32,11 +50,11 @@ class MemoryBus:
     """One node: signals go straight to this node's handler."""
 
     def __init__(self, handler: Handler) -> None:
-        self.node_id = uuid.uuid4().hex[:12]
+        self.node_id = _node_id()
         self._handler = handler
 
-    async def publish(self, signal: dict[str, Any]) -> None:
-        await self._handler({**signal, "node": self.node_id})
+    async def publish(self, signal: Signal) -> None:
+        await self._handler(signal, self.node_id)
 
     async def __aenter__(self) -> MemoryBus:
         return self
@@ -50,20 +68,25 @@ class RedisBus:
     the node can catch up on what it missed."""
 
     def __init__(self, url: str, handler: Handler) -> None:
-        from redis import asyncio as redis
-
-        self.node_id = uuid.uuid4().hex[:12]
-        self._redis = redis.from_url(url)
+        self.node_id = _node_id()
+        self._redis = redis_client(url)
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
 
-    async def publish(self, signal: dict[str, Any]) -> None:
-        payload = json.dumps({**signal, "node": self.node_id})
+    async def publish(self, signal: Signal) -> None:
         try:
-            await self._redis.publish(CHANNEL, payload)
+            await self._redis.publish(CHANNEL, encode(signal, node=self.node_id))
         except Exception:  # the database is the record; peers catch up on their tick
             log.exception("bus publish failed")
+
+    async def _deliver(self, data: bytes) -> None:
+        try:
+            node, signal = decode(data)
+        except SignalError as exc:
+            log.warning("ignored a bus message that is no signal: %s", exc)
+            return
+        await self._handler(signal, node)
 
     async def _listen(self) -> None:
         delay = 0.2
@@ -73,15 +96,10 @@ class RedisBus:
                     await pubsub.subscribe(CHANNEL)
                     self.connected.set()
                     delay = 0.2
-                    await self._handler({"type": "reconnected", "node": self.node_id})
+                    await self._handler(Reconnected(), self.node_id)
                     async for message in pubsub.listen():
-                        if message.get("type") != "message":
-                            continue
-                        try:
-                            signal = json.loads(message["data"])
-                        except ValueError:
-                            continue
-                        await self._handler(signal)
+                        if message.get("type") == "message":
+                            await self._deliver(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -108,9 +126,73 @@ class RedisBus:
         await self._redis.aclose()
 
 
+class RedisPublisher:
+    """Publishes signals to Redis and listens to nothing: for processes without a realtime
+    layer (the CLI). Unlike the bus, a failed publish raises."""
+
+    def __init__(self, url: str) -> None:
+        self.node_id = _node_id()
+        self._redis = redis_client(url)
+
+    async def publish(self, signal: Signal) -> None:
+        await self._redis.publish(CHANNEL, encode(signal, node=self.node_id))
+
+    async def __aenter__(self) -> RedisPublisher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._redis.aclose()
+
+
+class BusSink:
+    """The post-commit sink of a process without a realtime layer (the CLI), as an
+    `async with` resource: each committed event becomes an `event` signal, so the nodes fan
+    it out at once instead of on their catch-up tick. Nothing else is signalled."""
+
+    def __init__(self, url: str) -> None:
+        self._publisher = RedisPublisher(url)
+
+    async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
+        await self._publisher.publish(EventSignal(org=organization_id, seq=int(event["seq"])))
+
+    async def device_revoked(self, device_id: int) -> None:
+        return None
+
+    async def person_signed_out(self, person_id: int) -> None:
+        return None
+
+    async def session_closed(self, session_hash: str) -> None:
+        return None
+
+    async def __aenter__(self) -> BusSink:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._publisher.__aexit__(*exc)
+
+
+def publishing_sink(url: str) -> AbstractAsyncContextManager[EventSink]:
+    """The sink for a tool: `BusSink` on a Redis bus, `NullSink` on memory:// (no other
+    process can hear it). Raises BusUrlError at once for any other URL."""
+    if url.startswith("memory://"):
+        return nullcontext(NullSink())
+    return BusSink(url)
+
+
+def redis_client(url: str) -> Redis:
+    """A Redis client for `url` (nothing connects yet); BusUrlError when it does not parse."""
+    from redis import asyncio as redis
+
+    if not url.startswith(REDIS_SCHEMES):
+        raise BusUrlError(f"unsupported bus URL (use memory:// or redis://host:port): {url!r}")
+    try:
+        return redis.from_url(url)
+    except ValueError as exc:
+        raise BusUrlError(f"invalid bus URL {url!r}: {exc}") from None
+
+
 def create_bus(url: str, handler: Handler) -> MemoryBus | RedisBus:
+    """The bus for `url`: memory:// or redis://…; BusUrlError for anything else."""
     if url.startswith("memory://"):
         return MemoryBus(handler)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBus(url, handler)
-    raise ValueError(f"unsupported bus URL (use memory:// or redis://): {url}")
+    return RedisBus(url, handler)

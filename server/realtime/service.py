@@ -1,6 +1,7 @@
 """The realtime layer of one node, as one `async with` resource: hub, receipt writer, bus,
-gateway and the catch-up ticker. The API calls `on_event` after each commit that appended an
-event, and `device_revoked` after a revocation."""
+gateway and the catch-up ticker. It is the node's post-commit sink
+(`server.services.sink.EventSink`): the services tell it about each committed event,
+revocation, sign-out and logout."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from server.realtime.presence import PresenceTicker, PresenceWriter
 from server.realtime.presence_feed import PresenceFeed
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
+from server.realtime.signals import (
+    EventSignal,
+    LogoutSignal,
+    PresenceSignal,
+    Reconnected,
+    RevokeSignal,
+    RollCallSignal,
+    Signal,
+    SignOutSignal,
+)
 from server.realtime.snapshots import Snapshots
 from server.realtime.tokens import DeviceTokens
 from server.settings import Settings
@@ -67,24 +78,24 @@ class Realtime:
         self._ticker: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
 
-    # -- called by the API ---------------------------------------------------------------
-    async def on_event(self, event: dict[str, Any], organization_id: int) -> None:
+    # -- the post-commit sink (server.services.sink.EventSink) ----------------------------
+    async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
         """An event was committed on this node: fan out here at once, then wake the others."""
         self.hub.offer(organization_id, event)
-        await self.bus.publish({"type": "event", "org": organization_id, "seq": event["seq"]})
+        await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
 
     async def device_revoked(self, device_id: int) -> None:
         self.gateway.close_device(device_id)
-        await self.bus.publish({"type": "revoke", "device_id": device_id})
+        await self.bus.publish(RevokeSignal(device_id=device_id))
 
     async def session_closed(self, session_hash: str) -> None:
         """A person logged out: close the live connections of that session only."""
         self.gateway.close_session(session_hash)
-        await self.bus.publish({"type": "logout", "session": session_hash})
+        await self.bus.publish(LogoutSignal(session=session_hash))
 
     async def person_signed_out(self, person_id: int) -> None:
         self.gateway.close_person(person_id)
-        await self.bus.publish({"type": "signout", "person_id": person_id})
+        await self.bus.publish(SignOutSignal(person_id=person_id))
 
     async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
         """Receipts were committed here: push roll call here, and tell the other nodes."""
@@ -93,34 +104,32 @@ class Realtime:
         for update in batch:
             by_org.setdefault(update.organization_id, set()).add(update.alert_id)
         for org, alert_ids in by_org.items():
-            await self.bus.publish({"type": "rollcall", "org": org, "alerts": sorted(alert_ids)})
+            await self.bus.publish(RollCallSignal(org=org, alerts=tuple(sorted(alert_ids))))
 
     async def _presence_changed(self, organization_id: int, site_id: int) -> None:
         """Devices of the site connected here or their last connection here closed."""
         self.presence_feed.site_changed(organization_id, site_id)
-        await self.bus.publish({"type": "presence", "org": organization_id, "site": site_id})
+        await self.bus.publish(PresenceSignal(org=organization_id, site=site_id))
 
     # -- bus and database ----------------------------------------------------------------
-    async def _on_signal(self, signal: dict[str, Any]) -> None:
-        if signal.get("node") == self.bus.node_id and signal.get("type") != "reconnected":
-            return  # our own signal: already handled locally
-        kind = signal.get("type")
-        if kind == "event" and isinstance(signal.get("org"), int):
-            self.hub.request_catch_up(signal["org"])
-        elif kind == "revoke" and isinstance(signal.get("device_id"), int):
-            self.gateway.close_device(signal["device_id"])
-        elif kind == "signout" and isinstance(signal.get("person_id"), int):
-            self.gateway.close_person(signal["person_id"])
-        elif kind == "rollcall" and isinstance(signal.get("org"), int):
-            alert_ids = [a for a in signal.get("alerts", []) if isinstance(a, int)]
-            await self.rollcall.alerts_changed(signal["org"], alert_ids)
-        elif kind == "presence" and isinstance(signal.get("org"), int):
-            if isinstance(signal.get("site"), int):
-                self.presence_feed.site_changed(signal["org"], signal["site"])
-        elif kind == "logout" and isinstance(signal.get("session"), str):
-            self.gateway.close_session(signal["session"])
-        elif kind == "reconnected":
+    async def _on_signal(self, signal: Signal, node: str) -> None:
+        """What another node (or the bus itself) said; our own signals were handled here."""
+        if isinstance(signal, Reconnected):
             await self.hub.catch_up_all()
+        elif node == self.bus.node_id:
+            return
+        elif isinstance(signal, EventSignal):
+            self.hub.request_catch_up(signal.org)
+        elif isinstance(signal, RevokeSignal):
+            self.gateway.close_device(signal.device_id)
+        elif isinstance(signal, SignOutSignal):
+            self.gateway.close_person(signal.person_id)
+        elif isinstance(signal, LogoutSignal):
+            self.gateway.close_session(signal.session)
+        elif isinstance(signal, RollCallSignal):
+            await self.rollcall.alerts_changed(signal.org, list(signal.alerts))
+        elif isinstance(signal, PresenceSignal):
+            self.presence_feed.site_changed(signal.org, signal.site)
 
     async def _read_events(self, organization_id: int, after_seq: int) -> list[dict[str, Any]]:
         async with self.database.session() as session:

@@ -48,6 +48,38 @@ class NullSink:
         return None
 
 
+class RecordingSink:
+    """Remembers what it was told, in order: the fake for tests of services and routers.
+    With `fail` set every call records and then raises it (a broken consumer)."""
+
+    def __init__(self, *, fail: Exception | None = None) -> None:
+        self.events: list[tuple[int, EventDocument]] = []
+        self.revoked_devices: list[int] = []
+        self.signed_out_persons: list[int] = []
+        self.closed_sessions: list[str] = []
+        self.fail = fail
+
+    def _done(self) -> None:
+        if self.fail is not None:
+            raise self.fail
+
+    async def event_committed(self, organization_id: int, event: EventDocument) -> None:
+        self.events.append((organization_id, event))
+        self._done()
+
+    async def device_revoked(self, device_id: int) -> None:
+        self.revoked_devices.append(device_id)
+        self._done()
+
+    async def person_signed_out(self, person_id: int) -> None:
+        self.signed_out_persons.append(person_id)
+        self._done()
+
+    async def session_closed(self, session_hash: str) -> None:
+        self.closed_sessions.append(session_hash)
+        self._done()
+
+
 async def events_committed(
     sink: EventSink, organization_id: int, events: Iterable[EventDocument]
 ) -> None:

@@ -3,6 +3,7 @@ other organizations, the event stream and every rejected input (which must write
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, update
 
 from protocol.vocabulary import Role
 from server.clock import utcnow
+from server.services.sink import RecordingSink
 from server.storage.tables import (
     Alert,
     AlertEvent,
@@ -275,12 +277,8 @@ async def test_an_actual_trigger_supersedes_a_drill(
     client: httpx.AsyncClient, world: World
 ) -> None:
     """A real alert on a site in a drill cancels the drill; both events are published."""
-    published: list[dict[str, Any]] = []
-
-    async def on_event(document: dict[str, Any], organization_id: int) -> None:
-        published.append(document)
-
-    client.app.state.on_event = on_event  # type: ignore[attr-defined]
+    sink = RecordingSink()
+    client.app.state.sink = sink  # type: ignore[attr-defined]
     drill = await trigger(
         client,
         world,
@@ -289,6 +287,7 @@ async def test_an_actual_trigger_supersedes_a_drill(
     )
     real = await trigger(client, world, "staff")
     assert real.status_code == 201
+    published = [event for _org, event in sink.events]
     assert [(e["seq"], e["event"]) for e in published] == [
         (1, "triggered"),
         (2, "cancelled"),
@@ -698,25 +697,33 @@ async def test_every_bad_update_has_its_code_and_changes_nothing(
     assert now == original
 
 
-# -- publishing --------------------------------------------------------------------------
+# -- the post-commit sink --------------------------------------------------------------------------
 
 
-async def test_each_committed_event_is_handed_to_on_event(
-    client: httpx.AsyncClient, world: World
-) -> None:
-    """The router publishes after commit: the event is already in the database."""
-    seen: list[tuple[int, str, int, bool]] = []
+class StoredCheckingSink(RecordingSink):
+    """Records, per event, whether it was already committed when the sink heard of it."""
 
-    async def on_event(document: dict[str, Any], organization_id: int) -> None:
-        async with world.database.session() as session:
+    def __init__(self, world: World) -> None:
+        super().__init__()
+        self.world = world
+        self.seen: list[tuple[int, str, int, bool]] = []
+
+    async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
+        async with self.world.database.session() as session:
             stored = await session.scalar(
                 select(AlertEvent).where(
-                    AlertEvent.organization_id == organization_id, AlertEvent.seq == document["seq"]
+                    AlertEvent.organization_id == organization_id, AlertEvent.seq == event["seq"]
                 )
             )
-        seen.append((document["seq"], document["event"], organization_id, stored is not None))
+        self.seen.append((event["seq"], event["event"], organization_id, stored is not None))
 
-    client.app.state.on_event = on_event  # type: ignore[attr-defined]
+
+async def test_each_committed_event_is_handed_to_the_sink(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The sink hears of each event after its commit: the event is already in the database."""
+    sink = StoredCheckingSink(world)
+    client.app.state.sink = sink  # type: ignore[attr-defined]
     alert_id = await active_alert(client, world)
     await trigger(client, world, "staff")  # existing alert: no event
     await trigger(client, world, "chief", {"kind": "custom", "site_ids": [world.sites["B"]]})
@@ -724,26 +731,49 @@ async def test_each_committed_event_is_handed_to_on_event(
     await client.post(f"{URL}/{alert_id}/resolve", headers=bearer(world, "staff"))  # refused
     await client.post(f"{URL}/{alert_id}/resolve", headers=bearer(world, "chief"))
     org = world.organization_id
-    assert seen == [
+    assert sink.seen == [
         (1, "triggered", org, True),
         (2, "updated", org, True),
         (3, "resolved", org, True),
     ]
 
 
-async def test_a_failing_on_event_does_not_fail_the_request(
+async def test_a_failing_sink_does_not_fail_the_request(
     client: httpx.AsyncClient, world: World
 ) -> None:
     """The database is the record: a broken hub is logged, the trigger still answers 201."""
-
-    async def on_event(document: dict[str, Any], organization_id: int) -> None:
-        raise RuntimeError("hub down")
-
-    client.app.state.on_event = on_event  # type: ignore[attr-defined]
+    sink = RecordingSink(fail=RuntimeError("hub down"))
+    client.app.state.sink = sink  # type: ignore[attr-defined]
     response = await trigger(client, world, "chief")
     assert response.status_code == 201
+    assert [event["seq"] for _org, event in sink.events] == [1]
     async with world.database.session() as session:
         active = await session.scalar(
             select(func.count()).select_from(AlertSite).where(AlertSite.active.is_(True))
         )
     assert active == 1
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+async def test_the_openapi_describes_the_alert_responses(client: httpx.AsyncClient) -> None:
+    """Every alert route names its response model; 201 and 200 of a trigger differ."""
+    spec = (await client.get("/api/v1/openapi.json")).json()
+    schemas = spec["components"]["schemas"]
+    assert {"AlertOut", "EventOut", "TriggerOut", "ExistingAlertOut", "AlertListOut"} <= set(
+        schemas
+    )
+    assert set(schemas["AlertOut"]["required"]) >= {"id", "kind", "sites", "order", "ended_at"}
+
+    def schema(path: str, method: str, status: str) -> str:
+        content = spec["paths"][f"/api/v1/alerts{path}"][method]["responses"][status]["content"]
+        return json.dumps(content["application/json"]["schema"])
+
+    assert "TriggerOut" in schema("", "post", "201")
+    assert "ExistingAlertOut" in schema("", "post", "200")
+    assert "AlertListOut" in schema("", "get", "200")
+    assert "EventsOut" in schema("/events", "get", "200")
+    assert "AlertOut" in schema("/{alert_id}", "get", "200")
+    for path, method in (("", "patch"), ("/resolve", "post"), ("/cancel", "post")):
+        assert "EventOut" in schema("/{alert_id}" + path, method, "200")

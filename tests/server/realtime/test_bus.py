@@ -1,39 +1,39 @@
 """Two nodes on one database and a real Redis: an alert triggered on one node reaches the
-clients of the other, and a revocation on one closes the device's socket on the other."""
+clients of the other, and a revocation on one closes the device's socket on the other.
+Failure paths: garbage on the channel is ignored, a bad bus URL stops the start-up, and a
+node whose Redis connection was lost catches up on what it missed when it is back."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
 from websockets.exceptions import ConnectionClosed
 
 from protocol.vocabulary import Kind, Mode, Role
+from server.app import create_app
+from server.clock import utcnow
+from server.realtime.bus import CHANNEL, BusUrlError, RedisBus
+from server.services import alerts
+from server.services.sink import NullSink
 from server.settings import Settings
+from server.storage import callers
 from server.storage.database import Database
+from server.storage.tables import Person
 from tests import factories
-from tests.conftest import service_unavailable
 from tests.factories import bearer
 from tests.server.realtime.clients import hello, next_of
 from tests.server.realtime.conftest import WAIT, LiveServer, realtime_settings, start_live_server
-
-REDIS_URL = os.environ.get("PDV_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from tests.server.redis_service import require_redis
 
 
 @pytest.fixture
 async def redis_url() -> str:
-    client = redis.from_url(REDIS_URL)
-    try:
-        await asyncio.wait_for(client.ping(), timeout=3)
-    except (OSError, TimeoutError, redis.ConnectionError) as exc:
-        service_unavailable(f"Redis unreachable at {REDIS_URL}: {exc}")
-    finally:
-        await client.aclose()
-    return REDIS_URL
+    return await require_redis()
 
 
 @asynccontextmanager
@@ -96,25 +96,156 @@ async def test_missed_signals_are_caught_up_from_the_database(sqlite_database: D
         await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
         await factories.device(world, "d", site="A")
         ws, _ = await hello(live.ws_url, world.tokens["d"])
-        # As the CLI does: commit through the service, with no running API to publish.
-        from server.clock import utcnow
-        from server.storage import alerts, callers
-        from server.storage.tables import Person
-
+        # As the CLI does without a bus: commit through the service, tell no one.
         async with sqlite_database.session() as session:
             person = await session.get_one(Person, world.persons["principal"])
             caller = callers.Caller(
                 actor=await callers.person_actor(session, person=person), person=person
             )
             result = await alerts.trigger(
-                session,
+                session=session,
+                sink=NullSink(),
                 caller=caller,
                 kind=Kind.PDV_LOCKDOWN,
                 mode=Mode.ACTUAL,
                 site_ids=[world.sites["A"]],
                 now=utcnow(),
             )
-            await session.commit()
         frame = await next_of(ws, "alert")
         assert frame["alert"]["id"] == result.alert["id"]
         await ws.close()
+
+
+async def test_garbage_on_the_channel_is_ignored(
+    redis_url: str, sqlite_database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Non-signals on the channel are logged and skipped; the next real signal still works."""
+    settings = realtime_settings(bus_url=redis_url, catch_up_seconds=3600)
+    async with two_nodes(sqlite_database, settings) as (first, second):
+        world = await factories.organization(sqlite_database, sites=("A",))
+        await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+        await factories.device(world, "d", site="A")
+        ws, _ = await hello(second.ws_url, world.tokens["d"])
+        raw = redis.from_url(redis_url)
+        try:
+            for garbage in (
+                b"\xff",
+                b"{",
+                b'{"type": "explode", "node": "x"}',
+                b'{"type": "event"}',
+            ):
+                await raw.publish(CHANNEL, garbage)
+        finally:
+            await raw.aclose()
+        response = await first.http.post(
+            "/api/v1/alerts",
+            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
+            headers=bearer(world, "principal"),
+        )
+        frame = await next_of(ws, "alert")
+        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        await ws.close()
+    ignored = [r for r in caplog.records if "no signal" in r.getMessage()]
+    assert len(ignored) >= 4  # each node heard them
+
+
+@pytest.mark.parametrize("url", ["kafka://127.0.0.1:9092", "redis://127.0.0.1:notaport/0", ""])
+async def test_a_bad_bus_url_stops_the_start_up(url: str, sqlite_database: Database) -> None:
+    """The app's lifespan refuses a bus URL that is not memory:// or a parseable Redis URL,
+    with the URL in the message, before anything listens."""
+    app = create_app(realtime_settings(bus_url=url), database=sqlite_database)
+    with pytest.raises(BusUrlError, match="bus URL"):
+        async with app.router.lifespan_context(app):
+            pytest.fail("started with a bad bus URL")
+
+
+class RedisLink:
+    """A TCP relay in front of the real Redis that the test can cut and restore: a network
+    outage between one node and Redis, as the node sees it."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 6379)
+        self._path = parts.path
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+        self.accepted = 0  # connections relayed so far
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}{self._path}"
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        """Stop accepting and drop every open connection (both directions)."""
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.update((writer, up_writer))
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        finally:
+            self._writers.difference_update((writer, up_writer))
+
+    async def __aenter__(self) -> RedisLink:
+        await self.restore()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None and self._server.is_serving():
+            await self.cut()
+
+
+async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
+    redis_url: str, sqlite_database: Database
+) -> None:
+    """Node 2's Redis connection is cut; node 1 commits an alert (its signal cannot reach
+    node 2); when the link is back node 2 reconnects, catches up from the database and its
+    client gets the alert. The catch-up tick is an hour: only the reconnect can deliver it."""
+    direct = realtime_settings(bus_url=redis_url, catch_up_seconds=3600)
+    async with RedisLink(redis_url) as link:
+        relayed = realtime_settings(bus_url=link.url, catch_up_seconds=3600)
+        async with (
+            start_live_server(direct, sqlite_database) as first,
+            start_live_server(relayed, sqlite_database) as second,
+        ):
+            world = await factories.organization(sqlite_database, sites=("A",))
+            await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+            await factories.device(world, "d", site="A")
+            ws, _ = await hello(second.ws_url, world.tokens["d"])
+            bus = second.realtime.bus
+            assert isinstance(bus, RedisBus) and bus.connected.is_set()
+            await link.cut()  # node 2's connections are gone before the alert is committed
+            accepted = link.accepted
+            response = await first.http.post(
+                "/api/v1/alerts",
+                json={"kind": "pdv_lockdown", "site_ids": [world.sites["A"]]},
+                headers=bearer(world, "principal"),
+            )
+            assert response.status_code == 201
+            await link.restore()
+            frame = await next_of(ws, "alert")
+            assert frame["alert"]["id"] == response.json()["alert"]["id"]
+            assert link.accepted > accepted  # it came back through the restored link
+            await ws.close()

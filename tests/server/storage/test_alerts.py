@@ -1,294 +1,96 @@
-"""The alert lifecycle on both databases: one transaction per change, races, seq and audit."""
+"""The alert repositories on both databases: they write without committing, a change of an
+alert read before a concurrent change is refused, and reads filter by the sites given."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from protocol.vocabulary import Kind, Mode, Role
+from protocol.vocabulary import EventType, Kind, Mode
 from server.clock import utcnow
-from server.core.errors import AlertNotActive, Forbidden, NoSites
-from server.errors import ServiceError
-from server.storage import alert_reads, alerts, audit, callers
-from server.storage.callers import Caller
+from server.core import alerts as core
+from server.core.templates import template_for
+from server.storage import alert_reads, alerts
 from server.storage.database import Database
-from server.storage.tables import Alert, AlertEvent, AlertSite, AuditEntry, Organization
+from server.storage.tables import Alert, AlertEvent, AuditEntry
 from tests import factories
-from tests.factories import World
+from tests.server.storage.alert_rows import insert_alert
 
 
-async def caller_for(world: World, key: str) -> Caller:
-    """The Caller behind one of the world's tokens, as the API would build it."""
-    async with world.database.session() as session:
-        caller = await callers.from_bearer_token(session, token=world.tokens[key], now=utcnow())
-    assert caller is not None
-    return caller
-
-
-async def chief_world(database: Database) -> tuple[World, Caller]:
+async def test_repository_writes_are_undone_by_a_rollback(database: Database) -> None:
+    """insert + record_event write an alert, its event and audit entry, and commit nothing."""
     world = await factories.organization(database)
-    await factories.person(world, "chief", roles=((Role.SECURITY_CHIEF, None),))
-    return world, await caller_for(world, "chief")
-
-
-async def trigger(
-    session: AsyncSession,
-    caller: Caller,
-    site_ids: list[int],
-    *,
-    kind: Kind = Kind.PDV_LOCKDOWN,
-    mode: Mode = Mode.ACTUAL,
-    **options: Any,
-) -> alerts.TriggerResult:
-    """`alerts.trigger` now: an actual pdv_lockdown unless told otherwise."""
-    return await alerts.trigger(
-        session, caller=caller, kind=kind, mode=mode, site_ids=site_ids, now=utcnow(), **options
+    now = utcnow()
+    request = core.TriggerRequest(
+        organization_id=world.organization_id,
+        kind=Kind.PDV_LOCKDOWN,
+        mode=Mode.ACTUAL,
+        site_ids=frozenset({world.sites["A"]}),
     )
-
-
-async def counts(database: Database, organization_id: int) -> dict[str, int]:
     async with database.session() as session:
-        result = {}
-        for name, table in (("alerts", Alert), ("events", AlertEvent), ("audit", AuditEntry)):
-            result[name] = await session.scalar(
-                select(func.count())
-                .select_from(table)
-                .where(table.organization_id == organization_id)
-            )
-        return result
-
-
-async def test_two_concurrent_triggers_on_one_site_make_one_alert(database: Database) -> None:
-    """Two triggers racing on the same site: one alert, one `triggered` event, same answer."""
-    world, chief = await chief_world(database)
-    site = world.sites["A"]
-
-    async def press() -> alerts.TriggerResult:
-        async with database.session() as session:
-            return await trigger(session, chief, [site])
-
-    first, second = await asyncio.gather(press(), press())
-    assert sorted([first.created, second.created]) == [False, True]
-    assert first.alert["id"] == second.alert["id"]
-    async with database.session() as session:
-        assert await session.scalar(select(func.count()).select_from(Alert)) == 1
-        types = (await session.scalars(select(AlertEvent.type))).all()
-        actions = (await session.scalars(select(AuditEntry.action))).all()
-    assert types == ["triggered"]
-    assert sorted(actions) == ["alert.trigger_repeated", "alert.triggered"]
-
-
-async def test_concurrent_triggers_with_one_idempotency_key_make_one_alert(
-    database: Database,
-) -> None:
-    """The same Idempotency-Key twice at once (different sites free): still one alert."""
-    world, chief = await chief_world(database)
-
-    async def press() -> alerts.TriggerResult:
-        async with database.session() as session:
-            return await trigger(
-                session,
-                chief,
-                [world.sites["A"], world.sites["B"]],
-                kind=Kind.EVACUATE,
-                idempotency_key="k-1",
-            )
-
-    results = await asyncio.gather(press(), press())
-    assert sorted(r.created for r in results) == [False, True]
-    assert results[0].alert["id"] == results[1].alert["id"]
-    assert (await counts(database, world.organization_id))["events"] == 1
-
-
-async def test_concurrent_resolve_and_cancel_end_the_alert_once(database: Database) -> None:
-    """Resolve and cancel racing: exactly one wins, the other gets alert.not_active."""
-    world, chief = await chief_world(database)
-    async with database.session() as session:
-        created = await trigger(session, chief, [world.sites["A"]])
-    alert_id = created.alert["id"]
-
-    async def end(function: object) -> object:
-        async with database.session() as session:
-            try:
-                return await function(session, caller=chief, alert_id=alert_id, now=utcnow())  # type: ignore[operator]
-            except AlertNotActive as exc:
-                return exc
-
-    outcomes = await asyncio.gather(end(alerts.resolve), end(alerts.cancel))
-    assert sum(isinstance(o, AlertNotActive) for o in outcomes) == 1
-    async with database.session() as session:
-        types = (await session.scalars(select(AlertEvent.type).order_by(AlertEvent.seq))).all()
-    assert types[0] == "triggered" and len(types) == 2 and types[1] in {"resolved", "cancelled"}
-
-
-async def test_a_lifecycle_numbers_events_without_gaps_and_keeps_the_audit_chain(
-    database: Database,
-) -> None:
-    """trigger, update, resolve, trigger, cancel: seq 1..5, the chain verifies."""
-    world, chief = await chief_world(database)
-    org = world.organization_id
-    site = world.sites["A"]
-    async with database.session() as session:
-        first = await trigger(session, chief, [site])
-        updated = await alerts.update(
-            session, caller=chief, alert_id=first.alert["id"], kind=Kind.EVACUATE, now=utcnow()
-        )
-        resolved = await alerts.resolve(
-            session, caller=chief, alert_id=first.alert["id"], now=utcnow()
-        )
-        second = await trigger(session, chief, [site], kind=Kind.SECURE)
-        cancelled = await alerts.cancel(
-            session, caller=chief, alert_id=second.alert["id"], now=utcnow()
-        )
-    assert first.event is not None and second.event is not None
-    seqs = [
-        first.event["seq"],
-        updated["seq"],
-        resolved["seq"],
-        second.event["seq"],
-        cancelled["seq"],
-    ]
-    assert seqs == [1, 2, 3, 4, 5]
-    assert updated["changes"]["kind"] == "evacuate"
-    assert updated["alert"]["order"]["sv"].startswith("UTRYMNING")
-    assert resolved["alert"]["state"] == "resolved" and resolved["alert"]["ended_at"]
-    async with database.session() as session:
-        stored = (
-            await session.scalars(
-                select(AlertEvent.seq)
-                .where(AlertEvent.organization_id == org)
-                .order_by(AlertEvent.seq)
-            )
-        ).all()
-        org_row = await session.get_one(Organization, org)
-        verification = await audit.verify(session, organization_id=org)
-        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all()
-        active_rows = (
-            await session.scalars(select(AlertSite.active).where(AlertSite.organization_id == org))
-        ).all()
-    assert list(stored) == [1, 2, 3, 4, 5] and org_row.last_seq == 5
-    assert verification.ok and verification.entries == 5
-    assert actions == [
-        "alert.triggered",
-        "alert.updated",
-        "alert.resolved",
-        "alert.triggered",
-        "alert.cancelled",
-    ]
-    assert active_rows == [False, False]
-
-
-async def test_the_stored_event_holds_the_full_alert_document(database: Database) -> None:
-    """Each event row's `alert` is the document right after it, so replay needs no join."""
-    world, chief = await chief_world(database)
-    async with database.session() as session:
-        result = await trigger(
+        decision = core.decide_trigger(request, active=[], template=template_for(Kind.PDV_LOCKDOWN))
+        assert isinstance(decision, core.NewAlert)
+        row = await alerts.insert(
             session,
-            chief,
-            [world.sites["B"], world.sites["A"]],
-            kind=Kind.CUSTOM,
-            mode=Mode.DRILL,
-            order={"sv": "Samling i aulan"},
+            organization_id=world.organization_id,
+            decision=decision,
+            created_by="test",
+            idempotency_key=None,
+            now=now,
         )
-    document = result.alert
-    assert set(document) == {
-        "id",
-        "kind",
-        "mode",
-        "state",
-        "sites",
-        "order",
-        "instructions",
-        "created_at",
-        "updated_at",
-        "ended_at",
-        "created_by",
-    }
-    assert document["sites"] == sorted(world.sites.values())
-    assert document["order"] == {"sv": "Samling i aulan", "en": "Samling i aulan"}
-    assert document["ended_at"] is None and document["created_by"] == chief.ref
-    async with database.session() as session:
-        row = await session.scalar(select(AlertEvent))
-    assert row is not None and row.alert == document
-    assert result.event is not None and result.event["alert"] == document
-
-
-async def test_an_actual_trigger_supersedes_a_drill(database: Database) -> None:
-    """A real alert on a drilling site cancels the drill first, then triggers."""
-    world, chief = await chief_world(database)
-    site = world.sites["A"]
-    async with database.session() as session:
-        drill = await trigger(session, chief, [site], mode=Mode.DRILL)
-        real = await trigger(session, chief, [site])
-    assert real.created and real.alert["id"] != drill.alert["id"]
-    assert [(e["event"], e["alert"]["id"]) for e in real.events] == [
-        ("cancelled", drill.alert["id"]),
-        ("triggered", real.alert["id"]),
-    ]
-    assert real.events[0]["changes"]["superseded_by"] == real.alert["id"]
-    async with database.session() as session:
-        active = await alert_reads.active_alerts(session, organization_id=world.organization_id)
-        assert (await audit.verify(session, organization_id=world.organization_id)).ok
-    assert [a["id"] for a in active] == [real.alert["id"]]
-
-
-async def test_active_alerts_filters_by_site(database: Database) -> None:
-    """The realtime snapshot lists active alerts, only those touching the given sites."""
-    world, chief = await chief_world(database)
-    async with database.session() as session:
-        on_a = await trigger(session, chief, [world.sites["A"]])
-        on_b = await trigger(session, chief, [world.sites["B"]], kind=Kind.SECURE)
-        await alerts.resolve(session, caller=chief, alert_id=on_b.alert["id"], now=utcnow())
-        everything = await alert_reads.active_alerts(session, organization_id=world.organization_id)
-        only_b = await alert_reads.active_alerts(
-            session, organization_id=world.organization_id, site_ids=[world.sites["B"]]
+        event = await alerts.record_event(
+            session,
+            actor="test",
+            alert=row,
+            site_ids=decision.site_ids,
+            event=EventType.TRIGGERED,
+            changes={},
+            now=now,
         )
-    assert [a["id"] for a in everything] == [on_a.alert["id"]]
-    assert only_b == []
-
-
-async def test_rejected_triggers_write_nothing(database: Database) -> None:
-    """No sites, unknown sites and missing permission raise before anything is written."""
-    world, chief = await chief_world(database)
-    other = await factories.organization(database, name="Arboga")
-    await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
-    staff = await caller_for(world, "staff")
-    before = await counts(database, world.organization_id)
+        assert event["seq"] == 1 and event["alert"]["sites"] == [world.sites["A"]]
+        await session.rollback()
     async with database.session() as session:
-        with pytest.raises(NoSites):
-            await trigger(session, chief, [])
-        with pytest.raises(ServiceError) as error:
-            await trigger(session, chief, [other.sites["A"]])
-        assert error.value.code == "site.not_found"
-        with pytest.raises(Forbidden):
-            await trigger(session, staff, [world.sites["A"]], mode=Mode.DRILL)
-    assert await counts(database, world.organization_id) == before
+        for table in (Alert, AlertEvent, AuditEntry):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0
 
 
-async def test_events_since_hides_other_sites_and_continues_after_a_page(
+async def test_a_change_of_an_alert_changed_since_it_was_read_is_refused(
     database: Database,
 ) -> None:
-    """A site's staff get only their site's events; `seq` says where the next page starts."""
-    world, chief = await chief_world(database)
-    await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
-    staff = await caller_for(world, "staff")
+    """apply_change raises AlertChanged when `updated_at` moved after the read."""
+    world = await factories.organization(database)
+    alert_id = await insert_alert(database, world, site_ids=[world.sites["A"]])
     async with database.session() as session:
-        on_a = await trigger(session, chief, [world.sites["A"]])
-        await trigger(session, chief, [world.sites["B"]], kind=Kind.SECURE)
-        await alerts.resolve(session, caller=chief, alert_id=on_a.alert["id"], now=utcnow())
-        epoch, seq, found = await alert_reads.events_since(session, caller=staff, after_seq=0)
-        _, page_seq, page = await alert_reads.events_since(
-            session, caller=staff, after_seq=0, limit=2
+        stale = await alerts.get_row(
+            session, organization_id=world.organization_id, alert_id=alert_id
         )
-        _, rest_seq, rest = await alert_reads.events_since(
-            session, caller=staff, after_seq=page_seq
+        assert stale is not None
+        view = alerts.alert_view(stale, site_ids=[world.sites["A"]])
+        session.expunge(stale)
+        stale.updated_at = stale.updated_at - timedelta(seconds=1)
+        change = core.resolve_alert(view, now=utcnow())
+        with pytest.raises(alerts.AlertChanged):
+            await alerts.apply_change(session, stale, change=change, now=utcnow())
+
+
+async def test_reads_filter_by_the_given_sites(database: Database) -> None:
+    """active_alerts and list_alerts return only alerts touching the sites asked for."""
+    world = await factories.organization(database)
+    on_a = await insert_alert(database, world, site_ids=[world.sites["A"]])
+    on_b = await insert_alert(database, world, site_ids=[world.sites["B"]])
+    org = world.organization_id
+    async with database.session() as session:
+        everything = await alert_reads.active_alerts(session, organization_id=org)
+        only_b = await alert_reads.active_alerts(
+            session, organization_id=org, site_ids=[world.sites["B"]]
         )
-        org = await session.get_one(Organization, world.organization_id)
-    assert epoch == org.epoch and seq == 3
-    assert [(e["seq"], e["event"]) for e in found] == [(1, "triggered"), (3, "resolved")]
-    assert [e["seq"] for e in page] == [1] and page_seq == 2
-    assert [e["seq"] for e in rest] == [3] and rest_seq == 3
+        listed_a = await alert_reads.list_alerts(
+            session, organization_id=org, site_ids=[world.sites["A"]]
+        )
+        listed_none = await alert_reads.list_alerts(session, organization_id=org, site_ids=[])
+    assert [a["id"] for a in everything] == [on_a, on_b]
+    assert [a["id"] for a in only_b] == [on_b]
+    assert [a["id"] for a in listed_a] == [on_a]
+    assert listed_none == []
