@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import StrictInt
 
+from protocol.messages import MAX_SEQ
 from protocol.vocabulary import Kind, Mode
 from server.api.base import Body, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep
@@ -33,8 +34,6 @@ from server.storage import alert_reads, alerts
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-
-MAX_SEQ = 2**63 - 1
 
 
 class TextsIn(Body):

@@ -15,14 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from protocol.messages import MAX_SEQ
 from server.api.deps import CurrentCaller, SessionDep
 from server.core.permissions import Action, require
 from server.storage import audit
 from server.storage.tables import AuditEntry
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-MAX_SEQ = 2**63 - 1
 
 
 def _utc(value: datetime | None) -> datetime | None:
