@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import exc as orm_exc
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ SHUTDOWN_S = 5.0
 _DATA_ERRORS = (
     sa_exc.IntegrityError,
     sa_exc.DataError,
+    orm_exc.StaleDataError,  # an UPDATE by primary key found no row (e.g. a deleted device)
     sqlite3.IntegrityError,
     sqlite3.DataError,
     ValueError,  # also asyncpg's DataError: a parameter out of its column's range
