@@ -8,11 +8,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 
+from protocol.messages import MAX_ID
 from server.realtime.batches import BatchWriter, is_data_error, retry_delay
+from server.realtime.presence import DeviceLink, PresenceWriter
+from server.realtime.tokens import DeviceTokens
+from server.storage.database import Database
+from server.storage.tables import Device
+from tests import factories
+from tests.server.realtime.conftest import WAIT
+from tests.server.realtime.outages import Outage
 
 
 class Store:
@@ -143,3 +153,85 @@ def test_retry_delay_doubles_from_a_tenth_to_five_seconds() -> None:
     """0.1, 0.2, 0.4 … capped at 5 s, also for absurd attempt counts."""
     assert [retry_delay(n) for n in range(4)] == [0.1, 0.2, 0.4, 0.8]
     assert retry_delay(6) == 5.0 and retry_delay(10_000) == 5.0
+
+
+# -- the writers built on it, against real databases --------------------------------------
+
+
+async def _until_outages(batch_writer: BatchWriter[Any], count: int) -> None:
+    """Poll until the writer has met `count` failed attempts (WAIT only bounds a hang)."""
+    for _ in range(int(WAIT / 0.01)):
+        if batch_writer.outages >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the writer never failed {count} times")
+
+
+async def _nodes(database: Database) -> dict[int, str | None]:
+    async with database.session() as session:
+        rows = await session.execute(select(Device.id, Device.connected_node))
+        return {row.id: row.connected_node for row in rows}
+
+
+async def test_presence_writer_splits_out_bad_links(database: Database) -> None:
+    """A link of a device id beyond the column is reported (on SQLite also that of a vanished
+    device; PostgreSQL's bulk update skips it harmlessly); the good links of the same batch
+    are recorded."""
+    world = await factories.organization(database, sites=("A",))
+    good = [await factories.device(world, name, site="A") for name in ("d1", "d2")]
+    org, site = world.organization_id, world.sites["A"]
+    writer = PresenceWriter(database=database, node_id="node-1")
+    for device_id in (good[0], MAX_ID + 1, good[1], good[1] + 1000):
+        writer.put(
+            DeviceLink(device_id=device_id, organization_id=org, site_id=site, connected=True)
+        )
+    async with writer:
+        await writer.flush()
+        nodes = await _nodes(database)
+        assert (nodes[good[0]], nodes[good[1]]) == ("node-1", "node-1")
+        assert writer.writer.written + writer.writer.failed == 4
+        assert writer.writer.failed == (1 if database.dialect == "postgresql" else 2)
+
+
+async def test_presence_writer_waits_out_an_outage(database: Database) -> None:
+    """A connect queued while the database is away is recorded when it is back."""
+    world = await factories.organization(database, sites=("A",))
+    device_id = await factories.device(world, "d1", site="A")
+    outage = Outage(database)
+    writer = PresenceWriter(database=database, node_id="node-1")
+    async with writer:
+        await outage.start()
+        try:
+            writer.put(
+                DeviceLink(
+                    device_id=device_id,
+                    organization_id=world.organization_id,
+                    site_id=world.sites["A"],
+                    connected=True,
+                )
+            )
+            await _until_outages(writer.writer, 2)
+        finally:
+            await outage.restore()
+        await asyncio.wait_for(writer.flush(), timeout=WAIT)
+        assert (await _nodes(database))[device_id] == "node-1"
+        assert writer.writer.failed == 0
+
+
+async def test_token_lookups_wait_out_an_outage(database: Database) -> None:
+    """A hello's token lookup during an outage is retried and resolves when it is back."""
+    world = await factories.organization(database, sites=("A",))
+    device_id = await factories.device(world, "d1", site="A")
+    outage = Outage(database)
+    async with DeviceTokens(database) as tokens:
+        await outage.start()
+        try:
+            lookup = asyncio.create_task(tokens.resolve(world.tokens["d1"]))
+            await _until_outages(tokens.writer, 2)
+            assert not lookup.done()
+        finally:
+            await outage.restore()
+        caller = await asyncio.wait_for(lookup, timeout=WAIT)
+        assert caller is not None and caller.device is not None
+        assert caller.device.id == device_id
+        assert await tokens.resolve("pdvd_unknown") is None
