@@ -27,14 +27,15 @@ from protocol.fields import (
     fail,
     frame_too_large,
     get,
+    ident,
     integer,
     load,
     member,
-    nullable_integer,
+    nullable_ident,
     nullable_string,
     number,
     only,
-    opt_integer,
+    opt_ident,
     opt_number,
     opt_string,
     string,
@@ -387,7 +388,7 @@ def _nonblank(obj: dict[str, Any], key: str, where: str, max_len: int) -> str:
 def _receipt(obj: dict[str, Any]) -> ReceiptMsg:
     only(obj, _RECEIPT, "receipt")
     return ReceiptMsg(
-        alert_id=integer(obj, "alert_id", "receipt", 1),
+        alert_id=ident(obj, "alert_id", "receipt"),
         state=member(obj, "state", "receipt", _RECEIPT_STATES),
     )
 
@@ -395,7 +396,7 @@ def _receipt(obj: dict[str, Any]) -> ReceiptMsg:
 def _ack(obj: dict[str, Any]) -> Ack:
     only(obj, _ACK, "ack")
     return Ack(
-        alert_id=integer(obj, "alert_id", "ack", 1),
+        alert_id=ident(obj, "alert_id", "ack"),
         response=member(obj, "response", "ack", _RESPONSES),
         note=bounded_text(obj, "note", "ack", MAX_NOTE, pattern=MULTILINE_BAD, required=False),
         location=bounded_text(obj, "location", "ack", MAX_LOCATION, required=False),
@@ -472,7 +473,7 @@ def alert_doc_from_dict(obj: dict[str, Any], where: str = "alert") -> AlertDoc:
         if type(site) is not int:
             wrong(where, "sites[]", "an integer", site)
     return AlertDoc(
-        id=integer(obj, "id", where, 1),
+        id=ident(obj, "id", where),
         kind=_kind(obj, where),
         mode=member(obj, "mode", where, _MODES),
         state=member(obj, "state", where, _ALERT_STATES),
@@ -510,11 +511,11 @@ def _items(obj: dict[str, Any], key: str, where: str) -> list[tuple[str, dict[st
 def _device(obj: dict[str, Any]) -> DeviceInfo:
     where = "welcome.device"
     return DeviceInfo(
-        id=integer(obj, "id", where, 1),
+        id=ident(obj, "id", where),
         kind=member(obj, "kind", where, _DEVICE_KINDS),
         name=string(obj, "name", where),
-        site_id=integer(obj, "site_id", where, 1),
-        zone_id=opt_integer(obj, "zone_id", where, 1),
+        site_id=ident(obj, "site_id", where),
+        zone_id=opt_ident(obj, "zone_id", where),
     )
 
 
@@ -602,13 +603,13 @@ def _site(obj: dict[str, Any], where: str) -> SiteRollCall:
 
 def _need_help(obj: dict[str, Any], where: str) -> NeedHelp:
     return NeedHelp(
-        person_id=nullable_integer(obj, "person_id", where, 1),
+        person_id=nullable_ident(obj, "person_id", where),
         person=nullable_string(obj, "person", where),
-        device_id=integer(obj, "device_id", where, 1),
+        device_id=ident(obj, "device_id", where),
         device=string(obj, "device", where),
         kind=member(obj, "kind", where, _DEVICE_KINDS),
-        site_id=integer(obj, "site_id", where, 1),
-        zone_id=nullable_integer(obj, "zone_id", where, 1),
+        site_id=ident(obj, "site_id", where),
+        zone_id=nullable_ident(obj, "zone_id", where),
         note=string(obj, "note", where),
         location=string(obj, "location", where),
         at=nullable_string(obj, "at", where),
@@ -618,7 +619,7 @@ def _need_help(obj: dict[str, Any], where: str) -> NeedHelp:
 def _rollcall(obj: dict[str, Any]) -> RollCall:
     where = "rollcall"
     return RollCall(
-        alert_id=integer(obj, "alert_id", where, 1),
+        alert_id=ident(obj, "alert_id", where),
         at=string(obj, "at", where),
         totals=_counts(subobject(obj, "totals", where), f"{where}.totals"),
         sites={
@@ -633,7 +634,7 @@ def _rollcall(obj: dict[str, Any]) -> RollCall:
 
 def _presence(obj: dict[str, Any]) -> Presence:
     return Presence(
-        site_id=integer(obj, "site_id", "presence", 1),
+        site_id=ident(obj, "site_id", "presence"),
         reachable=integer(obj, "reachable", "presence"),
         unreachable=integer(obj, "unreachable", "presence"),
     )

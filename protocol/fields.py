@@ -11,7 +11,7 @@ import re
 from typing import Any, NoReturn
 
 from protocol.errors import ProtocolError
-from protocol.messages import MAX_CLIENT_FRAME, MAX_ID
+from protocol.messages import MAX_CLIENT_FRAME, MAX_ID, MAX_SEQ
 
 
 def fail(code: str, detail: str) -> NoReturn:
@@ -103,7 +103,7 @@ def wrong(where: str, key: str, expected: str, value: object) -> NoReturn:
     fail("protocol.invalid", f"{where}.{key}: expected {expected}, got {json_name(value)}")
 
 
-def integer(obj: dict[str, Any], key: str, where: str, lo: int = 0, hi: int = MAX_ID) -> int:
+def integer(obj: dict[str, Any], key: str, where: str, lo: int = 0, hi: int = MAX_SEQ) -> int:
     value = get(obj, key, where)
     if type(value) is not int:
         wrong(where, key, "an integer", value)
@@ -112,17 +112,23 @@ def integer(obj: dict[str, Any], key: str, where: str, lo: int = 0, hi: int = MA
     return value
 
 
-def opt_integer(obj: dict[str, Any], key: str, where: str, lo: int = 0) -> int | None:
+def ident(obj: dict[str, Any], key: str, where: str) -> int:
+    """An id: an integer in 1..MAX_ID (the database's 32-bit id columns)."""
+    return integer(obj, key, where, 1, MAX_ID)
+
+
+def opt_ident(obj: dict[str, Any], key: str, where: str) -> int | None:
+    """An optional id (missing or null: None)."""
     if obj.get(key) is None:
         return None
-    return integer(obj, key, where, lo)
+    return ident(obj, key, where)
 
 
-def nullable_integer(obj: dict[str, Any], key: str, where: str, lo: int = 0) -> int | None:
-    """A required field that is an integer or null."""
+def nullable_ident(obj: dict[str, Any], key: str, where: str) -> int | None:
+    """A required field that is an id or null."""
     if get(obj, key, where) is None:
         return None
-    return integer(obj, key, where, lo)
+    return ident(obj, key, where)
 
 
 def number(obj: dict[str, Any], key: str, where: str) -> float:

@@ -39,7 +39,10 @@ MAX_CLIENT_VERSION = 100
 MAX_PLATFORM = 100
 MAX_NOTE = 500  # characters (code points); may hold line breaks
 MAX_LOCATION = 200  # characters (code points); one line
-MAX_ID = 2**63 - 1  # ids and seqs are 64-bit signed in the database
+# Ranges of the database columns: ids are 32-bit signed, seqs 64-bit signed (a test checks
+# the tables agree). An id is 1..MAX_ID, a seq 0..MAX_SEQ.
+MAX_ID = 2**31 - 1
+MAX_SEQ = 2**63 - 1
 
 # Liveness (seconds); the server's settings may choose other values and tells clients the
 # application heartbeat in `welcome.heartbeat_s`.

@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,11 +120,18 @@ def settings() -> Settings:
     return Settings(database_url="sqlite+aiosqlite:///unused.db", login_attempts_per_ip=1000)
 
 
-@pytest.fixture
-async def client(settings: Settings, sqlite_database: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the app over a fresh, migrated SQLite database."""
-    app = create_app(settings, database=sqlite_database)
+@asynccontextmanager
+async def app_client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app over `database` (in process); `client.app` is the app."""
+    app = create_app(settings, database=database)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+@pytest.fixture
+async def client(settings: Settings, sqlite_database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app over a fresh, migrated SQLite database."""
+    async with app_client(settings, sqlite_database) as http:
         yield http

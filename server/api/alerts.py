@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 
+from protocol.messages import MAX_SEQ
 from protocol.vocabulary import AlertState, EventType, Kind, Mode
 from server.api.base import Body, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
@@ -31,7 +32,6 @@ from server.services.alerts import MAX_IDEMPOTENCY_KEY
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
-MAX_SEQ = 2**63 - 1
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 

@@ -15,13 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from protocol.messages import MAX_SEQ
 from server.api.deps import CurrentCaller, SessionDep
 from server.services import audit
 from server.storage.tables import AuditEntry
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-MAX_SEQ = 2**63 - 1
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -7,7 +7,10 @@ from typing import Annotated, Self
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+from protocol.messages import MAX_ID
+
+__all__ = ["MAX_ID", "Body", "BodyId", "PatchBody", "PathId", "QueryId"]
+
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from server.clock import utcnow
+from server.realtime.batches import BatchWriter
 from server.storage import presence
 from server.storage.database import Database
 
@@ -86,10 +87,16 @@ class DeviceLink:
     client_version: str = ""
 
 
+PRESENCE_BATCH_LIMIT = 5000
+PRESENCE_QUEUE_LIMIT = 100_000
+
+
 class PresenceWriter:
     """Group commit for connects and disconnects: a hello never waits for a presence write,
     and a reconnect storm of thousands costs a few transactions. After each batch the sites
-    whose presence changed are reported to `on_changed` (the feed and the bus)."""
+    whose presence changed are reported to `on_changed` (the feed and the bus). The writing
+    is the one batch writer's (server/realtime/batches.py): outages are retried, a bad change
+    is reported alone."""
 
     def __init__(
         self,
@@ -97,34 +104,32 @@ class PresenceWriter:
         database: Database,
         node_id: str,
         on_changed: Callable[[int, int], Awaitable[None]] | None = None,
+        queue_limit: int = PRESENCE_QUEUE_LIMIT,
     ) -> None:
         self.database = database
         self.node_id = node_id
         self.on_changed = on_changed
-        self._queue: asyncio.Queue[DeviceLink] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0
+        self.writer: BatchWriter[DeviceLink] = BatchWriter(
+            name="presence-writer",
+            write=self._write,
+            batch_limit=PRESENCE_BATCH_LIMIT,
+            queue_limit=queue_limit,
+            on_written=self._changed,
+        )
 
-    def put(self, link: DeviceLink) -> None:
-        self._queue.put_nowait(link)
+    @property
+    def batches(self) -> int:
+        """Transactions committed (observability, tests)."""
+        return self.writer.batches
+
+    def put(self, link: DeviceLink) -> bool:
+        """Queue a change without waiting; False when the queue is full."""
+        return self.writer.put(link)
 
     async def flush(self) -> None:
-        await self._queue.join()
+        await self.writer.flush()
 
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write(batch)
-            except Exception:
-                log.exception("writing %d presence changes failed", len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _write(self, batch: list[DeviceLink]) -> None:
+    async def _write(self, batch: list[DeviceLink]) -> list[DeviceLink]:
         latest = {link.device_id: link for link in batch}  # the last state of each device wins
         now = utcnow()
         async with self.database.session() as session:
@@ -136,22 +141,19 @@ class PresenceWriter:
                 disconnected=[d for d, link in latest.items() if not link.connected],
             )
             await session.commit()
-        self.batches += 1
+        return batch
+
+    async def _changed(self, batch: list[DeviceLink]) -> None:
         if self.on_changed is not None:
             for organization_id, site_id in {(x.organization_id, x.site_id) for x in batch}:
                 await self.on_changed(organization_id, site_id)
 
     async def __aenter__(self) -> PresenceWriter:
-        self._task = asyncio.create_task(self._run(), name="presence-writer")
+        await self.writer.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            await asyncio.wait_for(self.flush(), timeout=5)
-        except TimeoutError:
-            log.error("shutdown with %d presence changes unwritten", self._queue.qsize())
-        if self._task is not None:
-            self._task.cancel()
+        await self.writer.__aexit__(*exc)
         # Whatever is still marked as connected here is not: this node is going away.
         async with self.database.session() as session:
             await presence.release_node(session, node=self.node_id, now=utcnow())

@@ -1,14 +1,16 @@
-"""Group commit for receipts and acks: the gateway queues updates without waiting, a single
-writer task turns everything that arrived meanwhile into one transaction."""
+"""Group commit for receipts and acks: the gateway queues updates without waiting, one writer
+(server/realtime/batches.py) turns everything that arrived meanwhile into one transaction. A
+bad update (an alert id beyond the columns, a vanished device) is reported and dropped alone;
+every other answer in its batch is stored. An outage is retried until the database is back."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.realtime.batches import BatchWriter
 from server.storage import receipts
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
@@ -20,73 +22,72 @@ QUEUE_LIMIT = 100_000
 
 
 class ReceiptWriter:
-    """`async with ReceiptWriter(db) as writer:`; `writer.put(update)` never blocks."""
+    """`async with ReceiptWriter(db) as writer:`; `writer.put(update)` never blocks.
+    `on_written(updates)` gets the stored updates after each commit (the roll-call feed)."""
 
     def __init__(
         self,
         database: Database,
         *,
         on_written: Callable[[list[ReceiptUpdate]], Awaitable[None]] | None = None,
+        queue_limit: int = QUEUE_LIMIT,
     ) -> None:
         self.database = database
         self.on_written = on_written
-        self._queue: asyncio.Queue[ReceiptUpdate] = asyncio.Queue(QUEUE_LIMIT)
-        self._task: asyncio.Task[None] | None = None
-        self.batches = 0  # transactions committed (observability, bench)
-        self.written = 0
+        self.ignored = 0  # updates for alerts not targeting the device's site
+        self.writer: BatchWriter[ReceiptUpdate] = BatchWriter(
+            name="receipt-writer",
+            write=self._write,
+            batch_limit=BATCH_LIMIT,
+            queue_limit=queue_limit,
+            on_written=self._notify,
+        )
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed (observability, bench)."""
+        return self.writer.batches
+
+    @property
+    def written(self) -> int:
+        """Updates stored."""
+        return self.writer.written
+
+    @property
+    def failed(self) -> int:
+        """Bad updates reported and dropped."""
+        return self.writer.failed
 
     def put(self, update: ReceiptUpdate) -> bool:
         """Queue an update; False when the queue is full (the client will resend)."""
-        try:
-            self._queue.put_nowait(update)
-        except asyncio.QueueFull:
-            log.error("receipt queue full: dropping one update for alert %s", update.alert_id)
-            return False
-        return True
+        return self.writer.put(update)
 
     async def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        await self._queue.join()
+        """Wait until everything queued so far is committed or reported."""
+        await self.writer.flush()
 
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH_LIMIT and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._write(batch)
-            except Exception:
-                log.exception("writing %d receipts failed; retrying once", len(batch))
-                try:
-                    await asyncio.sleep(0.5)
-                    await self._write(batch)
-                except Exception:
-                    log.exception("writing %d receipts failed again; dropped", len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
-
-    async def _write(self, batch: list[ReceiptUpdate]) -> None:
+    async def _write(self, batch: list[ReceiptUpdate]) -> list[ReceiptUpdate]:
         async with self.database.session() as session:
-            batch = await _targeted(session, batch)
-            await receipts.upsert_many(session, updates=batch)
+            kept = await _targeted(session, batch)
+            await receipts.upsert_many(session, updates=kept)
             await session.commit()
-        self.batches += 1
-        self.written += len(batch)
+        if len(kept) < len(batch):
+            self.ignored += len(batch) - len(kept)
+            log.warning(
+                "ignored %d receipts for alerts not targeting the device", len(batch) - len(kept)
+            )
+        return kept
+
+    async def _notify(self, stored: list[ReceiptUpdate]) -> None:
         if self.on_written is not None:
-            await self.on_written(batch)
+            await self.on_written(stored)
 
     async def __aenter__(self) -> ReceiptWriter:
-        self._task = asyncio.create_task(self._run(), name="receipt-writer")
+        await self.writer.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            await asyncio.wait_for(self.flush(), timeout=5)
-        except TimeoutError:
-            log.error("shutdown with %d receipts unwritten", self._queue.qsize())
-        if self._task is not None:
-            self._task.cancel()
+        await self.writer.__aexit__(*exc)
 
 
 async def _targeted(session: AsyncSession, batch: list[ReceiptUpdate]) -> list[ReceiptUpdate]:
@@ -99,9 +100,4 @@ async def _targeted(session: AsyncSession, batch: list[ReceiptUpdate]) -> list[R
     for org, pairs in by_org.items():
         found = await receipts.valid_targets(session, organization_id=org, pairs=pairs)
         valid.update((org, alert_id, site_id) for alert_id, site_id in found)
-    kept = [u for u in batch if (u.organization_id, u.alert_id, u.site_id) in valid]
-    if len(kept) < len(batch):
-        log.warning(
-            "ignored %d receipts for alerts not targeting the device", len(batch) - len(kept)
-        )
-    return kept
+    return [u for u in batch if (u.organization_id, u.alert_id, u.site_id) in valid]

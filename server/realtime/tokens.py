@@ -1,13 +1,17 @@
 """Device tokens of many hellos resolved together: in a reconnect storm, thousands of
 clients say hello within seconds, and one query for all the tokens that arrived meanwhile
-costs little more than one query for one (a session per hello was the storm's bottleneck)."""
+costs little more than one query for one (a session per hello was the storm's bottleneck).
+The lookups go through the one batch writer (server/realtime/batches.py): an outage is
+retried until the database is back, so a hello waits rather than being refused."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from server.credentials import token_hash
+from server.realtime.batches import BatchWriter
 from server.storage import callers
 from server.storage.callers import Caller
 from server.storage.database import Database
@@ -15,45 +19,60 @@ from server.storage.database import Database
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
+QUEUE_LIMIT = 100_000
+
+
+class LookupRefused(RuntimeError):
+    """The lookup queue is full; the hello fails and the client reconnects later."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Lookup:
+    digest: str
+    future: asyncio.Future[Caller | None]
 
 
 class DeviceTokens:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, queue_limit: int = QUEUE_LIMIT) -> None:
         self.database = database
-        self._queue: asyncio.Queue[tuple[str, asyncio.Future[Caller | None]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self.queries = 0  # database round trips (observability, tests)
+        self.writer: BatchWriter[Lookup] = BatchWriter(
+            name="device-tokens",
+            write=self._lookup,
+            batch_limit=BATCH_LIMIT,
+            queue_limit=queue_limit,
+            on_failed=_fail,
+        )
+
+    @property
+    def queries(self) -> int:
+        """Database round trips (observability, tests)."""
+        return self.writer.batches
 
     async def resolve(self, token: str) -> Caller | None:
         """The device of a `pdvd_` token, or None when unknown or revoked."""
         future: asyncio.Future[Caller | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((token_hash(token), future))
+        if not self.writer.put(Lookup(token_hash(token), future)):
+            raise LookupRefused("too many hellos waiting for their token lookup")
         return await future
 
-    async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < BATCH_LIMIT and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                async with self.database.session() as session:
-                    found = await callers.devices_by_token_hash(
-                        session, hashes={digest for digest, _ in batch}
-                    )
-                self.queries += 1
-                for digest, future in batch:
-                    if not future.done():
-                        future.set_result(found.get(digest))
-            except Exception as exc:
-                log.exception("resolving %d device tokens failed", len(batch))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+    async def _lookup(self, batch: list[Lookup]) -> list[Lookup]:
+        async with self.database.session() as session:
+            found = await callers.devices_by_token_hash(
+                session, hashes={lookup.digest for lookup in batch}
+            )
+        for lookup in batch:
+            if not lookup.future.done():
+                lookup.future.set_result(found.get(lookup.digest))
+        return batch
 
     async def __aenter__(self) -> DeviceTokens:
-        self._task = asyncio.create_task(self._run(), name="device-tokens")
+        await self.writer.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        await self.writer.__aexit__(*exc)
+
+
+def _fail(lookup: Lookup, error: BaseException) -> None:
+    if not lookup.future.done():
+        lookup.future.set_exception(error)

@@ -5,6 +5,10 @@
 
 export const PROTOCOL_VERSION = 1;
 export const MAX_CLIENT_FRAME = 4096; // bytes of one client frame (UTF-8)
+// Ids are 1..MAX_ID (32-bit database columns, as protocol/messages.py). Seqs are 64-bit on the
+// server; a JS number holds them exactly up to MAX_SEQ (2^53 - 1, reached after centuries).
+export const MAX_ID = 2 ** 31 - 1;
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 export const LIMITS = Object.freeze({
   token: 200,
   epoch: 32,
@@ -211,7 +215,6 @@ export function encode(message) {
 
 // ── server messages (lenient decoding) ───────────────────────────────────────────────────────
 
-const MAX_ID = Number.MAX_SAFE_INTEGER;
 const KINDS = new Set(Object.values(Kind));
 const MODES = new Set(Object.values(Mode));
 const ALERT_STATES = new Set(Object.values(AlertState));
@@ -230,17 +233,20 @@ function get(obj, key, where) {
 function wrong(where, key, expected, value) {
   fail("protocol.invalid", `${where}.${key}: expected ${expected}, got ${jsonName(value)}`);
 }
-function int(obj, key, where, lo = 0) {
+function int(obj, key, where, lo = 0, hi = MAX_SEQ) {
   const value = get(obj, key, where);
   if (!Number.isInteger(value)) wrong(where, key, "an integer", value);
-  if (value < lo || value > MAX_ID) fail("protocol.invalid", `${where}.${key}: ${value} is out of range`);
+  if (value < lo || value > hi) fail("protocol.invalid", `${where}.${key}: ${value} is out of range`);
   return value;
 }
-function optInt(obj, key, where, lo = 0) {
-  return obj[key] === undefined || obj[key] === null ? null : int(obj, key, where, lo);
+function ident(obj, key, where) {
+  return int(obj, key, where, 1, MAX_ID);
 }
-function nullableInt(obj, key, where, lo = 0) {
-  return get(obj, key, where) === null ? null : int(obj, key, where, lo);
+function optIdent(obj, key, where) {
+  return obj[key] === undefined || obj[key] === null ? null : ident(obj, key, where);
+}
+function nullableIdent(obj, key, where) {
+  return get(obj, key, where) === null ? null : ident(obj, key, where);
 }
 function number(obj, key, where) {
   const value = get(obj, key, where);
@@ -299,7 +305,7 @@ export function alertDoc(obj, where = "alert") {
   for (const site of sites) if (!Number.isInteger(site)) wrong(where, "sites[]", "an integer", site);
   const kind = str(obj, "kind", where);
   return {
-    id: int(obj, "id", where, 1),
+    id: ident(obj, "id", where),
     kind: KINDS.has(kind) ? kind : Kind.CUSTOM,
     mode: oneOf(obj, "mode", where, MODES),
     state: oneOf(obj, "state", where, ALERT_STATES),
@@ -381,13 +387,13 @@ function site(obj, where) {
 
 function needHelp(obj, where) {
   return {
-    person_id: nullableInt(obj, "person_id", where, 1),
+    person_id: nullableIdent(obj, "person_id", where),
     person: nullableStr(obj, "person", where),
-    device_id: int(obj, "device_id", where, 1),
+    device_id: ident(obj, "device_id", where),
     device: str(obj, "device", where),
     kind: oneOf(obj, "kind", where, DEVICE_KINDS),
-    site_id: int(obj, "site_id", where, 1),
-    zone_id: nullableInt(obj, "zone_id", where, 1),
+    site_id: ident(obj, "site_id", where),
+    zone_id: nullableIdent(obj, "zone_id", where),
     note: str(obj, "note", where),
     location: str(obj, "location", where),
     at: nullableStr(obj, "at", where),
@@ -419,11 +425,11 @@ const DECODERS = {
     if (isObject(device)) {
       const where = "welcome.device";
       result.device = {
-        id: int(device, "id", where, 1),
+        id: ident(device, "id", where),
         kind: oneOf(device, "kind", where, DEVICE_KINDS),
         name: str(device, "name", where),
-        site_id: int(device, "site_id", where, 1),
-        zone_id: optInt(device, "zone_id", where, 1),
+        site_id: ident(device, "site_id", where),
+        zone_id: optIdent(device, "zone_id", where),
       };
     }
     return result;
@@ -441,7 +447,7 @@ const DECODERS = {
     const where = "rollcall";
     return {
       type: "rollcall",
-      alert_id: int(obj, "alert_id", where, 1),
+      alert_id: ident(obj, "alert_id", where),
       at: str(obj, "at", where),
       totals: counts(object(obj, "totals", where), `${where}.totals`),
       sites: bySite(obj, "sites", where, site),
@@ -453,7 +459,7 @@ const DECODERS = {
   presence(obj) {
     return {
       type: "presence",
-      site_id: int(obj, "site_id", "presence", 1),
+      site_id: ident(obj, "site_id", "presence"),
       reachable: int(obj, "reachable", "presence"),
       unreachable: int(obj, "unreachable", "presence"),
     };

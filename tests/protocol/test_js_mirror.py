@@ -46,7 +46,7 @@ CLIENT_MESSAGES = [
         language=Language.EN,
     ),
     ReceiptMsg(alert_id=7, state=ReceiptState.DELIVERED),
-    ReceiptMsg(alert_id=9007199254740991, state=ReceiptState.DISPLAYED),
+    ReceiptMsg(alert_id=messages.MAX_ID, state=ReceiptState.DISPLAYED),
     Ack(alert_id=7, response=Response.SAFE),
     Ack(
         alert_id=8,
@@ -143,6 +143,8 @@ def examples() -> dict[str, Any]:
         "constants": {
             "PROTOCOL_VERSION": messages.PROTOCOL_VERSION,
             "MAX_CLIENT_FRAME": messages.MAX_CLIENT_FRAME,
+            "MAX_ID": messages.MAX_ID,
+            "MAX_SEQ": min(messages.MAX_SEQ, 2**53 - 1),  # the most a JS number holds exactly
             "DEFAULT_HEARTBEAT_S": messages.DEFAULT_HEARTBEAT_S,
             "RECONNECT_INITIAL_S": closecodes.RECONNECT_INITIAL_S,
             "RECONNECT_MAX_S": closecodes.RECONNECT_MAX_S,

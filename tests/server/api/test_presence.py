@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +13,11 @@ from sqlalchemy import func, select, update
 
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
+from server.settings import Settings
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device
 from tests import factories
+from tests.conftest import app_client
 from tests.factories import World, bearer
 
 PRESENCE = "/api/v1/presence"
@@ -40,6 +43,13 @@ async def seen(world: World, key: str, when: datetime | None) -> None:
             .values(last_seen_at=when, connected_node=None if when is None else "node-1")
         )
         await session.commit()
+
+
+@pytest.fixture
+async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """These tests run on SQLite and on PostgreSQL."""
+    async with app_client(settings, database) as http:
+        yield http
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,13 +13,22 @@ from sqlalchemy import func, select, update
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.credentials import token_hash
+from server.settings import Settings
 from server.storage import receipts
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
 from server.storage.tables import Alert, AuditEntry, Device, LoginSession, Receipt
 from tests import factories
+from tests.conftest import app_client
 from tests.factories import World, bearer
 from tests.server.api.worlds import Worlds
+
+
+@pytest.fixture
+async def client(settings: Settings, database: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """These tests run on SQLite and on PostgreSQL."""
+    async with app_client(settings, database) as http:
+        yield http
 
 
 @pytest.fixture

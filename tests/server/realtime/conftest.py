@@ -1,5 +1,8 @@
 """A real server for realtime tests: uvicorn and the WebSocket gateway on ephemeral ports,
-over a fresh migrated SQLite database, in the test's event loop."""
+over a fresh migrated database, in the test's event loop. `live_server` runs each test on
+SQLite AND PostgreSQL (every live test touches storage: hellos, receipts, presence);
+`sqlite_live_server` is for tests about the hub's fan-out, where the backend is beside the
+point."""
 
 from __future__ import annotations
 
@@ -76,8 +79,16 @@ async def start_live_server(settings: Settings, database: Database) -> AsyncIter
 
 
 @pytest.fixture
-async def live_server(
+async def live_server(live_settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
+    """The live server on SQLite and on PostgreSQL (the `database` fixture's parameters)."""
+    async with start_live_server(live_settings, database) as live:
+        yield live
+
+
+@pytest.fixture
+async def sqlite_live_server(
     live_settings: Settings, sqlite_database: Database
 ) -> AsyncIterator[LiveServer]:
+    """The live server on SQLite only."""
     async with start_live_server(live_settings, sqlite_database) as live:
         yield live
