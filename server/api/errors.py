@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from protocol.vocabulary import Language
 from server.core.errors import CoreError
+from server.core.languages import preferred_language
 from server.errors import ERRORS, ServiceError
 
 log = logging.getLogger(__name__)
@@ -29,15 +31,8 @@ _HTTP_CODES = {
 
 
 def prefers_english(request: Request) -> bool:
-    """True when Accept-Language ranks English above Swedish (default: Swedish)."""
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("sv"):
-            return False
-        if tag.startswith("en"):
-            return True
-    return False
+    """True when Accept-Language (with its q-values) prefers English (default: Swedish)."""
+    return preferred_language(request.headers.get("accept-language")) is Language.EN
 
 
 def error_response(
@@ -49,10 +44,21 @@ def error_response(
     return JSONResponse(body, status_code=spec.status, headers=headers)
 
 
+def _body_not_json(errors: list[dict[str, Any]]) -> bool:
+    """FastAPI reads a body as JSON only under a JSON Content-Type; otherwise the body model
+    is handed the raw bytes and fails: that is a wrong media type, not invalid values."""
+    return any(
+        tuple(error.get("loc", ()))[:1] == ("body",) and isinstance(error.get("input"), bytes)
+        for error in errors
+    )
+
+
 def _validation_code(errors: list[dict[str, Any]]) -> str:
     types = {error.get("type") for error in errors}
     if "json_invalid" in types:
         return "request.malformed_json"
+    if _body_not_json(errors):
+        return "request.unsupported_media_type"
     if "extra_forbidden" in types:
         return "request.unknown_field"
     return "request.invalid"
@@ -82,7 +88,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
-        return error_response(request, _validation_code(errors), _validation_detail(errors))
+        code = _validation_code(errors)
+        if code == "request.unsupported_media_type":
+            return error_response(request, code, request.headers.get("content-type", ""))
+        return error_response(request, code, _validation_detail(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
