@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from server.api import errors
+from server.api import errors, openapi
 from server.api.limits import BodySizeLimit
 from server.realtime.service import Realtime
 from server.settings import Settings
@@ -78,4 +78,5 @@ def create_app(
         module = importlib.import_module(f"server.api.{name}")
         api.include_router(module.router)
     app.include_router(api)
+    openapi.install(app)
     return app

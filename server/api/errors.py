@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocol.vocabulary import Language
@@ -30,6 +31,27 @@ _HTTP_CODES = {
 }
 
 
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable code from the error table (docs/api.md).")
+    message: str = Field(description="For people: Swedish, or English by Accept-Language.")
+    detail: Any = Field(
+        default="", description="For developers and logs: a field name, a validation list."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer of the API."""
+
+    error: ErrorInfo
+
+
+def error_body(code: str, *, language: Language, detail: Any = "") -> dict[str, Any]:
+    """The JSON body of an error answer (the shape `ErrorBody` declares)."""
+    spec = ERRORS[code]
+    message = spec.en if language is Language.EN else spec.sv
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
 def prefers_english(request: Request) -> bool:
     """True when Accept-Language (with its q-values) prefers English (default: Swedish)."""
     return preferred_language(request.headers.get("accept-language")) is Language.EN
@@ -38,10 +60,9 @@ def prefers_english(request: Request) -> bool:
 def error_response(
     request: Request, code: str, detail: Any = "", headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    spec = ERRORS[code]
-    message = spec.en if prefers_english(request) else spec.sv
-    body = {"error": {"code": code, "message": message, "detail": detail}}
-    return JSONResponse(body, status_code=spec.status, headers=headers)
+    language = preferred_language(request.headers.get("accept-language"))
+    body = error_body(code, language=language, detail=detail)
+    return JSONResponse(body, status_code=ERRORS[code].status, headers=headers)
 
 
 def _body_not_json(errors: list[dict[str, Any]]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from server.settings import Settings
 from server.storage.database import Database
 from server.storage.tables import Alert, LoginSession
 from tests import factories
+from tests.conftest import POSTGRES_URL
 from tests.factories import World, bearer
 
 ALERTS = "/api/v1/alerts"
@@ -157,3 +159,37 @@ async def test_error_messages_follow_accept_language(
     spec = ERRORS["auth.required"]
     expected = spec.sv if language == "sv" else spec.en
     assert response.json()["error"]["message"] == expected
+
+
+async def test_an_unknown_address_is_request_not_found(http: httpx.AsyncClient) -> None:
+    """A path no route serves answers 404 request.not_found in the error body."""
+    response = await http.get("/api/v1/nowhere")
+    assert error(response) == (404, "request.not_found")
+
+
+@pytest.fixture
+async def broken_http(
+    settings: Settings, database: Database, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app whose database cannot be opened: a directory as SQLite file, or a PostgreSQL
+    database of the same backend as `database`."""
+    if database.dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}"  # a directory: no database file opens
+    else:
+        url = POSTGRES_URL.rsplit("/", 1)[0] + "/pdv_missing_database"
+    async with Database(url) as broken:
+        app = create_app(settings, database=broken)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def test_an_unreachable_database_is_unavailable_or_internal(
+    broken_http: httpx.AsyncClient,
+) -> None:
+    """Without a database /ready answers 503 server.unavailable; other requests 500
+    server.internal, never a stack trace."""
+    assert error(await broken_http.get("/api/v1/ready")) == (503, "server.unavailable")
+    response = await broken_http.get(ME, headers={"Authorization": "Bearer pdvs_whatever"})
+    assert error(response) == (500, "server.internal")
+    assert "Traceback" not in response.text
