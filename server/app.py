@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -11,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from server.api import errors, openapi
 from server.api.limits import BodySizeLimit
+from server.realtime import collector
 from server.realtime.service import Realtime
 from server.settings import Settings
 from server.storage.database import Database
@@ -44,6 +44,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(collector.tuning(enabled=settings.gc_tuning))
             if database is None:
                 app.state.database = await stack.enter_async_context(
                     Database(settings.database_url)
@@ -55,9 +56,7 @@ def create_app(
                 app.state.device_revoked = live.device_revoked
                 app.state.person_signed_out = live.person_signed_out
                 app.state.session_closed = live.session_closed
-            # Start-up objects live as long as the process: keep them out of every future
-            # collector pass, so a pass during a fan-out has little to walk.
-            gc.freeze()
+            collector.freeze_start_up()
             yield
 
     app = FastAPI(
