@@ -153,7 +153,7 @@ def declare_errors(schema: dict[str, Any], app: FastAPI) -> None:
     _add_schemas(schema)
     for path, route in _api_routes(app):
         operations = schema["paths"].get(path, {})
-        for method in route.methods:
+        for method in route.methods or ():
             operation = operations.get(method.lower())
             if operation is None:
                 continue

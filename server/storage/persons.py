@@ -274,7 +274,7 @@ async def _active_org_admins(session: AsyncSession, *, organization_id: int) -> 
     return set(rows.all())
 
 
-async def update_person(
+async def update_person(  # noqa: C901 -- moves to services
     session: AsyncSession,
     *,
     organization_id: int,
