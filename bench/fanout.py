@@ -573,6 +573,13 @@ async def connect_measured(side: Side, workers: Workers, url: str, pid: int, arg
     side.rss_after_kb = rss_kb(pid)
 
 
+def drain_tap(tap: WireTap | None, measured: Round, seq: int) -> None:
+    """Record the kernel's send stamps of the round's frame, and close the tap."""
+    if tap is not None:
+        measured.tap, measured.tap_drops = tap.drain(seq)
+        tap.close()
+
+
 async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Workers) -> str:
     """Both servers run at once, each with its own N clients; the rounds alternate
     (pdv-alert, floor, pdv-alert, …) so slow drifts of the machine hit both alike."""
@@ -610,9 +617,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             event = answer["event"]
             measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
             measured.response = responded
-            if tap is not None:
-                measured.tap, measured.tap_drops = tap.drain(int(event["seq"]))
-                tap.close()
+            drain_tap(tap, measured, int(event["seq"]))
             say(describe(measured, f"pdv {label}"))
             if index >= args.warmup:
                 pdv.rounds.append(measured)
@@ -640,9 +645,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             fired = (await floor.line()).split()
             measured = await collect(floor_workers, seq, t0, args.round_timeout)
             measured.server_write = (float(fired[3]), float(fired[4]))
-            if tap is not None:
-                measured.tap, measured.tap_drops = tap.drain(seq)
-                tap.close()
+            drain_tap(tap, measured, seq)
             say(describe(measured, f"floor {label}"))
             if index >= args.warmup:
                 floor_side.rounds.append(measured)
@@ -871,6 +874,14 @@ def table(pdv: Side, floor: Side, resolves: Side) -> str:
 # -- main --------------------------------------------------------------------------------
 
 
+def say_log_tails(workdir: Path) -> None:
+    """The last lines of every log of the run (after a failure)."""
+    for log in sorted(workdir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        if tail:
+            say(f"last lines of {log}:\n  " + "\n  ".join(tail))
+
+
 async def run(args: argparse.Namespace) -> int:
     nofile = raise_file_limit()
     if nofile < args.clients + 1000:
@@ -927,10 +938,7 @@ async def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         args.keep = True
         say(f"FAILED: {exc!r}")
-        for log in sorted(workdir.glob("*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-15:]
-            if tail:
-                say(f"last lines of {log}:\n  " + "\n  ".join(tail))
+        say_log_tails(workdir)
         return 1
     finally:
         for group in groups:

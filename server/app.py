@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from server.api import errors
+from server.api import errors, openapi
 from server.api.limits import BodySizeLimit
+from server.realtime import collector
 from server.realtime.service import Realtime
 from server.services.sink import EventSink, NullSink
 from server.settings import Settings
@@ -50,6 +50,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(collector.tuning(enabled=settings.gc_tuning))
             if database is None:
                 app.state.database = await stack.enter_async_context(
                     Database(settings.database_url)
@@ -59,9 +60,7 @@ def create_app(
                 app.state.realtime = live
                 _set_sink(app, live)
                 stack.callback(_set_sink, app, NullSink())
-            # Start-up objects live as long as the process: keep them out of every future
-            # collector pass, so a pass during a fan-out has little to walk.
-            gc.freeze()
+            collector.freeze_start_up()
             yield
 
     app = FastAPI(
@@ -83,4 +82,5 @@ def create_app(
         module = importlib.import_module(f"server.api.{name}")
         api.include_router(module.router)
     app.include_router(api)
+    openapi.install(app)
     return app

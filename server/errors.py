@@ -88,9 +88,6 @@ ERRORS: dict[str, ErrorSpec] = {
     "site.exists": ErrorSpec(
         409, "Det finns redan en skola med det namnet.", "A site with that name already exists."
     ),
-    "site.has_active_alert": ErrorSpec(
-        409, "Skolan har ett pågående larm.", "The site has an active alert."
-    ),
     "zone.not_found": ErrorSpec(404, "Zonen finns inte.", "No such zone."),
     "zone.exists": ErrorSpec(
         409, "Det finns redan en zon med det namnet.", "A zone with that name already exists."

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     connection_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     socket_send_buffer_bytes: int = Field(default=0, ge=0)  # 0: the kernel's default
     catch_up_seconds: float = Field(default=2.0, gt=0)
+    gc_tuning: bool = True  # process-wide collector control (server/realtime/collector.py)
     session_hours: float = Field(default=12.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     login_attempts_per_account: int = Field(default=5, ge=1)

@@ -4,13 +4,14 @@ and the post-commit sink the services tell about committed changes."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.clock import utcnow
-from server.credentials import SESSION_COOKIE
+from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.errors import ServiceError
 from server.services.sink import EventSink
 from server.settings import Settings
@@ -53,14 +54,26 @@ def _bearer(request: Request) -> str | None:
 
 
 async def get_caller(request: Request, session: SessionDep) -> Caller:
-    """Whoever calls: a bearer token (device, API key, session) or the session cookie."""
+    """Whoever calls: a bearer token (device, API key, session) or the session cookie.
+
+    A login session that has expired answers `auth.session_expired`, by cookie or bearer; a
+    bearer token that is unknown or revoked `auth.invalid_token`; a cookie that names no live
+    session `auth.session_expired` (the browser's answer is the same: log in again)."""
     now = utcnow()
     token = _bearer(request)
-    if token is not None:
-        caller = await callers.from_bearer_token(session, token=token, now=now)
-        if caller is None:
-            raise ServiceError("auth.invalid_token")
+    if token is None:
+        return await _cookie_caller(request, session, now=now)
+    caller = await callers.from_bearer_token(session, token=token, now=now)
+    if caller is not None:
         return caller
+    if token.startswith(SESSION_PREFIX) and await callers.session_expired(
+        session, token=token, now=now
+    ):
+        raise ServiceError("auth.session_expired")
+    raise ServiceError("auth.invalid_token")
+
+
+async def _cookie_caller(request: Request, session: AsyncSession, *, now: datetime) -> Caller:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie is None:
         raise ServiceError("auth.required")

@@ -10,9 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from protocol.vocabulary import Language
 from server.core.errors import CoreError
+from server.core.languages import preferred_language
 from server.errors import ERRORS, ServiceError
 
 log = logging.getLogger(__name__)
@@ -28,31 +31,55 @@ _HTTP_CODES = {
 }
 
 
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable code from the error table (docs/api.md).")
+    message: str = Field(description="For people: Swedish, or English by Accept-Language.")
+    detail: Any = Field(
+        default="", description="For developers and logs: a field name, a validation list."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer of the API."""
+
+    error: ErrorInfo
+
+
+def error_body(code: str, *, language: Language, detail: Any = "") -> dict[str, Any]:
+    """The JSON body of an error answer (the shape `ErrorBody` declares)."""
+    spec = ERRORS[code]
+    message = spec.en if language is Language.EN else spec.sv
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
 def prefers_english(request: Request) -> bool:
-    """True when Accept-Language ranks English above Swedish (default: Swedish)."""
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("sv"):
-            return False
-        if tag.startswith("en"):
-            return True
-    return False
+    """True when Accept-Language (with its q-values) prefers English (default: Swedish)."""
+    return preferred_language(request.headers.get("accept-language")) is Language.EN
 
 
 def error_response(
     request: Request, code: str, detail: Any = "", headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    spec = ERRORS[code]
-    message = spec.en if prefers_english(request) else spec.sv
-    body = {"error": {"code": code, "message": message, "detail": detail}}
-    return JSONResponse(body, status_code=spec.status, headers=headers)
+    language = preferred_language(request.headers.get("accept-language"))
+    body = error_body(code, language=language, detail=detail)
+    return JSONResponse(body, status_code=ERRORS[code].status, headers=headers)
+
+
+def _body_not_json(errors: list[dict[str, Any]]) -> bool:
+    """FastAPI reads a body as JSON only under a JSON Content-Type; otherwise the body model
+    is handed the raw bytes and fails: that is a wrong media type, not invalid values."""
+    return any(
+        tuple(error.get("loc", ()))[:1] == ("body",) and isinstance(error.get("input"), bytes)
+        for error in errors
+    )
 
 
 def _validation_code(errors: list[dict[str, Any]]) -> str:
     types = {error.get("type") for error in errors}
     if "json_invalid" in types:
         return "request.malformed_json"
+    if _body_not_json(errors):
+        return "request.unsupported_media_type"
     if "extra_forbidden" in types:
         return "request.unknown_field"
     return "request.invalid"
@@ -82,7 +109,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
-        return error_response(request, _validation_code(errors), _validation_detail(errors))
+        code = _validation_code(errors)
+        if code == "request.unsupported_media_type":
+            return error_response(request, code, request.headers.get("content-type", ""))
+        return error_response(request, code, _validation_detail(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

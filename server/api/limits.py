@@ -6,6 +6,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from protocol.vocabulary import Language
+from server.api.errors import error_body
+from server.core.languages import preferred_language
 from server.errors import ERRORS
 
 
@@ -23,8 +26,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        language = preferred_language(headers.get(b"accept-language", b"").decode("latin-1"))
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(send, language)
             return
         received = 0
         too_large = False
@@ -48,17 +54,15 @@ class BodySizeLimit:
         except BodyTooLarge:
             pass
         if too_large:
-            await self._refuse(send)
+            await self._refuse(send, language)
 
-    async def _refuse(self, send: Send) -> None:
-        spec = ERRORS["request.too_large"]
-        body = json.dumps(
-            {"error": {"code": "request.too_large", "message": spec.sv, "detail": self.max_bytes}}
-        ).encode()
+    async def _refuse(self, send: Send, language: Language) -> None:
+        code = "request.too_large"
+        body = json.dumps(error_body(code, language=language, detail=self.max_bytes)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": spec.status,
+                "status": ERRORS[code].status,
                 "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
             }
         )

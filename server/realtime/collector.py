@@ -1,13 +1,20 @@
-"""The garbage collector's schedule. Each live connection holds about a hundred objects the
-collector tracks, so with 10,000 connections a full pass walks over a million objects and
-stops the event loop for 0.5–3 s (measured in bench/). Alerts must not wait for that.
+"""Process-wide control of the garbage collector, in one place, behind the `gc_tuning` setting.
 
-So: young generations are collected less often (higher thresholds: a connect storm causes a
-handful of passes instead of thousands), the oldest generation only rarely on its own, and a
-full pass is run deliberately when the node is quiet — no fan-out for `quiet` seconds — at
-most every `interval` seconds, which bounds the cyclic garbage left by closed connections.
-The hub also pauses the collector during each fan-out, and start-up objects are frozen
-(server/app.py)."""
+Each live connection holds about a hundred objects the collector tracks, so with 10,000
+connections a full pass walks over a million objects and stops the event loop for 0.5–3 s
+(measured in bench/). Alerts must not wait for that. With `gc_tuning` on (the default):
+
+- start-up objects are frozen (`freeze_start_up`), so passes have less to walk;
+- young generations are collected less often (`THRESHOLDS`: a connect storm causes a handful
+  of passes instead of thousands), the oldest generation only rarely on its own;
+- a full pass is run deliberately when the node is quiet — no fan-out for `quiet` seconds —
+  at most every `interval` seconds (`QuietCollector`), which bounds the cyclic garbage left
+  by closed connections;
+- a fan-out may pause the collector while it writes (`paused`).
+
+With it off, none of this touches the process's collector. The collector is one per process,
+so the switch is too: `tuning(enabled=…)` sets it for the life of an app (server/app.py).
+"""
 
 from __future__ import annotations
 
@@ -15,20 +22,69 @@ import asyncio
 import gc
 import logging
 import time
-
-from server.realtime.hub import Hub
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 THRESHOLDS = (50_000, 20, 100)
+_enabled = True  # the process's setting; `tuning()` sets it from settings.gc_tuning
+
+
+def enabled() -> bool:
+    """Whether collector tuning is on in this process."""
+    return _enabled
+
+
+@contextmanager
+def tuning(*, enabled: bool) -> Iterator[None]:
+    """Collector tuning on or off while inside; the previous choice is restored after."""
+    global _enabled
+    previous, _enabled = _enabled, enabled
+    try:
+        yield
+    finally:
+        _enabled = previous
+
+
+def freeze_start_up() -> None:
+    """Keep the objects alive now (start-up: they live as long as the process) out of every
+    future collector pass, so a pass during a fan-out has little to walk."""
+    if _enabled:
+        gc.freeze()
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No collector pass inside (a fan-out's write loop); nothing changes when tuning is off
+    or the collector was already disabled."""
+    if not _enabled or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class FanOutClock(Protocol):
+    """What the quiet collector needs of the hub: when it last fanned out (monotonic)."""
+
+    @property
+    def last_fan_out(self) -> float: ...
 
 
 class QuietCollector:
-    def __init__(self, *, hub: Hub, interval: float = 600.0, quiet: float = 120.0) -> None:
+    """Raised thresholds while running, and full passes only when the node is quiet; does
+    nothing when tuning is off."""
+
+    def __init__(self, *, hub: FanOutClock, interval: float = 600.0, quiet: float = 120.0) -> None:
         self.hub = hub
         self.interval = interval
         self.quiet = quiet
-        self._previous = gc.get_threshold()
+        self._previous: tuple[int, int, int] | None = None
         self._task: asyncio.Task[None] | None = None
         self.passes = 0
 
@@ -52,6 +108,9 @@ class QuietCollector:
             self.collect_if_quiet()
 
     async def __aenter__(self) -> QuietCollector:
+        if not _enabled:
+            return self
+        self._previous = gc.get_threshold()
         gc.set_threshold(*THRESHOLDS)
         self._task = asyncio.create_task(self._run(), name="quiet-collector")
         return self
@@ -59,4 +118,7 @@ class QuietCollector:
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
-        gc.set_threshold(*self._previous)
+            self._task = None
+        if self._previous is not None:
+            gc.set_threshold(*self._previous)
+            self._previous = None

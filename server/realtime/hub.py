@@ -16,7 +16,6 @@ and the API hand over (`server.storage.events.event_document`) are read into the
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections import deque
@@ -28,6 +27,7 @@ from websockets.protocol import State
 
 from protocol.codec import alert_event_from_dict
 from protocol.messages import AlertDoc, AlertEvent, ServerMessage
+from server.realtime import collector
 from server.realtime.frames import server_frame
 
 log = logging.getLogger(__name__)
@@ -232,9 +232,7 @@ class Hub:
         frame = server_frame(event)
         limit = self.buffer_limit
         slow: list[Subscriber] = []
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # no collector pass in the middle of the fan-out
-        try:
+        with collector.paused():  # no collector pass in the middle of the fan-out
             for site_id in event.alert.sites:
                 # A subscriber of several sites is met once per site: last_seq skips repeats.
                 for subscriber in stream.by_site.get(site_id, ()):
@@ -250,9 +248,6 @@ class Hub:
                     transport.write(frame)
                     if transport.get_write_buffer_size() > limit:
                         slow.append(subscriber)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         for subscriber in slow:
             self._forget(stream, subscriber)
             subscriber.close(SLOW_CLOSE_CODE, "too slow: reconnect and resume")

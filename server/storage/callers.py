@@ -73,6 +73,12 @@ async def from_session_token(session: AsyncSession, *, token: str, now: datetime
     )
 
 
+async def session_expired(session: AsyncSession, *, token: str, now: datetime) -> bool:
+    """True when the token names a login session that has expired (not an unknown one)."""
+    login = await session.get(LoginSession, token_hash(token))
+    return login is not None and login.expires_at <= now
+
+
 def device_caller(device: Device) -> Caller:
     actor = Actor(
         kind=ActorKind.DEVICE,
