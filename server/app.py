@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from server.api import errors, openapi
+from server.api.csrf import CrossSiteGuard
+from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
+from server.origins import allowed_origins
 from server.realtime import collector
 from server.realtime.service import Realtime
 from server.services.sink import EventSink, NullSink
@@ -17,6 +21,7 @@ from server.settings import Settings
 from server.storage.database import Database
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/docs-assets"
 # server/api/<module>.py each exports `router`; order is the order in the OpenAPI docs.
 ROUTERS = (
     "health",
@@ -63,12 +68,16 @@ def create_app(
             collector.freeze_start_up()
             yield
 
-    app = FastAPI(
+    # The interactive docs are served with their own assets: no CDN script runs in the
+    # leaders' origin, and /docs works on a closed school network.
+    app = FastAPIOffline(
         title="pdv-alert",
         version="0.1.0",
         summary="Larm vid pågående dödligt våld (PDV) för skolor",
         lifespan=lifespan,
         docs_url="/docs",
+        redoc_url=None,
+        static_url=DOCS_ASSETS,
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
@@ -77,6 +86,8 @@ def create_app(
         app.state.database = database
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CrossSiteGuard, api_prefix=API_PREFIX, allowed=allowed_origins(settings))
+    app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX)  # outermost: every answer
     api = APIRouter(prefix=API_PREFIX)
     for name in ROUTERS:
         module = importlib.import_module(f"server.api.{name}")

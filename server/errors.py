@@ -56,6 +56,11 @@ ERRORS: dict[str, ErrorSpec] = {
     "auth.session_expired": ErrorSpec(
         401, "Sessionen har gått ut. Logga in igen.", "Your session has expired. Log in again."
     ),
+    "auth.bad_origin": ErrorSpec(
+        403,
+        "Förfrågan kom från en annan webbplats och nekades.",
+        "The request came from another site and was refused.",
+    ),
     "auth.forbidden": ErrorSpec(
         403, "Du har inte behörighet till detta.", "You are not allowed to do this."
     ),

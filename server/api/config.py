@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
 
 from protocol.messages import PROTOCOL_VERSION
 from server.api.deps import SettingsDep
+from server.settings import Settings
 
 router = APIRouter(tags=["config"])
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listen everywhere: not an address to dial
 
 
 @router.get("/config")
 async def client_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
     """Public client configuration: the WebSocket URL, protocol version, languages."""
     return {
-        "ws_url": ws_url(request, settings.ws_public_url),
+        "ws_url": ws_url(request, settings),
         "protocol_version": PROTOCOL_VERSION,
         "languages": ["sv", "en"],
         "default_language": settings.default_language,
@@ -24,14 +27,27 @@ async def client_config(request: Request, settings: SettingsDep) -> dict[str, An
     }
 
 
-def ws_url(request: Request, configured: str) -> str:
-    """The configured public URL, else the gateway's own port on the host the client used."""
-    if configured:
-        return configured
+def ws_url(request: Request, settings: Settings) -> str:
+    """Where clients connect: the gateway's port on this node when it runs here."""
     realtime = getattr(request.app.state, "realtime", None)
-    port = realtime.gateway.port if realtime is not None else request.app.state.settings.ws_port
-    scheme = "wss" if request.url.scheme == "https" else "ws"
-    host = request.url.hostname or "127.0.0.1"
+    port = realtime.gateway.port if realtime is not None else settings.ws_port
+    return public_ws_url(settings, gateway_port=port)
+
+
+def public_ws_url(settings: Settings, *, gateway_port: int) -> str:
+    """The WebSocket address every client is told: `ws_public_url` when set; else the proxy's
+    `/ws` on the host of `public_url` (wss for https); else, in development without a public
+    URL, the gateway's own port on `ws_host`/`host`. Never the request's Host header: a
+    forged or internal Host must not send phones and tray clients to the wrong place."""
+    if settings.ws_public_url:
+        return settings.ws_public_url
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        scheme = "wss" if public.scheme == "https" else "ws"
+        return urlunsplit((scheme, public.netloc, "/ws", "", ""))
+    host = settings.ws_host or settings.host
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"{scheme}://{host}:{port}/"
+    return f"ws://{host}:{gateway_port}/"

@@ -3,8 +3,9 @@ can answer with the one error body (`ErrorBody`, server/api/errors.py) and names
 from the error table, instead of FastAPI's `HTTPValidationError`.
 
 Which errors an operation can answer follows from what it is made of, so a new route needs no
-extra declaration: authentication (401, 403), path ids (404 with the resource's `*.not_found`,
-422), query parameters (422), a JSON body (400, 413, 415, 422). `OPERATION_CODES` adds the
+extra declaration: authentication (401, 403; unsafe methods also the cross-site guard's 403),
+path ids (404 with the resource's `*.not_found`, 422), query parameters (422), a JSON body
+(400, 413, 415, 422). `OPERATION_CODES` adds the
 domain codes (409s, domain 422s, login's 429) per operation.
 """
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 
+from server.api.csrf import UNSAFE_METHODS
 from server.api.deps import get_caller, get_person
 from server.api.errors import ErrorBody
 from server.errors import ERRORS
@@ -105,6 +107,8 @@ def operation_codes(path: str, method: str, route: APIRoute) -> list[str]:
     codes: list[str] = []
     if any(call in _AUTHENTICATED for call in _calls(route.dependant)):
         codes += AUTH_CODES
+        if method in UNSAFE_METHODS:  # with the session cookie: the cross-site guard
+            codes.append("auth.bad_origin")
     for param in route.dependant.path_params:
         codes += (PATH_ID_CODES.get(param.name, "request.not_found"), "request.invalid")
     if route.dependant.query_params or route.dependant.header_params:
