@@ -219,6 +219,7 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         log_level=args.log_level,
         proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,
         timeout_graceful_shutdown=10,
     )

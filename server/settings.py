@@ -47,9 +47,16 @@ class Settings(BaseSettings):
     gc_tuning: bool = True  # process-wide collector control (server/realtime/collector.py)
     session_hours: float = Field(default=12.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
-    login_attempts_per_account: int = Field(default=5, ge=1)
+    # Login throttling (server/core/ratelimit.py): failures per window from addresses and
+    # browsers that have not logged in to the account before.
+    login_attempts_per_account_address: int = Field(default=5, ge=1)
+    login_attempts_per_account: int = Field(default=10, ge=1)
     login_attempts_per_ip: int = Field(default=30, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
+    login_known_address_hours: float = Field(default=24.0, ge=0)
+    login_known_browser_days: float = Field(default=365.0, gt=0)
+    # Proxies whose X-Forwarded-For/-Proto are believed (uvicorn's forwarded_allow_ips).
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     trigger_countdown_seconds: int = Field(default=3, ge=0, le=30)
     default_language: Literal["sv", "en"] = "sv"
 

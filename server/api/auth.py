@@ -1,10 +1,11 @@
 """Logging in and out, and who am I: `/auth/login`, `/auth/logout`, `GET`/`PATCH /me`.
 
-Login attempts are limited per account (lower-cased e-mail) and per client IP with sliding
-windows (`login_attempts_per_account`, `login_attempts_per_ip`, `login_window_seconds`). The
-limiters live in memory on `app.state.login_limits`, so each node counts on its own: with N
-nodes an attacker gets N times the attempts. Behind a proxy the client IP is only right when
-the server is told to trust the proxy's forwarded headers (uvicorn `--proxy-headers`).
+Login attempts are throttled by server/core/ratelimit.py (see server/services/auth.py) with
+the `login_*` settings. The throttle lives in memory on `app.state.login_limits`, so each
+node counts on its own: with N nodes an attacker gets N times the attempts. A successful
+login sets the known-browser cookie (`pdv_known`, HttpOnly, sent only to this path) that
+exempts the browser from throttling for that account. Behind a proxy the client address is
+only right when the proxy is in `trusted_proxies` (uvicorn's `forwarded_allow_ips`).
 """
 
 from __future__ import annotations
@@ -20,24 +21,32 @@ from server.api.base import Body, PatchBody
 from server.api.deps import CurrentCaller, CurrentPerson, SessionDep, SettingsDep, SinkDep
 from server.api.persons import Password
 from server.clock import utcnow
-from server.core.ratelimit import AttemptLimiter
+from server.core.known_browsers import KNOWN_BROWSER_COOKIE
+from server.core.ratelimit import LoginThrottle
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.services import auth
-from server.services.auth import LoginLimits
+from server.services.auth import LoginLimits, NodeThrottle
 from server.settings import Settings
 
 router = APIRouter(tags=["auth"])
 
 
 def login_limits(request: Request) -> LoginLimits:
-    """The app's limiters, created on first use from the settings."""
+    """The app's login throttle, created on first use from the settings."""
     limits: LoginLimits | None = getattr(request.app.state, "login_limits", None)
     if limits is None:
         settings: Settings = request.app.state.settings
-        window = float(settings.login_window_seconds)
+        throttle = LoginThrottle(
+            per_account_address=settings.login_attempts_per_account_address,
+            per_account=settings.login_attempts_per_account,
+            per_address=settings.login_attempts_per_ip,
+            window=float(settings.login_window_seconds),
+            known_address_seconds=settings.login_known_address_hours * 3600,
+        )
         limits = LoginLimits(
-            account=AttemptLimiter(settings.login_attempts_per_account, window),
-            ip=AttemptLimiter(settings.login_attempts_per_ip, window),
+            throttle=NodeThrottle(throttle),
+            secret=settings.secret_key,
+            known_browser_seconds=settings.login_known_browser_days * 86400,
         )
         request.app.state.login_limits = limits
     return limits
@@ -75,6 +84,7 @@ async def login(
         email=body.email,
         password=body.password,
         ip=_client_ip(request),
+        known_browser=request.cookies.get(KNOWN_BROWSER_COOKIE, ""),
         user_agent=request.headers.get("user-agent", ""),
         lifetime=timedelta(hours=settings.session_hours),
         now=utcnow(),
@@ -84,6 +94,15 @@ async def login(
         logged_in.token,
         max_age=int(settings.session_hours * 3600),
         path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        logged_in.known_browser,
+        max_age=int(settings.login_known_browser_days * 86400),
+        path=request.url.path,
         secure=settings.secure_cookies,
         httponly=True,
         samesite="strict",
@@ -132,6 +151,7 @@ async def update_me(
         session=session,
         limits=login_limits(request),
         caller=caller,
+        ip=_client_ip(request),
         name=body.name,
         language=body.language,
         password=body.password,

@@ -1,23 +1,28 @@
 """Logging in and out, who am I, and changing one's own name, language or password.
 
-Login attempts are limited per account (lower-cased e-mail) and per client IP by the node's
-`LoginLimits` (in-memory sliding windows, see server/api/auth.py). A logout tells the sink
+Login attempts go through the node's `LoginLimits`: each attempt is admitted (and counted)
+by the `Throttle` *before* the password is verified, so parallel guesses can't all slip past
+one check; a browser with a known-browser mark for the account, or an address that logged
+in to it recently, is never refused (server/core/ratelimit.py). Every refusal is logged at
+WARNING with the account, the address and which limit refused it. A logout tells the sink
 after its commit, so the live connections of that session close; a password change ends the
 person's other sessions.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core import known_browsers
 from server.core.permissions import Action, Actor, can, sites_where
-from server.core.ratelimit import AttemptLimiter
+from server.core.ratelimit import Admitted, LoginThrottle, Refused
 from server.errors import ServiceError
 from server.services.sink import EventSink, tell
 from server.storage import audit, login_sessions, persons, sites
@@ -25,27 +30,95 @@ from server.storage.callers import Caller, from_session_token, person_actor
 from server.storage.organizations import get_organization
 from server.storage.tables import Person
 
+logger = logging.getLogger(__name__)
+
+
+class Throttle(Protocol):
+    """Where login attempts are counted: this node's memory today, a shared store later."""
+
+    async def admit(self, *, account: str, address: str, known_browser: bool) -> Admitted | Refused:
+        """Admit one login attempt (counted unless known), or refuse it."""
+        ...
+
+    async def count(self, *, account: str, address: str) -> Admitted | Refused:
+        """Admit and count one attempt whatever is known, or refuse it."""
+        ...
+
+    async def succeeded(self, admitted: Admitted) -> None:
+        """The password was right: refund the attempt and know the address."""
+        ...
+
+
+class NodeThrottle:
+    """The `Throttle` in this process's memory (monotonic time)."""
+
+    def __init__(self, throttle: LoginThrottle) -> None:
+        self.throttle = throttle
+
+    async def admit(self, *, account: str, address: str, known_browser: bool) -> Admitted | Refused:
+        return self.throttle.admit(
+            account=account, address=address, known_browser=known_browser, now=time.monotonic()
+        )
+
+    async def count(self, *, account: str, address: str) -> Admitted | Refused:
+        return self.throttle.count(account=account, address=address, now=time.monotonic())
+
+    async def succeeded(self, admitted: Admitted) -> None:
+        self.throttle.succeeded(admitted, now=time.monotonic())
+
 
 @dataclass
 class LoginLimits:
-    """The node's login limiters: per account and per client IP."""
+    """The node's login throttle, and the key and lifetime of known-browser marks."""
 
-    account: AttemptLimiter
-    ip: AttemptLimiter
+    throttle: Throttle
+    secret: str
+    known_browser_seconds: float
+
+    def knows(self, cookie: str, *, account: str, now: datetime) -> bool:
+        """Whether the known-browser cookie holds a valid mark for `account`."""
+        return known_browsers.is_known(
+            cookie,
+            secret=self.secret,
+            account=account,
+            now=now.timestamp(),
+            max_age=self.known_browser_seconds,
+        )
+
+    def remember(self, cookie: str, *, account: str, now: datetime) -> str:
+        """The known-browser cookie after a successful login to `account`."""
+        return known_browsers.remember(
+            cookie,
+            secret=self.secret,
+            account=account,
+            now=now.timestamp(),
+            max_age=self.known_browser_seconds,
+        )
 
 
 @dataclass(frozen=True)
 class LoggedIn:
-    """A new login session: its token (for the cookie, never stored) and the `/me` document."""
+    """A new login session: its token (for the cookie, never stored), the `/me` document and
+    the new known-browser cookie value."""
 
     token: str
     me: dict[str, Any]
+    known_browser: str
 
 
-def _refuse_if_limited(*waits: float | None) -> None:
-    longest = max((wait for wait in waits if wait is not None), default=None)
-    if longest is not None:
-        raise ServiceError("auth.rate_limited", str(max(1, math.ceil(longest))))
+def _admitted(decision: Admitted | Refused, *, account: str, address: str) -> Admitted:
+    """The admission, or `auth.rate_limited` (logged at WARNING) with the seconds to wait."""
+    if isinstance(decision, Admitted):
+        return decision
+    wait = max(1, math.ceil(decision.wait))
+    logger.warning(
+        "login throttled: account=%s address=%s limit=%s wait=%ds",
+        account,
+        address,
+        decision.limit.value,
+        wait,
+    )
+    raise ServiceError("auth.rate_limited", str(wait))
 
 
 async def person_me(session: AsyncSession, *, person: Person, actor: Actor) -> dict[str, Any]:
@@ -99,18 +172,9 @@ async def me(*, session: AsyncSession, caller: Caller) -> dict[str, Any]:
 
 
 async def _login_failed(
-    session: AsyncSession,
-    *,
-    limits: LoginLimits,
-    account: str,
-    ip: str,
-    person: Person | None,
-    now: datetime,
+    session: AsyncSession, *, ip: str, person: Person | None, now: datetime
 ) -> None:
-    """Count the failure; audit it (and commit) when the account exists."""
-    moment = time.monotonic()
-    limits.account.fail(account, now=moment)
-    limits.ip.fail(ip, now=moment)
+    """Audit the failure (and commit) when the account exists; it stays counted."""
     if person is None:
         return
     await audit.record(
@@ -132,20 +196,23 @@ async def login(
     email: str,
     password: str,
     ip: str,
+    known_browser: str,
     user_agent: str,
     lifetime: timedelta,
     now: datetime,
 ) -> LoggedIn:
     """Open a login session. Unknown e-mail, wrong password and inactive account answer
-    alike (`auth.invalid_credentials`); too many attempts answer `auth.rate_limited`."""
+    alike (`auth.invalid_credentials`); too many attempts from an unknown browser and
+    address answer `auth.rate_limited`. `known_browser` is the marker cookie ("" if none)."""
     account = email.strip().lower()
-    moment = time.monotonic()
-    _refuse_if_limited(limits.account.check(account, now=moment), limits.ip.check(ip, now=moment))
+    known = limits.knows(known_browser, account=account, now=now)
+    decision = await limits.throttle.admit(account=account, address=ip, known_browser=known)
+    admitted = _admitted(decision, account=account, address=ip)
     person, ok = await persons.check_credentials(session, email=account, password=password)
     if person is None or not ok:
-        await _login_failed(session, limits=limits, account=account, ip=ip, person=person, now=now)
+        await _login_failed(session, ip=ip, person=person, now=now)
         raise ServiceError("auth.invalid_credentials")
-    limits.account.reset(account)
+    await limits.throttle.succeeded(admitted)
     token = await login_sessions.open_session(
         session, person=person, ip=ip, user_agent=user_agent, lifetime=lifetime, now=now
     )
@@ -160,7 +227,8 @@ async def login(
     )
     me = await person_me(session, person=person, actor=await person_actor(session, person=person))
     await session.commit()
-    return LoggedIn(token=token, me=me)
+    marker = limits.remember(known_browser, account=account, now=now)
+    return LoggedIn(token=token, me=me, known_browser=marker)
 
 
 async def logout(*, session: AsyncSession, sink: EventSink, token: str, now: datetime) -> None:
@@ -183,14 +251,17 @@ async def logout(*, session: AsyncSession, sink: EventSink, token: str, now: dat
 
 
 async def _check_current_password(
-    session: AsyncSession, *, limits: LoginLimits, person: Person, current_password: str
+    session: AsyncSession, *, limits: LoginLimits, person: Person, ip: str, current_password: str
 ) -> None:
-    """The person's password, or `auth.invalid_credentials` (counted like a failed login)."""
-    _refuse_if_limited(limits.account.check(person.email, now=time.monotonic()))
+    """The person's password, or `auth.invalid_credentials`: counted like a login from an
+    unknown browser and address (a stolen session must not guess it freely)."""
+    account = person.email.lower()
+    decision = await limits.throttle.count(account=account, address=ip)
+    admitted = _admitted(decision, account=account, address=ip)
     stored = await persons.password_hash_of(session, person_id=person.id)
     if not await persons.verify_password_async(stored, current_password):
-        limits.account.fail(person.email, now=time.monotonic())
         raise ServiceError("auth.invalid_credentials", "current_password")
+    await limits.throttle.succeeded(admitted)
 
 
 async def update_me(
@@ -198,6 +269,7 @@ async def update_me(
     session: AsyncSession,
     limits: LoginLimits,
     caller: Caller,
+    ip: str,
     name: str | None = None,
     language: str | None = None,
     password: str | None = None,
@@ -216,7 +288,7 @@ async def update_me(
         raise ServiceError("request.invalid", f"current_password: {which}")
     if password is not None:
         await _check_current_password(
-            session, limits=limits, person=person, current_password=current_password or ""
+            session, limits=limits, person=person, ip=ip, current_password=current_password or ""
         )
     updated = await persons.update_person(
         session,

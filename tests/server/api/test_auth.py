@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +16,15 @@ from sqlalchemy import func, select, update
 
 from protocol.vocabulary import Role
 from server.clock import utcnow
+from server.core.known_browsers import KNOWN_BROWSER_COOKIE
 from server.credentials import token_hash
+from server.settings import Settings
+from server.storage.database import Database
 from server.storage.tables import AuditEntry, Credential, LoginSession, Person, Site
 from tests import factories
+from tests.conftest import app_client
 from tests.factories import PASSWORD, World, bearer
+from tests.server.services.acting import count
 
 LOGIN = "/api/v1/auth/login"
 LOGOUT = "/api/v1/auth/logout"
@@ -47,14 +55,6 @@ async def login(
     http: httpx.AsyncClient, email: str, password: str = PASSWORD, **kwargs: Any
 ) -> httpx.Response:
     return await http.post(LOGIN, json={"email": email, "password": password}, **kwargs)
-
-
-@pytest.fixture
-async def other_ip(client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """A second client on the same app, seen as coming from another address."""
-    transport = httpx.ASGITransport(app=client.app, client=("127.0.0.2", 40000))  # type: ignore[attr-defined]
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-        yield http
 
 
 async def state(world: World) -> dict[str, Any]:
@@ -233,58 +233,150 @@ async def test_bad_login_bodies(
     assert await state(world) == before
 
 
-# -- rate limits ---------------------------------------------------------------------------
+# -- login throttling ----------------------------------------------------------------------
+
+SCHOOL = "10.20.30.40"  # the school's shared NAT address
+WRONG = "wrong password!"
 
 
-async def test_account_limit_refuses_even_the_right_password(
-    client: httpx.AsyncClient, other_ip: httpx.AsyncClient, world: World
+@asynccontextmanager
+async def browser(http: httpx.AsyncClient, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another browser (own cookie jar) on the same app, seen as coming from `address`."""
+    transport = httpx.ASGITransport(app=http.app, client=(address, 40000))  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        yield other
+
+
+async def login_from(
+    http: httpx.AsyncClient, address: str, email: str, password: str = PASSWORD
+) -> httpx.Response:
+    """One login from a fresh browser at `address` (no cookies)."""
+    async with browser(http, address) as other:
+        return await login(other, email, password)
+
+
+def carry_marker(source: httpx.AsyncClient, target: httpx.AsyncClient) -> None:
+    """The same browser elsewhere: only its known-browser cookie (the session may be gone)."""
+    target.cookies.set(KNOWN_BROWSER_COOKIE, source.cookies[KNOWN_BROWSER_COOKIE])
+
+
+def set_limits(http: httpx.AsyncClient, **limits: int) -> None:
+    app = http.app  # type: ignore[attr-defined]
+    app.state.settings = app.state.settings.model_copy(update=limits)
+
+
+async def test_failures_are_throttled_per_account_and_address(
+    client: httpx.AsyncClient, world: World
 ) -> None:
-    """After 5 failures the account is refused from any address, with Retry-After."""
+    """Five failures from one new address refuse that address (429, Retry-After) and open
+    no session; the same account from another new address still gets in."""
     for _ in range(5):
-        assert code(await login(client, "REKTOR@skola.se", "wrong password!")) == (
-            "auth.invalid_credentials"
-        )
+        assert code(await login(client, "REKTOR@skola.se", WRONG)) == "auth.invalid_credentials"
     before = await state(world)
-    for http in (client, other_ip):
-        response = await login(http, "rektor@skola.se")
-        assert response.status_code == 429 and code(response) == "auth.rate_limited"
-        assert 1 <= int(response.headers["Retry-After"]) <= 900
-        assert "set-cookie" not in response.headers
+    response = await login(client, "rektor@skola.se")
+    assert response.status_code == 429 and code(response) == "auth.rate_limited"
+    assert 1 <= int(response.headers["Retry-After"]) <= 900
+    assert "set-cookie" not in response.headers
     assert await state(world) == before
+    assert (await login_from(client, "192.0.2.7", "rektor@skola.se")).status_code == 200
     assert (await login(client, "larare@skola.se")).status_code == 200  # other accounts fine
 
 
-async def test_ip_limit_spans_accounts(
-    client: httpx.AsyncClient, other_ip: httpx.AsyncClient, world: World
+async def test_attackers_are_throttled_but_the_owner_browser_is_not(
+    client: httpx.AsyncClient, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Failures on many accounts from one address close that address, not others."""
-    app = client.app  # type: ignore[attr-defined]
-    app.state.settings = app.state.settings.model_copy(update={"login_attempts_per_ip": 3})
+    """Guesses from many new addresses close the account to new addresses (logged at
+    WARNING); the principal's browser that logged in before still gets in from anywhere."""
+    assert (await login(client, "rektor@skola.se")).status_code == 200  # at home, once
+    await client.post(LOGOUT)
+    for index in range(10):
+        response = await login_from(client, f"198.51.100.{index}", "rektor@skola.se", WRONG)
+        assert code(response) == "auth.invalid_credentials"
+    caplog.set_level(logging.WARNING, logger="server.services.auth")
+    refused = await login_from(client, "198.51.100.99", "rektor@skola.se")
+    assert code(refused) == "auth.rate_limited"
+    assert "rektor@skola.se" in caplog.text and "198.51.100.99" in caplog.text
+    assert "limit=account " in caplog.text
+    async with browser(client, "203.0.113.5") as laptop:  # the same browser, a new place
+        carry_marker(client, laptop)
+        assert (await login(laptop, "rektor@skola.se")).status_code == 200
+
+
+async def test_shared_nat_failures_never_lock_out_the_principal(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Many failures from the school's address, on other accounts and on the principal's,
+    leave the principal's known browser and a colleague known at that address able to log in."""
+    set_limits(client, login_attempts_per_ip=30)
+    async with browser(client, "192.0.2.10") as laptop:
+        assert (await login(laptop, "rektor@skola.se")).status_code == 200  # at home
+        assert (await login_from(client, SCHOOL, "larare@skola.se")).status_code == 200
+        for index in range(40):
+            await login_from(client, SCHOOL, f"elev{index}@skola.se", WRONG)
+        for _ in range(10):
+            await login_from(client, SCHOOL, "rektor@skola.se", WRONG)
+        refused = await login_from(client, SCHOOL, "admin@skola.se")
+        assert code(refused) == "auth.rate_limited"  # a new account from a spraying address
+        async with browser(client, SCHOOL) as at_school:
+            carry_marker(laptop, at_school)
+            assert (await login(at_school, "rektor@skola.se")).status_code == 200
+    assert (await login_from(client, SCHOOL, "larare@skola.se")).status_code == 200
+
+
+async def test_known_browser_marker_is_bound_to_its_account(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The principal's marker does not exempt another account; a forged one is ignored."""
+    assert (await login(client, "rektor@skola.se")).status_code == 200
+    assert client.cookies.get(KNOWN_BROWSER_COOKIE)
+    for _ in range(5):
+        await login_from(client, "198.51.100.1", "larare@skola.se", WRONG)
+    for _ in range(10):
+        await login_from(client, "198.51.100.2", "larare@skola.se", WRONG)
+    async with browser(client, "192.0.2.50") as other:
+        carry_marker(client, other)
+        assert code(await login(other, "larare@skola.se")) == "auth.rate_limited"
+        other.cookies.set(KNOWN_BROWSER_COOKIE, "1700000000.forged", path=LOGIN)
+        assert code(await login(other, "larare@skola.se")) == "auth.rate_limited"
+
+
+async def test_parallel_guesses_are_counted_before_verifying(
+    database: Database, settings: Settings
+) -> None:
+    """40 parallel guesses at one account from 40 new addresses: at most the account limit
+    are verified (each verified failure is audited), the rest are refused unverified."""
+    async with app_client(settings, database) as http:
+        world = await factories.organization(database)
+        await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),), email="r@s.se")
+        answers = await asyncio.gather(
+            *(login_from(http, f"198.51.100.{index}", "r@s.se", WRONG) for index in range(40))
+        )
+    codes = sorted(code(answer) for answer in answers)
+    limit = settings.login_attempts_per_account
+    assert codes == ["auth.invalid_credentials"] * limit + ["auth.rate_limited"] * (40 - limit)
+    verified = await count(database, AuditEntry, AuditEntry.action == "auth.login_failed")
+    assert verified == limit
+
+
+async def test_ip_limit_spans_new_accounts(client: httpx.AsyncClient, world: World) -> None:
+    """Failures on many accounts from one address close it for accounts new to it, not
+    other addresses."""
+    set_limits(client, login_attempts_per_ip=3)
     for email in ("a@skola.se", "b@skola.se", "c@skola.se"):
         assert code(await login(client, email, "whatever!!")) == "auth.invalid_credentials"
     refused = await login(client, "rektor@skola.se")
     assert code(refused) == "auth.rate_limited" and int(refused.headers["Retry-After"]) >= 1
-    assert (await login(other_ip, "rektor@skola.se")).status_code == 200
+    assert (await login_from(client, "127.0.0.2", "rektor@skola.se")).status_code == 200
 
 
-async def test_success_resets_the_account_counter(client: httpx.AsyncClient, world: World) -> None:
-    """A successful login clears earlier failures of that account."""
+async def test_success_resets_the_address_counter(client: httpx.AsyncClient, world: World) -> None:
+    """A successful login clears that address's failures on the account."""
     for _ in range(4):
-        await login(client, "rektor@skola.se", "wrong password!")
-    assert (await login(client, "rektor@skola.se")).status_code == 200
+        await login_from(client, "192.0.2.1", "rektor@skola.se", WRONG)
+    assert (await login_from(client, "192.0.2.1", "rektor@skola.se")).status_code == 200
     for _ in range(4):
-        await login(client, "rektor@skola.se", "wrong password!")
-    assert (await login(client, "rektor@skola.se")).status_code == 200
-
-
-async def test_limits_are_kept_on_the_app(client: httpx.AsyncClient, world: World) -> None:
-    """The limiters are created on first use and live on app.state.login_limits."""
-    app = client.app  # type: ignore[attr-defined]
-    assert getattr(app.state, "login_limits", None) is None
-    await login(client, "rektor@skola.se", "wrong password!")
-    limits = app.state.login_limits
-    assert limits.account.limit == 5 and limits.ip.limit == 1000
-    assert len(limits.account) == 1 and len(limits.ip) == 1
+        await login_from(client, "192.0.2.2", "rektor@skola.se", WRONG)
+    assert (await login_from(client, "192.0.2.2", "rektor@skola.se")).status_code == 200
 
 
 # -- /me -----------------------------------------------------------------------------------

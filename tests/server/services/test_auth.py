@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from protocol.vocabulary import Role
 from server.clock import utcnow
-from server.core.ratelimit import AttemptLimiter
+from server.core.ratelimit import LoginThrottle
 from server.credentials import token_hash, verify_password
 from server.errors import ServiceError
 from server.services import auth
-from server.services.auth import LoginLimits
+from server.services.auth import LoginLimits, NodeThrottle
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Credential, LoginSession, Person
 from tests import factories
@@ -23,7 +23,16 @@ from tests.server.services.acting import RecordingSink, caller, count
 
 
 def _limits(attempts: int = 5) -> LoginLimits:
-    return LoginLimits(account=AttemptLimiter(attempts, 60.0), ip=AttemptLimiter(100, 60.0))
+    throttle = LoginThrottle(
+        per_account_address=attempts,
+        per_account=attempts,
+        per_address=100,
+        window=60.0,
+        known_address_seconds=3600.0,
+    )
+    return LoginLimits(
+        throttle=NodeThrottle(throttle), secret="s" * 32, known_browser_seconds=86400
+    )
 
 
 async def _world(database: Database) -> World:
@@ -32,7 +41,9 @@ async def _world(database: Database) -> World:
     return world
 
 
-async def _login(database: Database, limits: LoginLimits, password: str) -> auth.LoggedIn:
+async def _login(
+    database: Database, limits: LoginLimits, password: str, known_browser: str = ""
+) -> auth.LoggedIn:
     async with database.session() as session:
         return await auth.login(
             session=session,
@@ -40,6 +51,7 @@ async def _login(database: Database, limits: LoginLimits, password: str) -> auth
             email=" ANNA@example.se ",
             password=password,
             ip="10.0.0.1",
+            known_browser=known_browser,
             user_agent="test",
             lifetime=timedelta(hours=1),
             now=utcnow(),
@@ -73,6 +85,20 @@ async def test_failed_logins_are_audited_counted_and_then_limited(database: Data
     assert await count(database, AuditEntry, AuditEntry.action == "auth.login") == 0
 
 
+async def test_a_known_browser_is_never_limited(database: Database) -> None:
+    """The marker a login returns lets the right password in past the limit on a node that
+    never saw the address; its failures are verified and audited, never refused."""
+    await _world(database)
+    marker = (await _login(database, _limits(), PASSWORD)).known_browser
+    fresh = _limits(attempts=2)
+    for _ in range(3):
+        with pytest.raises(ServiceError) as caught:
+            await _login(database, fresh, "wrong password!", known_browser=marker)
+        assert caught.value.code == "auth.invalid_credentials"
+    assert await count(database, AuditEntry, AuditEntry.action == "auth.login_failed") == 3
+    assert (await _login(database, fresh, PASSWORD, known_browser=marker)).token
+
+
 async def test_logout_ends_the_session_then_tells_the_sink(database: Database) -> None:
     """Logout deletes the session, audits it and tells the sink its hash; again: nothing."""
     world = await _world(database)
@@ -100,6 +126,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
                 session=session,
                 limits=_limits(),
                 caller=anna,
+                ip="10.0.0.1",
                 password="a new password!",
                 current_password="not my password",
                 now=utcnow(),
@@ -110,6 +137,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
             session=session,
             limits=_limits(),
             caller=anna,
+            ip="10.0.0.1",
             password="a new password!",
             current_password=PASSWORD,
             now=utcnow(),
@@ -136,6 +164,7 @@ async def test_update_me_refuses_incomplete_changes(
                 session=session,
                 limits=_limits(),
                 caller=await caller(world, "anna"),
+                ip="10.0.0.1",
                 now=utcnow(),
                 **changes,  # type: ignore[arg-type]
             )
@@ -153,6 +182,7 @@ async def test_update_me_renames_and_me_describes_callers(database: Database) ->
             session=session,
             limits=_limits(),
             caller=await caller(world, "anna"),
+            ip="10.0.0.1",
             name="Anna S",
             now=utcnow(),
         )
