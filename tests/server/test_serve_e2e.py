@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
 import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,87 +16,14 @@ from websockets.sync.client import ClientConnection, connect
 
 from protocol.vocabulary import Role
 from server import demo
-
-STARTUP_TIMEOUT = 60.0
-HTTP_TIMEOUT = 30.0
-LISTENING = re.compile(r"^pdv-alert listening on (http://\S+)$")
-WEBSOCKET = re.compile(r"^pdv-alert websocket on (ws://\S+)$")
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "server.cli", *args]
-
-
-def environment() -> dict[str, str]:
-    """The test process's environment without PDV_* settings from the developer's shell."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PDV_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["PDV_WS_PORT"] = "0"  # the WebSocket gateway, if started, on any free port
-    return env
-
-
-@dataclass
-class Running:
-    process: subprocess.Popen[str]
-    url: str
-    ws_url: str
-    stderr: Path
-
-
-def _pump(stream: object, lines: queue.Queue[str | None]) -> None:
-    """Read the server's stdout to the end so it never blocks on a full pipe."""
-    for line in stream:  # type: ignore[attr-defined]
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
+from tests.server.serving import HTTP_TIMEOUT, Running, cli, environment, serving
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Running]:
     """`pdv-alert demo`, then `pdv-alert serve --port 0` on a fresh SQLite file."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'pdv-alert.db'}"
-    env = environment()
-    seeded = subprocess.run(
-        cli("--database-url", url, "demo"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    stderr = tmp_path / "serve.stderr"
-    with stderr.open("w") as errors:
-        process = subprocess.Popen(
-            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-    lines: queue.Queue[str | None] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
-    pump.start()
-    found: dict[str, str] = {}
-    try:
-        while len(found) < 2:
-            try:
-                line = lines.get(timeout=STARTUP_TIMEOUT)
-            except queue.Empty:
-                pytest.fail(f"no 'listening' lines; stderr:\n{stderr.read_text()}")
-            if line is None:
-                pytest.fail(f"serve exited early; stderr:\n{stderr.read_text()}")
-            for name, pattern in (("http", LISTENING), ("ws", WEBSOCKET)):
-                match = pattern.match(line)
-                if match:
-                    found[name] = match.group(1)
-        yield Running(process=process, url=found["http"], ws_url=found["ws"], stderr=stderr)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-        pump.join(timeout=30)  # the pipe reaches EOF once the process is gone
-        assert process.stdout is not None
-        process.stdout.close()
+    with serving(tmp_path) as running:
+        yield running
 
 
 def principal_of(site: str) -> demo.DemoPerson:
