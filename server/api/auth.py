@@ -76,8 +76,9 @@ async def login(
     session: SessionDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    """Log in with e-mail and password: `{"person": <me>}` and the `pdv_session` cookie.
-    Unknown e-mail, wrong password and inactive account answer alike."""
+    """Log in with e-mail and password: `{"person": <me>}`, the `pdv_session` cookie and the
+    `pdv_known` known-browser cookie. Unknown e-mail, wrong password and inactive account
+    answer alike; too many failures from a new browser and address answer 429."""
     logged_in = await auth.login(
         session=session,
         limits=login_limits(request),
