@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 from protocol.vocabulary import Role
 from server import demo
 from tests.server.redis_service import require_redis
-from tests.server.test_serve_e2e import (
+from tests.server.serving import (
     HTTP_TIMEOUT,
     LISTENING,
     STARTUP_TIMEOUT,
