@@ -24,6 +24,7 @@ from server.realtime.signals import (
     PresenceSignal,
     Reconnected,
     RevokeSignal,
+    RightsSignal,
     RollCallSignal,
     Signal,
     SignOutSignal,
@@ -97,6 +98,11 @@ class Realtime:
         self.gateway.close_person(person_id)
         await self.bus.publish(SignOutSignal(person_id=person_id))
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        """Roles changed: the person's connections reconnect and hello with the new rights."""
+        self.gateway.reconnect_person(person_id)
+        await self.bus.publish(RightsSignal(person_id=person_id))
+
     async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
         """Receipts were committed here: push roll call here, and tell the other nodes."""
         await self.rollcall.receipts_written(batch)
@@ -126,6 +132,8 @@ class Realtime:
             self.gateway.close_person(signal.person_id)
         elif isinstance(signal, LogoutSignal):
             self.gateway.close_session(signal.session)
+        elif isinstance(signal, RightsSignal):
+            self.gateway.reconnect_person(signal.person_id)
         elif isinstance(signal, RollCallSignal):
             await self.rollcall.alerts_changed(signal.org, list(signal.alerts))
         elif isinstance(signal, PresenceSignal):

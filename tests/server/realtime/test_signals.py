@@ -13,6 +13,7 @@ from server.realtime.signals import (
     PresenceSignal,
     Reconnected,
     RevokeSignal,
+    RightsSignal,
     RollCallSignal,
     SignalError,
     SignOutSignal,
@@ -25,6 +26,7 @@ EXAMPLES = (
     RevokeSignal(device_id=9),
     SignOutSignal(person_id=12),
     LogoutSignal(session="ab" * 32),
+    RightsSignal(person_id=12),
     RollCallSignal(org=3, alerts=(1, 7)),
     PresenceSignal(org=3, site=2),
 )

@@ -98,6 +98,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
         with pytest.raises(ServiceError) as caught:
             await auth.update_me(
                 session=session,
+                sink=RecordingSink(),
                 limits=_limits(),
                 caller=anna,
                 password="a new password!",
@@ -108,6 +109,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
     async with database.session() as session:
         await auth.update_me(
             session=session,
+            sink=RecordingSink(),
             limits=_limits(),
             caller=anna,
             password="a new password!",
@@ -134,6 +136,7 @@ async def test_update_me_refuses_incomplete_changes(
         with pytest.raises(ServiceError) as caught:
             await auth.update_me(
                 session=session,
+                sink=RecordingSink(),
                 limits=_limits(),
                 caller=await caller(world, "anna"),
                 now=utcnow(),
@@ -151,6 +154,7 @@ async def test_update_me_renames_and_me_describes_callers(database: Database) ->
     async with database.session() as session:
         me = await auth.update_me(
             session=session,
+            sink=RecordingSink(),
             limits=_limits(),
             caller=await caller(world, "anna"),
             name="Anna S",
