@@ -167,6 +167,9 @@ class BusSink:
     async def person_rights_changed(self, person_id: int) -> None:
         return None
 
+    async def device_rebound(self, device_id: int) -> None:
+        return None
+
     async def __aenter__(self) -> BusSink:
         return self
 

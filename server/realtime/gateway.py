@@ -140,6 +140,11 @@ class Gateway:
         next hello is authorized with the new rights."""
         return self._close(("person", person_id), CloseCode.SERVICE_RESTART, "rights changed")
 
+    def reconnect_device(self, device_id: int) -> int:
+        """Make a device's live connections reconnect (its zone or person changed): its
+        answers then name the new person and its welcome the new zone."""
+        return self._close(("device", device_id), CloseCode.SERVICE_RESTART, "device changed")
+
     def _close(
         self, key: RegistryKey, code: int = CloseCode.REVOKED, reason: str = "auth.revoked"
     ) -> int:

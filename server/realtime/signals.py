@@ -10,6 +10,7 @@ object `{"type": …, "node": <sender>, …fields}`; the memory bus passes the o
     signout   SignOutSignal(person_id)        close the person's connections
     logout    LogoutSignal(session)           close one login session's connections
     rights    RightsSignal(person_id)         the person's roles changed: make them reconnect
+    rebind    RebindSignal(device_id)         the device's zone or person changed: reconnect it
     rollcall  RollCallSignal(org, alerts)     receipts of these alerts were written
     presence  PresenceSignal(org, site)       devices of the site connected or went away
               Reconnected()                   local only: the bus (re)connected, catch up
@@ -58,6 +59,12 @@ class RightsSignal:
 
 
 @dataclass(frozen=True)
+class RebindSignal:
+    type: ClassVar[str] = "rebind"
+    device_id: int
+
+
+@dataclass(frozen=True)
 class RollCallSignal:
     type: ClassVar[str] = "rollcall"
     org: int
@@ -84,6 +91,7 @@ Signal = (
     | SignOutSignal
     | LogoutSignal
     | RightsSignal
+    | RebindSignal
     | RollCallSignal
     | PresenceSignal
     | Reconnected
@@ -96,6 +104,7 @@ SENT: dict[str, type[Signal]] = {
         SignOutSignal,
         LogoutSignal,
         RightsSignal,
+        RebindSignal,
         RollCallSignal,
         PresenceSignal,
     )

@@ -34,6 +34,9 @@ class EventSink(Protocol):
     async def person_rights_changed(self, person_id: int) -> None:
         """A person's roles changed: their connections reconnect and get the new rights."""
 
+    async def device_rebound(self, device_id: int) -> None:
+        """A device's zone or person changed: its connections reconnect and hello anew."""
+
 
 class NullSink:
     """Reacts to nothing: for tools and tests without a realtime layer or bus."""
@@ -53,6 +56,9 @@ class NullSink:
     async def person_rights_changed(self, person_id: int) -> None:
         return None
 
+    async def device_rebound(self, device_id: int) -> None:
+        return None
+
 
 class RecordingSink:
     """Remembers what it was told, in order: the fake for tests of services and routers.
@@ -64,6 +70,7 @@ class RecordingSink:
         self.signed_out_persons: list[int] = []
         self.closed_sessions: list[str] = []
         self.rights_changed: list[int] = []
+        self.rebound_devices: list[int] = []
         self.fail = fail
 
     def _done(self) -> None:
@@ -88,6 +95,10 @@ class RecordingSink:
 
     async def person_rights_changed(self, person_id: int) -> None:
         self.rights_changed.append(person_id)
+        self._done()
+
+    async def device_rebound(self, device_id: int) -> None:
+        self.rebound_devices.append(device_id)
         self._done()
 
 

@@ -19,7 +19,7 @@ from server.clock import utcnow
 from server.credentials import token_hash
 from server.storage.tables import LoginSession
 from tests import factories
-from tests.server.realtime.clients import next_of, receive
+from tests.server.realtime.clients import hello, next_of, receive
 from tests.server.realtime.conftest import WAIT, LiveServer
 
 DASHBOARD_ORIGIN = "http://127.0.0.1:8000"  # the development rule with port = 8000
@@ -92,6 +92,38 @@ async def test_renaming_a_person_keeps_their_connection(live_server: LiveServer)
     await board.send(json.dumps({"type": "ping", "ts": 1}))
     assert (await next_of(board, "pong"))["ts"] == 1
     await board.close()
+
+
+async def test_rebinding_a_device_makes_it_reconnect(live_server: LiveServer) -> None:
+    """A device bound to another person reconnects (1012), so its answers name the new one."""
+    world = await factories.organization(live_server.database, sites=("A",))
+    await factories.person(world, "admin", roles=((Role.ADMIN, None),))
+    await factories.person(world, "eva", roles=((Role.STAFF, "A"),))
+    olle = await factories.person(world, "olle", roles=((Role.STAFF, "A"),))
+    device = await factories.device(world, "phone", site="A", person_key="eva")
+    ws, _ = await hello(live_server.ws_url, world.tokens["phone"])
+    response = await live_server.http.patch(
+        f"/api/v1/devices/{device}", headers=bearer(world.tokens["admin"]), json={"person_id": olle}
+    )
+    assert response.status_code == 200, response.text
+    assert await close_code(ws) == CloseCode.SERVICE_RESTART
+
+
+async def test_renaming_a_device_keeps_its_connection(live_server: LiveServer) -> None:
+    """A new name changes nothing the connection was given: it stays open."""
+    world = await factories.organization(live_server.database, sites=("A",))
+    await factories.person(world, "admin", roles=((Role.ADMIN, None),))
+    device = await factories.device(world, "desk", site="A")
+    ws, _ = await hello(live_server.ws_url, world.tokens["desk"])
+    response = await live_server.http.patch(
+        f"/api/v1/devices/{device}",
+        headers=bearer(world.tokens["admin"]),
+        json={"name": "Kansliet"},
+    )
+    assert response.status_code == 200, response.text
+    await ws.send(json.dumps({"type": "ping", "ts": 4}))
+    assert (await next_of(ws, "pong"))["ts"] == 4
+    await ws.close()
 
 
 async def _second_session(live: LiveServer, world: factories.World, key: str) -> str:

@@ -11,6 +11,7 @@ from server.realtime.signals import (
     EventSignal,
     LogoutSignal,
     PresenceSignal,
+    RebindSignal,
     Reconnected,
     RevokeSignal,
     RightsSignal,
@@ -27,6 +28,7 @@ EXAMPLES = (
     SignOutSignal(person_id=12),
     LogoutSignal(session="ab" * 32),
     RightsSignal(person_id=12),
+    RebindSignal(device_id=9),
     RollCallSignal(org=3, alerts=(1, 7)),
     PresenceSignal(org=3, site=2),
 )
