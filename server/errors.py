@@ -146,6 +146,12 @@ ERRORS: dict[str, ErrorSpec] = {
     "protocol.unexpected": ErrorSpec(
         400, "Meddelandet väntades inte här.", "The message was not expected here."
     ),
+    "protocol.answer_requires_device": ErrorSpec(
+        400,
+        "Svar och kvitton tas bara emot från en registrerad enhet. Svara i appen på din enhet.",
+        "Answers and receipts are only accepted from an enrolled device. "
+        "Answer in the app on your device.",
+    ),
     # server
     "server.unavailable": ErrorSpec(503, "Tjänsten är inte redo.", "The service is not ready."),
     "server.internal": ErrorSpec(

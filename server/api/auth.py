@@ -144,12 +144,13 @@ async def me(caller: CurrentCaller, session: SessionDep) -> dict[str, Any]:
 
 @router.patch("/me")
 async def update_me(
-    body: MePatch, request: Request, caller: CurrentPerson, session: SessionDep
+    body: MePatch, request: Request, caller: CurrentPerson, session: SessionDep, sink: SinkDep
 ) -> dict[str, Any]:
     """Change one's own name, language or password (the password needs `current_password`;
     other sessions of the person end)."""
     return await auth.update_me(
         session=session,
+        sink=sink,
         limits=login_limits(request),
         caller=caller,
         ip=_client_ip(request),

@@ -84,12 +84,12 @@ async def get_device(device_id: PathId, session: SessionDep, caller: CurrentCall
 
 @router.patch("/devices/{device_id}")
 async def update_device(
-    device_id: PathId, body: DevicePatch, session: SessionDep, caller: CurrentCaller
+    device_id: PathId, body: DevicePatch, session: SessionDep, sink: SinkDep, caller: CurrentCaller
 ) -> DeviceOut:
     """Rename, move to a zone of the device's site, or bind to a person (null unbinds)."""
     changes: dict[str, Any] = {field: getattr(body, field) for field in body.model_fields_set}
     device = await devices.update_device(
-        session=session, caller=caller, device_id=device_id, now=utcnow(), **changes
+        session=session, sink=sink, caller=caller, device_id=device_id, now=utcnow(), **changes
     )
     return device_out(device)
 

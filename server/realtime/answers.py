@@ -18,12 +18,13 @@ class Answers:
     def __init__(self, *, receipts: ReceiptWriter) -> None:
         self.receipts = receipts
 
-    def record(self, caller: Caller, message: ReceiptMsg | Ack) -> None:
-        """Queue a device's receipt or ack. Dashboards (person sessions) don't receipt;
-        persons answer through their devices or the HTTP API, so theirs are ignored."""
+    def record(self, caller: Caller, message: ReceiptMsg | Ack) -> bool:
+        """Queue a device's receipt or ack; False (nothing queued) for a person's session:
+        receipts are kept per device, so the caller answers it with an `error` frame
+        (`protocol.answer_requires_device`) — an answer never vanishes silently."""
         device = caller.device
         if device is None:
-            return
+            return False
         update = ReceiptUpdate(
             organization_id=caller.organization_id,
             alert_id=message.alert_id,
@@ -44,3 +45,4 @@ class Answers:
                 update, delivered=True, displayed=message.state == ReceiptState.DISPLAYED
             )
         self.receipts.put(update)
+        return True

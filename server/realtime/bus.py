@@ -164,6 +164,12 @@ class BusSink:
     async def session_closed(self, session_hash: str) -> None:
         return None
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        return None
+
+    async def device_rebound(self, device_id: int) -> None:
+        return None
+
     async def __aenter__(self) -> BusSink:
         return self
 

@@ -19,6 +19,7 @@ from server.realtime.hub import write_now
 from server.storage.callers import Caller
 
 MAX_INVALID_FRAMES = 10
+ANSWER_REQUIRES_DEVICE = "protocol.answer_requires_device"
 
 
 def error_message(code: str, detail: str = "", language: str = Language.SV) -> Error:
@@ -57,7 +58,8 @@ async def serve(
         if isinstance(message, Ping):
             write_now(connection, server_frame(Pong(ts=message.ts)))  # ts exactly as sent
         elif isinstance(message, ReceiptMsg | Ack):
-            answers.record(caller, message)
+            if not answers.record(caller, message):
+                await send_error(connection, ANSWER_REQUIRES_DEVICE, message.TYPE, language)
         else:
             invalid += 1
             await send_error(connection, "protocol.unexpected", message.TYPE, language)

@@ -25,6 +25,8 @@ from websockets.http11 import Request, Response
 
 from protocol.closecodes import CloseCode
 from protocol.messages import MAX_CLIENT_FRAME, Hello
+from server.clock import utcnow
+from server.origins import allowed_origins
 from server.realtime import connection as session
 from server.realtime.answers import Answers
 from server.realtime.connection import send_error
@@ -68,6 +70,7 @@ class Gateway:
         self._server: Server | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._revoked: dict[int, float] = {}  # device id → time.monotonic() of its revocation
+        self._origins = allowed_origins(settings)
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -94,16 +97,9 @@ class Gateway:
 
     # -- origin --------------------------------------------------------------------------
     def allowed_origin(self, origin: str) -> bool:
-        """Browsers must come from our own pages; native clients send no Origin."""
-        allowed = set(self.settings.allowed_origins)
-        if self.settings.public_url:
-            allowed.add(self.settings.public_url.rstrip("/"))
-        if origin in allowed:
-            return True
-        if self.settings.environment == "development":
-            host = origin.split("://", 1)[-1].split(":", 1)[0]
-            return host in {"127.0.0.1", "localhost", "[::1]"}
-        return False
+        """Browsers must come from our own pages (server/origins.py, the HTTP CSRF guard's
+        rule); native clients send no Origin."""
+        return origin.strip().lower() in self._origins
 
     def _check_origin(self, connection: ServerConnection, request: Request) -> Response | None:
         origin = request.headers.get("Origin")
@@ -139,10 +135,22 @@ class Gateway:
         """Close the live connections that logged in with one (now ended) session."""
         return self._close(("session", session_hash))
 
-    def _close(self, key: RegistryKey) -> int:
+    def reconnect_person(self, person_id: int) -> int:
+        """Make a person's live connections reconnect (their roles changed): the client's
+        next hello is authorized with the new rights."""
+        return self._close(("person", person_id), CloseCode.SERVICE_RESTART, "rights changed")
+
+    def reconnect_device(self, device_id: int) -> int:
+        """Make a device's live connections reconnect (its zone or person changed): its
+        answers then name the new person and its welcome the new zone."""
+        return self._close(("device", device_id), CloseCode.SERVICE_RESTART, "device changed")
+
+    def _close(
+        self, key: RegistryKey, code: int = CloseCode.REVOKED, reason: str = "auth.revoked"
+    ) -> int:
         connections = list(self._live.get(key, ()))
         for connection in connections:
-            self.close_soon(connection, CloseCode.REVOKED, "auth.revoked")
+            self.close_soon(connection, code, reason)
         return len(connections)
 
     def close_soon(self, connection: ServerConnection, code: int, reason: str) -> None:
@@ -194,15 +202,31 @@ class Gateway:
             await connection.close(CloseCode.REVOKED, "auth.revoked")
             return
         await self.hub.subscribe(subscriber)
+        expiry = self._close_at_expiry(connection, caller)
         try:
             await self._live_session(connection, subscriber, caller, hello)
         except ConnectionClosed:
             pass
         finally:
+            if expiry is not None:
+                expiry.cancel()
             self.hub.unsubscribe(subscriber)
             self._unregister(connection, keys)
             if caller.device is not None and ("device", caller.device.id) not in self._live:
                 self._link(caller, hello, connected=False)
+
+    def _close_at_expiry(
+        self, connection: ServerConnection, caller: Caller
+    ) -> asyncio.TimerHandle | None:
+        """A connection authenticated by a login session closes when the session expires
+        (4001: log in again). One timer per person connection; device tokens don't expire."""
+        expires_at = caller.session_expires_at
+        if expires_at is None:
+            return None
+        delay = max(0.0, (expires_at - utcnow()).total_seconds())
+        return asyncio.get_running_loop().call_later(
+            delay, self.close_soon, connection, CloseCode.INVALID_TOKEN, "auth.session_expired"
+        )
 
     async def _live_session(
         self, connection: ServerConnection, subscriber: Subscriber, caller: Caller, hello: Hello

@@ -22,8 +22,10 @@ from server.realtime.signals import (
     EventSignal,
     LogoutSignal,
     PresenceSignal,
+    RebindSignal,
     Reconnected,
     RevokeSignal,
+    RightsSignal,
     RollCallSignal,
     Signal,
     SignOutSignal,
@@ -97,6 +99,16 @@ class Realtime:
         self.gateway.close_person(person_id)
         await self.bus.publish(SignOutSignal(person_id=person_id))
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        """Roles changed: the person's connections reconnect and hello with the new rights."""
+        self.gateway.reconnect_person(person_id)
+        await self.bus.publish(RightsSignal(person_id=person_id))
+
+    async def device_rebound(self, device_id: int) -> None:
+        """Zone or person changed: the device reconnects and its welcome says so."""
+        self.gateway.reconnect_device(device_id)
+        await self.bus.publish(RebindSignal(device_id=device_id))
+
     async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
         """Receipts were committed here: push roll call here, and tell the other nodes."""
         await self.rollcall.receipts_written(batch)
@@ -120,16 +132,25 @@ class Realtime:
             return
         elif isinstance(signal, EventSignal):
             self.hub.request_catch_up(signal.org)
-        elif isinstance(signal, RevokeSignal):
+        elif isinstance(signal, RollCallSignal):
+            await self.rollcall.alerts_changed(signal.org, list(signal.alerts))
+        elif isinstance(signal, PresenceSignal):
+            self.presence_feed.site_changed(signal.org, signal.site)
+        else:
+            self._close_connections(signal)
+
+    def _close_connections(self, signal: Signal) -> None:
+        """Another node ended or changed what live connections were given at their hello."""
+        if isinstance(signal, RevokeSignal):
             self.gateway.close_device(signal.device_id)
         elif isinstance(signal, SignOutSignal):
             self.gateway.close_person(signal.person_id)
         elif isinstance(signal, LogoutSignal):
             self.gateway.close_session(signal.session)
-        elif isinstance(signal, RollCallSignal):
-            await self.rollcall.alerts_changed(signal.org, list(signal.alerts))
-        elif isinstance(signal, PresenceSignal):
-            self.presence_feed.site_changed(signal.org, signal.site)
+        elif isinstance(signal, RightsSignal):
+            self.gateway.reconnect_person(signal.person_id)
+        elif isinstance(signal, RebindSignal):
+            self.gateway.reconnect_device(signal.device_id)
 
     async def _read_events(self, organization_id: int, after_seq: int) -> list[dict[str, Any]]:
         async with self.database.session() as session:

@@ -9,6 +9,8 @@ object `{"type": …, "node": <sender>, …fields}`; the memory bus passes the o
     revoke    RevokeSignal(device_id)         close the device's connections (4002)
     signout   SignOutSignal(person_id)        close the person's connections
     logout    LogoutSignal(session)           close one login session's connections
+    rights    RightsSignal(person_id)         the person's roles changed: make them reconnect
+    rebind    RebindSignal(device_id)         the device's zone or person changed: reconnect it
     rollcall  RollCallSignal(org, alerts)     receipts of these alerts were written
     presence  PresenceSignal(org, site)       devices of the site connected or went away
               Reconnected()                   local only: the bus (re)connected, catch up
@@ -51,6 +53,18 @@ class LogoutSignal:
 
 
 @dataclass(frozen=True)
+class RightsSignal:
+    type: ClassVar[str] = "rights"
+    person_id: int
+
+
+@dataclass(frozen=True)
+class RebindSignal:
+    type: ClassVar[str] = "rebind"
+    device_id: int
+
+
+@dataclass(frozen=True)
 class RollCallSignal:
     type: ClassVar[str] = "rollcall"
     org: int
@@ -76,6 +90,8 @@ Signal = (
     | RevokeSignal
     | SignOutSignal
     | LogoutSignal
+    | RightsSignal
+    | RebindSignal
     | RollCallSignal
     | PresenceSignal
     | Reconnected
@@ -87,6 +103,8 @@ SENT: dict[str, type[Signal]] = {
         RevokeSignal,
         SignOutSignal,
         LogoutSignal,
+        RightsSignal,
+        RebindSignal,
         RollCallSignal,
         PresenceSignal,
     )

@@ -267,6 +267,7 @@ async def _check_current_password(
 async def update_me(
     *,
     session: AsyncSession,
+    sink: EventSink,
     limits: LoginLimits,
     caller: Caller,
     ip: str,
@@ -277,7 +278,8 @@ async def update_me(
     now: datetime,
 ) -> dict[str, Any]:
     """Change one's own name, language or password (None: unchanged). A new password needs
-    `current_password` and ends the person's other sessions. Returns the new `/me`."""
+    `current_password` and ends the person's other sessions (after the commit the sink closes
+    their live connections). Returns the new `/me`."""
     person = caller.person
     if person is None:
         raise ServiceError("auth.forbidden", "this endpoint is for persons")
@@ -286,9 +288,13 @@ async def update_me(
     if (password is None) != (current_password is None):
         which = "required with password" if password is not None else "only with password"
         raise ServiceError("request.invalid", f"current_password: {which}")
+    ending: list[str] = []
     if password is not None:
         await _check_current_password(
             session, limits=limits, person=person, ip=ip, current_password=current_password or ""
+        )
+        ending = await login_sessions.hashes_for_person(
+            session, person_id=person.id, except_hash=caller.session_hash
         )
     updated = await persons.update_person(
         session,
@@ -303,4 +309,6 @@ async def update_me(
     )
     result = await person_me(session, person=updated, actor=caller.actor)
     await session.commit()
+    for digest in ending:
+        await tell(sink.session_closed(digest), what="session closed")
     return result

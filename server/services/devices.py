@@ -89,6 +89,7 @@ async def get_device(*, session: AsyncSession, caller: Caller, device_id: int) -
 async def update_device(
     *,
     session: AsyncSession,
+    sink: EventSink,
     caller: Caller,
     device_id: int,
     name: str | Unset | None = UNSET,
@@ -97,8 +98,9 @@ async def update_device(
     now: datetime,
 ) -> Device:
     """Rename, move to a zone of the device's site, or bind to a person (None unbinds; a
-    name can't be None). Fields left UNSET are kept."""
-    await _managed_device(session=session, who=caller, device_id=device_id)
+    name can't be None). Fields left UNSET are kept. A new zone or person makes the device's
+    live connections reconnect after the commit (the sink), so they hello with the new binding."""
+    before = _binding(await _managed_device(session=session, who=caller, device_id=device_id))
     if name is None:
         raise ServiceError("request.invalid", "name may not be null")
     device = await devices.update_device(
@@ -111,8 +113,16 @@ async def update_device(
         actor=caller.ref,
         now=now,
     )
+    after = _binding(device)
     await session.commit()
+    if after != before:
+        await tell(sink.device_rebound(device_id), what=f"device {device_id} rebound")
     return device
+
+
+def _binding(device: Device) -> tuple[int, int | None, int | None]:
+    """What a live connection was given at its hello: site, zone, person."""
+    return (device.site_id, device.zone_id, device.person_id)
 
 
 async def revoke_device(

@@ -18,7 +18,7 @@ from server.core.permissions import Action
 from server.errors import ServiceError
 from server.services.access import Acting, authorize
 from server.services.sink import EventSink, tell
-from server.storage import organizations, persons, sites
+from server.storage import login_sessions, organizations, persons, sites
 from server.storage.callers import Caller
 from server.storage.persons import RoleList
 from server.storage.tables import Person
@@ -129,6 +129,9 @@ async def update_person(
     if all(value is None for value in (name, phone, language, active, roles, password)):
         raise ServiceError("request.invalid", "nothing to change")
     own = caller.person is not None and caller.person.id == person_id
+    ending = await _own_other_sessions(
+        session, caller=caller, changing_password=own and password is not None
+    )
     person = await persons.update_person(
         session,
         organization_id=caller.organization_id,
@@ -147,4 +150,24 @@ async def update_person(
     await session.commit()
     if active is False or (password is not None and not own):
         await tell(sink.person_signed_out(person.id), what=f"person {person.id} signed out")
+    elif roles is not None:
+        await tell(sink.person_rights_changed(person.id), what=f"person {person.id} rights")
+    await sessions_closed(sink, ending)
     return view
+
+
+async def _own_other_sessions(
+    session: AsyncSession, *, caller: Caller, changing_password: bool
+) -> list[str]:
+    """The caller's other login sessions that their own password change ends."""
+    if not changing_password or caller.person is None:
+        return []
+    return await login_sessions.hashes_for_person(
+        session, person_id=caller.person.id, except_hash=caller.session_hash
+    )
+
+
+async def sessions_closed(sink: EventSink, hashes: list[str]) -> None:
+    """After the commit: close the live connections of each ended login session."""
+    for digest in hashes:
+        await tell(sink.session_closed(digest), what="session closed")

@@ -31,6 +31,12 @@ class EventSink(Protocol):
     async def session_closed(self, session_hash: str) -> None:
         """One login session ended (logout): close the connections of that session."""
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        """A person's roles changed: their connections reconnect and get the new rights."""
+
+    async def device_rebound(self, device_id: int) -> None:
+        """A device's zone or person changed: its connections reconnect and hello anew."""
+
 
 class NullSink:
     """Reacts to nothing: for tools and tests without a realtime layer or bus."""
@@ -47,6 +53,12 @@ class NullSink:
     async def session_closed(self, session_hash: str) -> None:
         return None
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        return None
+
+    async def device_rebound(self, device_id: int) -> None:
+        return None
+
 
 class RecordingSink:
     """Remembers what it was told, in order: the fake for tests of services and routers.
@@ -57,6 +69,8 @@ class RecordingSink:
         self.revoked_devices: list[int] = []
         self.signed_out_persons: list[int] = []
         self.closed_sessions: list[str] = []
+        self.rights_changed: list[int] = []
+        self.rebound_devices: list[int] = []
         self.fail = fail
 
     def _done(self) -> None:
@@ -77,6 +91,14 @@ class RecordingSink:
 
     async def session_closed(self, session_hash: str) -> None:
         self.closed_sessions.append(session_hash)
+        self._done()
+
+    async def person_rights_changed(self, person_id: int) -> None:
+        self.rights_changed.append(person_id)
+        self._done()
+
+    async def device_rebound(self, device_id: int) -> None:
+        self.rebound_devices.append(device_id)
         self._done()
 
 

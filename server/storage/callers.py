@@ -24,6 +24,7 @@ class Caller:
     device: Device | None = None
     api_key: ApiKey | None = None
     session_hash: str | None = None
+    session_expires_at: datetime | None = None  # when the login session ends (persons)
 
     @property
     def organization_id(self) -> int:
@@ -69,7 +70,10 @@ async def from_session_token(session: AsyncSession, *, token: str, now: datetime
     if person is None or not person.active:
         return None
     return Caller(
-        actor=await person_actor(session, person=person), person=person, session_hash=digest
+        actor=await person_actor(session, person=person),
+        person=person,
+        session_hash=digest,
+        session_expires_at=login.expires_at,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.credentials import SESSION_PREFIX, new_token, token_hash
@@ -56,12 +56,27 @@ async def close_session(session: AsyncSession, *, token_hash: str) -> None:
     await session.execute(delete(LoginSession).where(LoginSession.token_hash == token_hash))
 
 
+def _of_person(person_id: int, except_hash: str | None) -> ColumnElement[bool]:
+    """The sessions of the person but `except_hash`."""
+    if except_hash is None:
+        return LoginSession.person_id == person_id
+    return and_(LoginSession.person_id == person_id, LoginSession.token_hash != except_hash)
+
+
+async def hashes_for_person(
+    session: AsyncSession, *, person_id: int, except_hash: str | None = None
+) -> list[str]:
+    """The token hashes of the person's sessions (but `except_hash`): read before
+    `close_all_for_person`, so that their live connections can be closed after the commit."""
+    rows = await session.scalars(
+        select(LoginSession.token_hash).where(_of_person(person_id, except_hash))
+    )
+    return list(rows)
+
+
 async def close_all_for_person(
     session: AsyncSession, *, person_id: int, except_hash: str | None = None
 ) -> int:
     """End every session of the person (but `except_hash`); returns how many were ended."""
-    statement = delete(LoginSession).where(LoginSession.person_id == person_id)
-    if except_hash is not None:
-        statement = statement.where(LoginSession.token_hash != except_hash)
-    result = await session.execute(statement)
+    result = await session.execute(delete(LoginSession).where(_of_person(person_id, except_hash)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ class LiveServer:
 def realtime_settings(**overrides: object) -> Settings:
     values: dict[str, object] = dict(
         database_url="sqlite+aiosqlite:///unused.db",
-        port=0,
+        port=8000,  # the configured HTTP port (the development origin); uvicorn binds port 0
         ws_port=0,
         login_attempts_per_ip=1000,
         catch_up_seconds=0.2,

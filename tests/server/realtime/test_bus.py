@@ -88,6 +88,35 @@ async def test_revocation_on_one_node_closes_the_socket_on_the_other(
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4002
 
 
+async def test_a_role_change_and_a_rebind_on_one_node_reconnect_on_the_other(
+    redis_url: str, sqlite_database: Database
+) -> None:
+    """New roles or a new device binding over node 1's API: node 2's connections close 1012."""
+    settings = realtime_settings(bus_url=redis_url, catch_up_seconds=3600)
+    async with two_nodes(sqlite_database, settings) as (first, second):
+        world = await factories.organization(sqlite_database, sites=("A",))
+        await factories.person(world, "admin", roles=((Role.ADMIN, None),))
+        staff = await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
+        await factories.device(world, "d", site="A")
+        device, _ = await hello(second.ws_url, world.tokens["d"])
+        person, _ = await hello(second.ws_url, world.tokens["staff"])
+        changes = (
+            (
+                f"/api/v1/persons/{staff}",
+                {"roles": [{"role": "principal", "site_id": world.sites["A"]}]},
+                person,
+            ),
+            (f"/api/v1/devices/{world.devices['d']}", {"person_id": staff}, device),
+        )
+        for path, body, ws in changes:
+            response = await first.http.patch(path, json=body, headers=bearer(world, "admin"))
+            assert response.status_code == 200, response.text
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), timeout=WAIT)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+
+
 async def test_missed_signals_are_caught_up_from_the_database(sqlite_database: Database) -> None:
     """Without any bus delivery (events written by another process), the tick catches up."""
     settings = realtime_settings(catch_up_seconds=0.1)

@@ -39,6 +39,12 @@ class RecordingSink(NullSink):
     async def session_closed(self, session_hash: str) -> None:
         self.told.append(("session_closed", session_hash))
 
+    async def person_rights_changed(self, person_id: int) -> None:
+        self.told.append(("person_rights_changed", person_id))
+
+    async def device_rebound(self, device_id: int) -> None:
+        self.told.append(("device_rebound", device_id))
+
 
 async def count(database: Database, table: Any, *where: Any) -> int:
     """Rows of `table` matching every condition."""

@@ -124,6 +124,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
         with pytest.raises(ServiceError) as caught:
             await auth.update_me(
                 session=session,
+                sink=RecordingSink(),
                 limits=_limits(),
                 caller=anna,
                 ip="10.0.0.1",
@@ -135,6 +136,7 @@ async def test_password_change_needs_the_current_one_and_ends_other_sessions(
     async with database.session() as session:
         await auth.update_me(
             session=session,
+            sink=RecordingSink(),
             limits=_limits(),
             caller=anna,
             ip="10.0.0.1",
@@ -162,6 +164,7 @@ async def test_update_me_refuses_incomplete_changes(
         with pytest.raises(ServiceError) as caught:
             await auth.update_me(
                 session=session,
+                sink=RecordingSink(),
                 limits=_limits(),
                 caller=await caller(world, "anna"),
                 ip="10.0.0.1",
@@ -180,6 +183,7 @@ async def test_update_me_renames_and_me_describes_callers(database: Database) ->
     async with database.session() as session:
         me = await auth.update_me(
             session=session,
+            sink=RecordingSink(),
             limits=_limits(),
             caller=await caller(world, "anna"),
             ip="10.0.0.1",

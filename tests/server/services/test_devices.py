@@ -75,6 +75,7 @@ async def test_update_renames_and_refuses_a_null_name_after_the_permission(
         with pytest.raises(Forbidden):
             await devices.update_device(
                 session=session,
+                sink=RecordingSink(),
                 caller=await caller(world, "principal"),
                 device_id=desk,
                 name=None,
@@ -84,6 +85,7 @@ async def test_update_renames_and_refuses_a_null_name_after_the_permission(
         with pytest.raises(ServiceError) as caught:
             await devices.update_device(
                 session=session,
+                sink=RecordingSink(),
                 caller=await caller(world, "admin"),
                 device_id=desk,
                 name=None,
@@ -93,6 +95,7 @@ async def test_update_renames_and_refuses_a_null_name_after_the_permission(
     async with database.session() as session:
         await devices.update_device(
             session=session,
+            sink=RecordingSink(),
             caller=await caller(world, "admin"),
             device_id=desk,
             name=" Reception ",

@@ -176,3 +176,20 @@ async def test_list_and_get_need_manage_people_and_own_sites(database: Database)
             await persons.get_person(session=session, caller=staff, person_id=staff.actor.id)
         view = await persons.get_person(session=session, caller=admin, person_id=staff.actor.id)
     assert view.roles == [(Role.STAFF, world.sites["A"])]
+
+
+async def test_a_role_change_tells_the_sink_after_the_commit(database: Database) -> None:
+    """New roles tell the sink person_rights_changed, so live connections get the new rights."""
+    world = await _world(database)
+    staff = world.persons["staff"]
+    sink = RecordingSink()
+    async with database.session() as session:
+        await persons.update_person(
+            session=session,
+            sink=sink,
+            caller=await caller(world, "admin"),
+            person_id=staff,
+            roles=[(Role.PRINCIPAL, world.sites["A"])],
+            now=utcnow(),
+        )
+    assert sink.told == [("person_rights_changed", staff)]
