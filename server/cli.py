@@ -271,10 +271,23 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.environment == "production":
+        _refuse_demo(
+            "demo-data med kända lösenord skapas aldrig i produktion "
+            "(demo data with published passwords is never created in production)"
+        )
+        return 2
     async with Database(settings.database_url) as database:
         await database.migrate()
         async with database.session() as session:
-            result = await demo.seed(session, reset=args.reset, actor=_actor(), now=utcnow())
+            try:
+                result = await demo.seed(session, reset=args.reset, actor=_actor(), now=utcnow())
+            except demo.NotDemoOrganization as exc:
+                _refuse_demo(
+                    f"organisationen [{exc}] skapades inte av demo och ändras inte "
+                    f"(organization [{exc}] was not created by demo; nothing changed)"
+                )
+                return 2
     org = result.organization
     state = "skapad (created)" if result.created else "fanns redan (already there)"
     _say(f"Demo: {org.name} [{org.slug}] {state}; skolor (sites): {', '.join(result.sites)}", "")
@@ -308,6 +321,10 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         ],
     )
     return 0
+
+
+def _refuse_demo(reason: str) -> None:
+    print(f"pdv-alert demo: vägrar (refused): {reason}", file=sys.stderr, flush=True)
 
 
 async def cmd_person_add(args: argparse.Namespace, settings: Settings) -> int:

@@ -76,6 +76,7 @@ class Organization(Base):
     language: Mapped[str] = mapped_column(String(2), default="sv")
     templates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # made by `pdv-alert demo`
 
 
 class Site(Base):
@@ -181,6 +182,7 @@ class EnrollmentCode(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # issued by `pdv-alert demo`
 
 
 class ApiKey(Base):
@@ -198,6 +200,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # issued by `pdv-alert demo`
 
 
 class Alert(Base):

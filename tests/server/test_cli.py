@@ -759,3 +759,63 @@ def test_audit_verify_of_an_unknown_organization(demo_cli: Cli) -> None:
     """An unknown slug is organization.not_found, exit 1."""
     assert demo_cli("audit", "verify", "--organization", "finns-inte") == 1
     assert "organization.not_found" in demo_cli.err
+
+
+# -- demo safety -------------------------------------------------------------------------
+
+
+def test_demo_refuses_an_organization_it_did_not_create(cli: Cli) -> None:
+    """`init "Köpings kommun"` then `demo`: refused (exit 2), no account, code or key added."""
+    init = ("init", "--organization", demo.ORGANIZATION_NAME, "--admin-email", "it@koping.se")
+    assert cli(*init, "--admin-name", "IT", "--admin-password", "riktigt-lösen-1") == 0, cli.err
+    tables = (Site, Person, EnrollmentCode, ApiKey)
+    before = {table: cli.count(table) for table in tables}
+    assert cli("demo") == 2
+    assert "demo" in cli.err and SLUG in cli.err
+    assert cli("demo", "--reset") == 2
+    assert {table: cli.count(table) for table in tables} == before
+
+
+def test_demo_refuses_in_production(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With environment = production, `demo` exits 2 and creates nothing."""
+    monkeypatch.setenv("PDV_ENVIRONMENT", "production")
+    monkeypatch.setenv("PDV_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("PDV_PUBLIC_URL", "https://larm.koping.example")
+    assert cli("demo") == 2
+    assert "production" in cli.err
+    assert cli("migrate") == 0
+    assert cli.count(Organization) == 0
+
+
+def test_demo_reset_leaves_an_admins_code_and_key_valid(demo_cli: Cli) -> None:
+    """`demo --reset` revokes only the demo's own codes and key, not an admin's."""
+    assert (
+        demo_cli("enroll-code", "create", "--organization", SLUG, "--site", "Ullvigymnasiet") == 0
+    ), demo_cli.err
+    admin_code = CODE.search(demo_cli.out)
+    assert admin_code
+    assert (
+        demo_cli(
+            "api-key",
+            "create",
+            "--organization",
+            SLUG,
+            "--site",
+            "Ullvigymnasiet",
+            "--name",
+            demo.PANIC_BUTTON_NAME,
+        )
+        == 0
+    ), demo_cli.err
+    assert demo_cli("demo", "--reset") == 0, demo_cli.err
+    assert demo_cli.count(ApiKey, ApiKey.revoked_at.is_(None)) == 2  # the admin's and a new one
+
+    async def enroll() -> None:
+        async with Database(demo_cli.url) as database, database.session() as session:
+            await enrollment.enroll_device(
+                session, code=admin_code[1], kind=DeviceKind.DESKTOP, name="Kiosk", now=utcnow()
+            )
+            await session.commit()
+
+    run(enroll())
+    assert demo_cli.count(Device) == 1
