@@ -819,3 +819,15 @@ def test_demo_reset_leaves_an_admins_code_and_key_valid(demo_cli: Cli) -> None:
 
     run(enroll())
     assert demo_cli.count(Device) == 1
+
+
+def test_audit_verify_needs_the_audit_key(demo_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under another key the chain does not verify; with the old one as a previous key it
+    does; the head is printed so it can be written down."""
+    assert demo_cli("audit", "verify") == 0
+    assert re.search(r"huvud \(head\) seq \d+ [0-9a-f]{64}", demo_cli.out)
+    monkeypatch.setenv("PDV_AUDIT_KEY", "r" * 40)
+    assert demo_cli("audit", "verify") == 1
+    assert "unknown_key" in demo_cli.out
+    monkeypatch.setenv("PDV_AUDIT_PREVIOUS_KEYS", '["change-me-development-only"]')
+    assert demo_cli("audit", "verify") == 0, demo_cli.out

@@ -213,3 +213,26 @@ def test_example_file_with_every_key_uncommented_loads(
     production_values(monkeypatch)  # the example's secret is the development one
     settings = load_settings()
     assert settings.port == values["port"]
+
+
+@pytest.mark.parametrize("audit_key", [DEFAULT_SECRET, "short"])
+def test_production_refuses_a_weak_audit_key(audit_key: str) -> None:
+    """An audit key that is the development secret or shorter than 32 characters is refused."""
+    with pytest.raises(ValidationError, match="PDV_AUDIT_KEY"):
+        Settings(
+            environment="production",
+            secret_key=STRONG_SECRET,
+            public_url="https://larm.koping.se",
+            audit_key=audit_key,
+        )
+
+
+def test_the_audit_key_is_audit_key_else_derived_from_the_secret_key() -> None:
+    """Without audit_key the chain is keyed from secret_key; audit_key replaces it."""
+    derived = Settings(secret_key=STRONG_SECRET).audit_keyring().current
+    assert derived == Settings(secret_key=STRONG_SECRET, audit_key="").audit_keyring().current
+    assert derived != Settings().audit_keyring().current
+    own = Settings(secret_key=STRONG_SECRET, audit_key="a" * 40).audit_keyring()
+    assert own.current != derived and own.previous == ()
+    rotated = Settings(audit_key="a" * 40, audit_previous_keys=[STRONG_SECRET]).audit_keyring()
+    assert rotated.find(derived.id) == derived
