@@ -20,10 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("key_id", sa.String(length=16), nullable=False, server_default="")
-        )
+    op.add_column(  # plain ADD COLUMN, as in 0003
+        "audit_log", sa.Column("key_id", sa.String(length=16), nullable=False, server_default="")
+    )
     op.create_table(
         "receipt_answers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -72,5 +71,4 @@ def downgrade() -> None:
     with op.batch_alter_table("receipt_answers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_receipt_answers_alert_id"))
     op.drop_table("receipt_answers")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_column("key_id")
+    op.drop_column("audit_log", "key_id")  # plain DROP COLUMN, as in 0003
