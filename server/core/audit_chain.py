@@ -7,11 +7,12 @@ it. The key is kept outside the database (settings `audit_key`, else derived fro
 `secret_key`): whoever can write the database but lacks the key cannot rewrite the chain
 consistently, not even from the edited row onwards.
 
-Entries written before the chain was keyed have key_id "" and a plain sha256 (the same
-document without key_id). They still verify, but only as the chain's prefix: an unkeyed entry
-after a keyed one is an `unkeyed_entry` problem, so a forger cannot fall back to unkeyed
-hashes. After rotation, older entries name their key by id; verification takes the current
-key and the previous ones (`unknown_key` when an entry's key is not among them).
+Entries written before the chain was keyed have key_fingerprint "" and a plain sha256 (the
+same document without key_fingerprint). They still verify, but only as the chain's prefix: an
+unkeyed entry after a keyed one is an `unkeyed_entry` problem, so a forger cannot fall back to
+unkeyed hashes. After rotation, older entries name their key by its fingerprint (which never
+reveals the key); verification takes the current key and the previous ones (`unknown_key`
+when an entry's key is not among them).
 
 What the chain alone can't show: deleting the LAST rows (the shortened chain is still
 consistent). Storage therefore keeps the head (seq and hash of the newest entry) separately;
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 GENESIS = "0" * 64
-UNKEYED = ""  # the key_id of entries written before the chain was keyed
+UNKEYED = ""  # the key_fingerprint of entries written before the chain was keyed
 
 HASH_MISMATCH = "hash_mismatch"
 PREV_MISMATCH = "prev_mismatch"
@@ -42,8 +43,8 @@ UNKEYED_ENTRY = "unkeyed_entry"
 DEVELOPMENT_SECRET = "change-me-development-only"
 
 KEY_LABEL = b"pdv-alert audit chain key v1"
-KEY_ID_LABEL = b"pdv-alert audit key id v1"
-KEY_ID_LENGTH = 16
+FINGERPRINT_LABEL = b"pdv-alert audit key fingerprint v1"
+FINGERPRINT_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,15 @@ class AuditKey:
     """An HMAC key and its public id (a fingerprint: it names the key, never reveals it)."""
 
     secret: bytes = field(repr=False)
-    id: str
+    fingerprint: str
 
     @classmethod
     def derive(cls, material: str) -> AuditKey:
         """The key derived from a configured secret with a labelled HMAC, so the same secret
         used elsewhere never yields the same bytes."""
         secret = hmac.new(material.encode("utf-8"), KEY_LABEL, hashlib.sha256).digest()
-        key_id = hmac.new(secret, KEY_ID_LABEL, hashlib.sha256).hexdigest()[:KEY_ID_LENGTH]
-        return cls(secret=secret, id=key_id)
+        digest = hmac.new(secret, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+        return cls(secret=secret, fingerprint=digest[:FINGERPRINT_LENGTH])
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class Keyring:
     def from_secrets(cls, current: str, previous: Sequence[str] = ()) -> Keyring:
         return cls(AuditKey.derive(current), tuple(AuditKey.derive(p) for p in previous))
 
-    def find(self, key_id: str) -> AuditKey | None:
-        return next((k for k in (self.current, *self.previous) if k.id == key_id), None)
+    def find(self, fingerprint: str) -> AuditKey | None:
+        keys = (self.current, *self.previous)
+        return next((key for key in keys if key.fingerprint == fingerprint), None)
 
 
 def canonical_time(at: datetime) -> str:
@@ -103,8 +105,9 @@ def entry_hash(
     target: str,
     details: Mapping[str, object],
 ) -> str:
-    """The HMAC-SHA256 hex digest of one entry under `key`, chained to `prev_hash`; with
-    key None the plain sha256 of entries from before keying (the document without key_id)."""
+    """The HMAC-SHA256 hex digest of one entry under `key`, chained to `prev_hash`; with key
+    None the plain sha256 of entries from before keying (the document without
+    key_fingerprint)."""
     document: dict[str, object] = {
         "prev_hash": prev_hash,
         "organization_id": organization_id,
@@ -117,7 +120,7 @@ def entry_hash(
     }
     if key is None:
         return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
-    document["key_id"] = key.id
+    document["key_fingerprint"] = key.fingerprint
     message = canonical_json(document).encode("utf-8")
     return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
 
@@ -135,7 +138,7 @@ class ChainEntry:
     details: Mapping[str, object] = field(hash=False)
     prev_hash: str
     hash: str
-    key_id: str = UNKEYED
+    key_fingerprint: str = UNKEYED
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def make_entry(
         details=details,
         prev_hash=prev_hash,
         hash=digest,
-        key_id=key.id,
+        key_fingerprint=key.fingerprint,
     )
 
 
@@ -209,10 +212,10 @@ def _hash_matches(entry: ChainEntry, key: AuditKey | None) -> bool:
 
 def _key_problems(entry: ChainEntry, keys: Keyring, *, keyed_before: bool) -> list[str]:
     """The entry's problems with its key and hash."""
-    if entry.key_id == UNKEYED:
+    if entry.key_fingerprint == UNKEYED:
         problems = [UNKEYED_ENTRY] if keyed_before else []
         return problems + ([] if _hash_matches(entry, None) else [HASH_MISMATCH])
-    key = keys.find(entry.key_id)
+    key = keys.find(entry.key_fingerprint)
     if key is None:
         return [UNKNOWN_KEY]
     return [] if _hash_matches(entry, key) else [HASH_MISMATCH]
@@ -249,7 +252,7 @@ def verify_chain(
             ChainProblem(seq=entry.seq, problem=problem)
             for problem in _key_problems(entry, keys, keyed_before=keyed_before)
         )
-        keyed_before = keyed_before or entry.key_id != UNKEYED
+        keyed_before = keyed_before or entry.key_fingerprint != UNKEYED
         expected_seq = entry.seq + 1
         previous_hash = entry.hash
     if head_hash is not None and head_hash != previous_hash:

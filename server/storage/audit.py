@@ -75,7 +75,7 @@ async def record(
         details=details,
         prev_hash=prev_hash,
         hash=digest,
-        key_id=key.id,
+        key_fingerprint=key.fingerprint,
     )
     session.add(entry)
     await session.execute(
@@ -152,7 +152,7 @@ async def verify(session: AsyncSession, *, organization_id: int) -> Verification
                 details=row.details,
                 prev_hash=row.prev_hash,
                 hash=row.hash,
-                key_id=row.key_id,
+                key_fingerprint=row.key_fingerprint,
             )
             for row in rows
         ),
@@ -166,6 +166,6 @@ async def verify(session: AsyncSession, *, organization_id: int) -> Verification
         organization_id=organization_id,
         entries=len(rows),
         problems=problems,
-        unkeyed=sum(1 for row in rows if row.key_id == UNKEYED),
+        unkeyed=sum(1 for row in rows if row.key_fingerprint == UNKEYED),
         head=(int(org.audit_seq), org.audit_head),
     )

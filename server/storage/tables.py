@@ -312,4 +312,4 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     # The id of the HMAC key the hash is keyed with; "" for entries from before keying.
-    key_id: Mapped[str] = mapped_column(String(16), default="")
+    key_fingerprint: Mapped[str] = mapped_column(String(16), default="")

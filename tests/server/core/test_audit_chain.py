@@ -58,9 +58,11 @@ def chain(length: int, *, key: AuditKey = KEY) -> list[ChainEntry]:
 def rehash(entry: ChainEntry, key: AuditKey | None = KEY, **changes: object) -> ChainEntry:
     """The entry with `changes`, its hash recomputed with `key` as a careful forger would
     (None: as an unkeyed entry from before keying)."""
-    edited = dataclasses.replace(entry, key_id=key.id if key else UNKEYED, **changes)
+    edited = dataclasses.replace(
+        entry, key_fingerprint=key.fingerprint if key else UNKEYED, **changes
+    )
     fields = {f.name: getattr(edited, f.name) for f in dataclasses.fields(edited)}
-    del fields["hash"], fields["key_id"]
+    del fields["hash"], fields["key_fingerprint"]
     return dataclasses.replace(edited, hash=entry_hash(key=key, **fields))
 
 
@@ -249,9 +251,9 @@ def test_details_turned_unhashable_are_a_hash_mismatch():
     assert verify_chain(entries, keys=KEYS) == [ChainProblem(seq=1, problem="hash_mismatch")]
 
 
-def test_entry_hash_with_a_key_is_the_hmac_of_the_document_with_its_key_id():
-    """A keyed entry is HMAC-SHA256 under the key over the canonical JSON including key_id."""
-    document = dict(FIELDS, at="2025-03-01T08:00:00.123456+00:00", key_id=KEY.id)
+def test_entry_hash_with_a_key_is_the_hmac_of_the_document_with_its_fingerprint():
+    """A keyed entry is HMAC-SHA256 under the key over the canonical JSON with its fingerprint."""
+    document = dict(FIELDS, at="2025-03-01T08:00:00.123456+00:00", key_fingerprint=KEY.fingerprint)
     del document["key"]
     expected = hmac.new(KEY.secret, canonical_json(document).encode(), hashlib.sha256)
     assert entry_hash(**dict(FIELDS, key=KEY)) == expected.hexdigest()
@@ -262,8 +264,11 @@ def test_keys_are_derived_with_a_label_and_named_by_a_fingerprint():
     """The derived key is not the configured secret, and its id does not reveal it."""
     key = AuditKey.derive("s" * 40)
     assert key.secret != b"s" * 40 and len(key.secret) == 32
-    assert len(key.id) == 16 and key.id not in key.secret.hex()
-    assert AuditKey.derive("s" * 40) == key and AuditKey.derive("t" * 40).id != key.id
+    assert len(key.fingerprint) == 16 and key.fingerprint not in key.secret.hex()
+    assert (
+        AuditKey.derive("s" * 40) == key
+        and AuditKey.derive("t" * 40).fingerprint != key.fingerprint
+    )
     assert str(key.secret) not in repr(key)
 
 
@@ -284,7 +289,7 @@ def test_a_consistent_rewrite_with_another_key_is_detected():
         ChainProblem(seq=2, problem="unknown_key"),
         ChainProblem(seq=3, problem="unknown_key"),
     ]
-    impostor = AuditKey(secret=other.secret, id=KEY.id)
+    impostor = AuditKey(secret=other.secret, fingerprint=KEY.fingerprint)
     assert verify_chain(forge_from(chain(3), 1, impostor), keys=KEYS) == [
         ChainProblem(seq=2, problem="hash_mismatch"),
         ChainProblem(seq=3, problem="hash_mismatch"),

@@ -99,7 +99,7 @@ async def _rewrite(
         for row in rows[from_seq - 1 :]:
             if row.seq == from_seq:
                 row.actor = "person:999"
-            row.prev_hash, row.key_id = previous, key.id if key else UNKEYED
+            row.prev_hash, row.key_fingerprint = previous, key.fingerprint if key else UNKEYED
             row.hash = entry_hash(
                 key=key,
                 prev_hash=row.prev_hash,

@@ -1,6 +1,6 @@
-"""audit_log.key_id (the keyed audit chain) and receipt_answers (every answer, append-only)
+"""audit_log.key_fingerprint (the keyed audit chain) and receipt_answers (every answer, append-only)
 
-Existing audit entries keep key_id "" (unkeyed, plain sha256): they still verify as the
+Existing audit entries keep key_fingerprint "" (unkeyed, plain sha256): they still verify as the
 chain's prefix; every entry written after this migration is HMAC-keyed.
 
 Revision ID: 0004
@@ -21,7 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column(  # plain ADD COLUMN, as in 0003
-        "audit_log", sa.Column("key_id", sa.String(length=16), nullable=False, server_default="")
+        "audit_log",
+        sa.Column("key_fingerprint", sa.String(length=16), nullable=False, server_default=""),
     )
     op.create_table(
         "receipt_answers",
@@ -71,4 +72,4 @@ def downgrade() -> None:
     with op.batch_alter_table("receipt_answers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_receipt_answers_alert_id"))
     op.drop_table("receipt_answers")
-    op.drop_column("audit_log", "key_id")  # plain DROP COLUMN, as in 0003
+    op.drop_column("audit_log", "key_fingerprint")  # plain DROP COLUMN, as in 0003
