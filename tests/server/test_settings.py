@@ -235,4 +235,4 @@ def test_the_audit_key_is_audit_key_else_derived_from_the_secret_key() -> None:
     own = Settings(secret_key=STRONG_SECRET, audit_key="a" * 40).audit_keyring()
     assert own.current != derived and own.previous == ()
     rotated = Settings(audit_key="a" * 40, audit_previous_keys=[STRONG_SECRET]).audit_keyring()
-    assert rotated.find(derived.id) == derived
+    assert rotated.find(derived.fingerprint) == derived
