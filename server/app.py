@@ -58,7 +58,7 @@ def create_app(
             stack.enter_context(collector.tuning(enabled=settings.gc_tuning))
             if database is None:
                 app.state.database = await stack.enter_async_context(
-                    Database(settings.database_url)
+                    Database(settings.database_url, audit_keys=settings.audit_keyring())
                 )
             if realtime:
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))

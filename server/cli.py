@@ -153,6 +153,11 @@ async def _site(session: AsyncSession, org: Organization, name: str) -> Site:
     raise ServiceError("site.not_found", name)
 
 
+def _database(settings: Settings) -> Database:
+    """The database, its sessions keyed with the settings' audit keys."""
+    return Database(settings.database_url, audit_keys=settings.audit_keyring())
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
@@ -207,7 +212,7 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
 
     if not args.no_migrate:
-        async with Database(settings.database_url) as database:
+        async with _database(settings) as database:
             await database.migrate()
     if args.ws_port is not None:
         settings = settings.model_copy(update={"ws_port": args.ws_port})
@@ -229,7 +234,7 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    async with Database(settings.database_url) as database:
+    async with _database(settings) as database:
         await database.migrate(args.revision)
     _say(f"Databasen är migrerad (database migrated) till {args.revision}.")
     return 0
@@ -249,7 +254,7 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
         password = _ask_password()
     if password is None:
         password, generated = secrets.token_urlsafe(12), True
-    async with Database(settings.database_url) as database:
+    async with _database(settings) as database:
         await database.migrate()
         async with database.session() as session:
             org, admin = await organization_service.create_with_admin(
@@ -272,10 +277,23 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    async with Database(settings.database_url) as database:
+    if settings.environment == "production":
+        _refuse_demo(
+            "demo-data med kända lösenord skapas aldrig i produktion "
+            "(demo data with published passwords is never created in production)"
+        )
+        return 2
+    async with _database(settings) as database:
         await database.migrate()
         async with database.session() as session:
-            result = await demo.seed(session, reset=args.reset, actor=_actor(), now=utcnow())
+            try:
+                result = await demo.seed(session, reset=args.reset, actor=_actor(), now=utcnow())
+            except demo.NotDemoOrganization as exc:
+                _refuse_demo(
+                    f"organisationen [{exc}] skapades inte av demo och ändras inte "
+                    f"(organization [{exc}] was not created by demo; nothing changed)"
+                )
+                return 2
     org = result.organization
     state = "skapad (created)" if result.created else "fanns redan (already there)"
     _say(f"Demo: {org.name} [{org.slug}] {state}; skolor (sites): {', '.join(result.sites)}", "")
@@ -311,12 +329,16 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _refuse_demo(reason: str) -> None:
+    print(f"pdv-alert demo: vägrar (refused): {reason}", file=sys.stderr, flush=True)
+
+
 async def cmd_person_add(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password
     if password is None and _interactive():
         password = _ask_password()
     now = utcnow()
-    async with Database(settings.database_url) as database, database.session() as session:
+    async with _database(settings) as database, database.session() as session:
         org = await _organization(session, args.organization)
         roles: list[tuple[Role, int | None]] = []
         for role, site_name in args.role:
@@ -341,7 +363,7 @@ async def cmd_person_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_person_list(args: argparse.Namespace, settings: Settings) -> int:
-    async with Database(settings.database_url) as database, database.session() as session:
+    async with _database(settings) as database, database.session() as session:
         org = await _organization(session, args.organization)
         site_names = {s.id: s.name for s in await sites.list_sites(session, organization_id=org.id)}
         rows = []
@@ -361,7 +383,7 @@ async def cmd_person_list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_enroll_code_create(args: argparse.Namespace, settings: Settings) -> int:
     now = utcnow()
-    async with Database(settings.database_url) as database, database.session() as session:
+    async with _database(settings) as database, database.session() as session:
         org = await _organization(session, args.organization)
         site = await _site(session, org, args.site)
         zone_id = None
@@ -395,7 +417,7 @@ async def cmd_enroll_code_create(args: argparse.Namespace, settings: Settings) -
 
 async def cmd_api_key_create(args: argparse.Namespace, settings: Settings) -> int:
     now = utcnow()
-    async with Database(settings.database_url) as database, database.session() as session:
+    async with _database(settings) as database, database.session() as session:
         org = await _organization(session, args.organization)
         site = await _site(session, org, args.site)
         row, key = await api_key_service.create_key(
@@ -422,7 +444,7 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
     except BusUrlError as exc:
         raise UsageError(str(exc)) from None
     async with (
-        Database(settings.database_url) as database,
+        _database(settings) as database,
         sink_context as sink,
         database.session() as session,
     ):
@@ -466,16 +488,19 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     broken = 0
-    async with Database(settings.database_url) as database, database.session() as session:
+    async with _database(settings) as database, database.session() as session:
         results = await audit_service.verify_organizations(
             session=session, slug=args.organization or None
         )
     for org, result in results:
-        if result.ok:
-            _say(f"{org.slug}: intakt (intact), {result.entries} poster (entries)")
-            continue
-        broken += 1
-        _say(f"{org.slug}: BRUTEN (broken), {result.entries} poster (entries):")
+        state = "intakt (intact)" if result.ok else "BRUTEN (broken)"
+        seq, digest = result.head
+        _say(
+            f"{org.slug}: {state}, {result.entries} poster (entries), "
+            f"{result.unkeyed} utan nyckel (unkeyed, from before keying); "
+            f"huvud (head) seq {seq} {digest}"
+        )
+        broken += 0 if result.ok else 1
         for problem in result.problems:
             _say(f"  seq {problem.seq}: {problem.problem}")
     if not results:

@@ -3,7 +3,10 @@ enrollment code per school and a panic-button API key. `seed()` is idempotent: r
 again adds only what is missing and never duplicates anyone.
 
 The demo passwords are fixed and printed by `pdv-alert demo`: this data is for trying the
-system out on a laptop, never for a real organization.
+system out on a laptop, never for a real organization. So the demo marks what it makes
+(`demo` on the organization, its codes and its key): it refuses an organization with its slug
+that it did not create (`init "Köpings kommun"` makes one), and `reset` revokes only its own
+codes and key. The CLI refuses `demo` in production before it gets here.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ CODE_USES = 100
 CODE_LIFETIME = timedelta(days=30)
 PANIC_BUTTON_SITE = "Ullvigymnasiet"
 PANIC_BUTTON_NAME = "Panikknapp receptionen"
+
+
+class NotDemoOrganization(Exception):
+    """The demo's slug belongs to an organization the demo did not create."""
 
 
 @dataclass(frozen=True)
@@ -260,7 +267,9 @@ async def _ensure_codes(
         codes = await enrollment.list_enrollment_codes(
             session, organization_id=organization_id, site_ids=[site.id]
         )
-        active = [code for code in codes if code_state(code, now=now) == CodeState.ACTIVE]
+        active = [
+            code for code in codes if code.demo and code_state(code, now=now) == CodeState.ACTIVE
+        ]
         if reset:
             for code in active:
                 await enrollment.revoke_enrollment_code(
@@ -283,6 +292,7 @@ async def _ensure_codes(
             actor=actor,
             now=now,
         )
+        row.demo = True
         issued.append(IssuedCode(spec.name, plaintext, row.expires_at, row.max_uses))
     return issued
 
@@ -299,7 +309,7 @@ async def _ensure_api_key(
     keys: Sequence[ApiKey] = await api_keys.list_api_keys(
         session, organization_id=organization_id, site_ids=[site.id], include_revoked=False
     )
-    active = [key for key in keys if key.name == PANIC_BUTTON_NAME]
+    active = [key for key in keys if key.demo and key.name == PANIC_BUTTON_NAME]
     if reset:
         for key in active:
             await api_keys.revoke_api_key(
@@ -317,6 +327,7 @@ async def _ensure_api_key(
         actor=actor,
         now=now,
     )
+    row.demo = True
     return IssuedKey(site.name, PANIC_BUTTON_NAME, plaintext, row.prefix)
 
 
@@ -329,6 +340,10 @@ async def seed(
     Existing people are left alone (their roles too). Enrollment codes and the panic
     button's key are created only where none is active; with `reset` the active ones are
     revoked and fresh ones issued, and the demo people get their demo passwords back.
+    Codes and keys not issued by the demo are never used or revoked.
+
+    Raises NotDemoOrganization, changing nothing, when the slug is taken by an organization
+    the demo did not create.
     """
     org = await organizations.get_by_slug(session, slug=ORGANIZATION_SLUG)
     created = org is None
@@ -336,6 +351,9 @@ async def seed(
         org = await organizations.create_organization(
             session, name=ORGANIZATION_NAME, slug=ORGANIZATION_SLUG, actor=actor, now=now
         )
+        org.demo = True
+    elif not org.demo:
+        raise NotDemoOrganization(ORGANIZATION_SLUG)
     site_rows = await _ensure_sites(session, organization_id=org.id, actor=actor, now=now)
     site_ids = {name: site.id for name, site in site_rows.items()}
     result = DemoResult(organization=org, created=created, sites=[s.name for s in SITES])

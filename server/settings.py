@@ -15,7 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-DEFAULT_SECRET = "change-me-development-only"
+from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
+
+DEFAULT_SECRET = DEVELOPMENT_SECRET
 
 
 class UnsafeSettings(ValueError):
@@ -27,6 +29,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     secret_key: str = DEFAULT_SECRET
+    # The audit chain's HMAC key (server/core/audit_chain.py); empty: derived from secret_key.
+    audit_key: str = ""
+    audit_previous_keys: list[str] = Field(default_factory=list)  # older entries' keys
     database_url: str = "sqlite+aiosqlite:///pdv-alert.db"
     bus_url: str = "memory://"
     host: str = "127.0.0.1"
@@ -84,11 +89,21 @@ class Settings(BaseSettings):
         problems = []
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
             problems.append("PDV_SECRET_KEY must be set to a random value of 32+ characters")
+        if self.audit_key and (self.audit_key == DEFAULT_SECRET or len(self.audit_key) < 32):
+            problems.append(
+                "PDV_AUDIT_KEY must be a random value of 32+ characters "
+                "(or empty: derived from PDV_SECRET_KEY)"
+            )
         if not self.public_url.startswith("https://"):
             problems.append("PDV_PUBLIC_URL must be the https:// address users open")
         if problems:
             raise UnsafeSettings("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def audit_keyring(self) -> Keyring:
+        """The key new audit entries are written with (`audit_key`, else derived from
+        `secret_key`) and the previous ones older entries may be keyed with."""
+        return Keyring.from_secrets(self.audit_key or self.secret_key, self.audit_previous_keys)
 
     @property
     def secure_cookies(self) -> bool:

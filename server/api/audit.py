@@ -3,7 +3,10 @@
     GET /audit?action=&actor=&target=&since=&until=&before_seq=&limit=
         → {"entries": [{"seq", "at", "actor", "action", "target", "details", "hash"}],
            "next_before_seq": int | None}      newest first; None when there is no more
-    GET /audit/verify → {"ok", "entries", "problems": [{"seq", "problem"}]}
+    GET /audit/verify → {"ok", "entries", "unkeyed", "head": {"seq", "hash"},
+                         "problems": [{"seq", "problem"}]}
+        `unkeyed`: entries from before the chain was keyed (its prefix); `head`: write it
+        down to compare with a later verification (catches a truncated chain)
 
 `since`/`until` are ISO-8601; a time without an offset is taken as UTC.
 """
@@ -73,10 +76,13 @@ async def search_audit(
 
 @router.get("/verify")
 async def verify_audit(session: SessionDep, caller: CurrentCaller) -> dict[str, Any]:
-    """Check every entry's hash and link, and the stored chain head."""
+    """Check every entry's keyed hash and link, and the stored chain head."""
     result = await audit.verify(session=session, who=caller)
+    seq, digest = result.head
     return {
         "ok": result.ok,
         "entries": result.entries,
+        "unkeyed": result.unkeyed,
+        "head": {"seq": seq, "hash": digest},
         "problems": [{"seq": p.seq, "problem": p.problem} for p in result.problems],
     }

@@ -5,6 +5,9 @@
            "need_help": […], "not_reached_count", "not_answered_count",
            "not_reached": […], "not_answered": […]}
         (the `rollcall` WebSocket frame's structure plus the two lists by name)
+    GET /alerts/{id}/answers       the same permission
+        → {"alert_id", "answers": [{"at", "site_id", "device_id", "device", "person_id",
+           "person", "response", "note", "location"}]}   every answer, oldest first
     GET /alerts/{id}/reachability  the same permission; drills and tests only
         → {"alert_id", "mode", "created_at", "at", "totals", "latency_ms",
            "sites": {"<site_id>": {"name", "totals", "latency_ms", "devices": […]}}}
@@ -36,6 +39,14 @@ async def get_rollcall(
 ) -> dict[str, Any]:
     """The live roll call of an alert: per site and zone, who is reached, safe, needs help."""
     return await rollcall.rollcall(session=session, caller=caller, alert_id=alert_id, now=utcnow())
+
+
+@router.get("/alerts/{alert_id}/answers")
+async def get_answers(
+    alert_id: PathId, session: SessionDep, caller: CurrentCaller
+) -> dict[str, Any]:
+    """Every answer to an alert, oldest first: "need help, then safe" stays visible."""
+    return await rollcall.answers(session=session, caller=caller, alert_id=alert_id)
 
 
 @router.get("/alerts/{alert_id}/reachability")

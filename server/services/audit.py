@@ -54,7 +54,7 @@ async def search(
 
 
 async def verify(*, session: AsyncSession, who: Acting) -> Verification:
-    """Check every entry's hash and link, and the stored chain head."""
+    """Check every entry's keyed hash and link, and the stored chain head."""
     authorize(who, Action.VIEW_AUDIT)
     return await audit.verify(session, organization_id=who.organization_id)
 

@@ -15,6 +15,7 @@ from server.core import rollcall as core
 from server.core.errors import Forbidden
 from server.core.permissions import Action, can, sites_where
 from server.errors import ServiceError
+from server.storage import receipts
 from server.storage import rollcall as rows
 from server.storage.callers import Caller
 from server.storage.rollcall import AlertFacts
@@ -77,3 +78,32 @@ async def reachability(
         receipts=data.receipts,
         at=now,
     )
+
+
+async def answers(*, session: AsyncSession, caller: Caller, alert_id: int) -> dict[str, Any]:
+    """Every answer given to the alert on the sites where the caller may view the roll call,
+    oldest first: the history the roll call's latest answers leave out."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    found = await receipts.list_answers(
+        session,
+        organization_id=alert.organization_id,
+        alert_id=alert.id,
+        site_ids=sorted(viewable_sites(caller, alert)),
+    )
+    return {
+        "alert_id": alert.id,
+        "answers": [
+            {
+                "at": answer.at.isoformat(),
+                "site_id": answer.site_id,
+                "device_id": answer.device_id,
+                "device": device,
+                "person_id": answer.person_id,
+                "person": person,
+                "response": answer.response,
+                "note": answer.note,
+                "location": answer.location,
+            }
+            for answer, device, person in found
+        ],
+    }

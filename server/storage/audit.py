@@ -1,4 +1,5 @@
-"""The append-only, hash-chained audit log (chain rules in server/core/audit_chain.py)."""
+"""The append-only, hash-chained audit log (chain rules in server/core/audit_chain.py), keyed
+with the session's audit keyring (server/storage/database.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,25 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.audit_chain import ChainEntry, ChainProblem, entry_hash, verify_chain
+from server.core.audit_chain import (
+    GENESIS,
+    HEAD_MISMATCH,
+    UNKEYED,
+    ChainEntry,
+    ChainProblem,
+    Keyring,
+    entry_hash,
+    verify_chain,
+)
+from server.storage.database import AUDIT_KEYS
 from server.storage.tables import AuditEntry, Organization
+
+
+def _keyring(session: AsyncSession) -> Keyring:
+    keys = session.info.get(AUDIT_KEYS)
+    if not isinstance(keys, Keyring):
+        raise RuntimeError("the session has no audit keyring: open it with Database.session()")
+    return keys
 
 
 async def record(
@@ -35,7 +53,9 @@ async def record(
     ).one()
     seq, prev_hash = int(head.audit_seq), head.audit_head
     details = dict(details or {})
+    key = _keyring(session).current
     digest = entry_hash(
+        key=key,
         prev_hash=prev_hash,
         organization_id=organization_id,
         seq=seq,
@@ -55,6 +75,7 @@ async def record(
         details=details,
         prev_hash=prev_hash,
         hash=digest,
+        key_fingerprint=key.fingerprint,
     )
     session.add(entry)
     await session.execute(
@@ -96,9 +117,14 @@ async def search(
 
 @dataclass(frozen=True)
 class Verification:
+    """`unkeyed`: entries from before the chain was keyed (the prefix seq 1..unkeyed); `head`:
+    the stored head (seq, hash) to write down and compare with a later verification."""
+
     organization_id: int
     entries: int
     problems: list[ChainProblem]
+    unkeyed: int = 0
+    head: tuple[int, str] = (0, GENESIS)
 
     @property
     def ok(self) -> bool:
@@ -106,7 +132,7 @@ class Verification:
 
 
 async def verify(session: AsyncSession, *, organization_id: int) -> Verification:
-    """Check every entry's hash and link, and that the chain ends at the stored head."""
+    """Check every entry's keyed hash and link, and that the chain ends at the stored head."""
     rows = (
         await session.scalars(
             select(AuditEntry)
@@ -115,21 +141,31 @@ async def verify(session: AsyncSession, *, organization_id: int) -> Verification
         )
     ).all()
     problems = verify_chain(
-        ChainEntry(
-            organization_id=row.organization_id,
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            target=row.target,
-            details=row.details,
-            prev_hash=row.prev_hash,
-            hash=row.hash,
-        )
-        for row in rows
+        (
+            ChainEntry(
+                organization_id=row.organization_id,
+                seq=row.seq,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                target=row.target,
+                details=row.details,
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+                key_fingerprint=row.key_fingerprint,
+            )
+            for row in rows
+        ),
+        keys=_keyring(session),
     )
     org = await session.get_one(Organization, organization_id)
-    last_seq, last_hash = (rows[-1].seq, rows[-1].hash) if rows else (0, "0" * 64)
+    last_seq, last_hash = (rows[-1].seq, rows[-1].hash) if rows else (0, GENESIS)
     if (last_seq, last_hash) != (org.audit_seq, org.audit_head):
-        problems.append(ChainProblem(seq=org.audit_seq, problem="head_mismatch"))
-    return Verification(organization_id=organization_id, entries=len(rows), problems=problems)
+        problems.append(ChainProblem(seq=org.audit_seq, problem=HEAD_MISMATCH))
+    return Verification(
+        organization_id=organization_id,
+        entries=len(rows),
+        problems=problems,
+        unkeyed=sum(1 for row in rows if row.key_fingerprint == UNKEYED),
+        head=(int(org.audit_seq), org.audit_head),
+    )

@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+AUDIT_KEYS = "audit_keys"  # the key of the audit keyring in every session's `info`
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -59,12 +62,19 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 class Database:
-    """Owns the engine; `async with Database(url) as db:` opens it and disposes it at exit."""
+    """Owns the engine; `async with Database(url) as db:` opens it and disposes it at exit.
 
-    def __init__(self, url: str) -> None:
+    Its sessions carry the audit keyring (`session.info[AUDIT_KEYS]`) that server/storage/
+    audit.py writes and verifies the chain with: `Settings.audit_keyring()` in the service,
+    the development key when none is given (tests, tools)."""
+
+    def __init__(self, url: str, *, audit_keys: Keyring | None = None) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.audit_keys = audit_keys or Keyring.from_secrets(DEVELOPMENT_SECRET)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={AUDIT_KEYS: self.audit_keys}
+        )
 
     @property
     def dialect(self) -> str:

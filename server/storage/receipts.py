@@ -2,7 +2,9 @@
 
 Writes are idempotent upserts: the first `delivered_at`/`displayed_at`/`acked_at` wins, a later
 answer replaces the response (a person who was safe may later need help). Many receipts are
-written in one statement (group commit; see server/realtime/receipts.py)."""
+written in one statement (group commit; see server/realtime/receipts.py). Every answer is
+also appended to `receipt_answers` in the same transaction, so the history ("need help, then
+safe") is kept while the receipt shows the latest."""
 
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.tables import AlertSite, Receipt
+from server.storage.tables import AlertSite, Device, Person, Receipt, ReceiptAnswer
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,28 @@ def _upsert_statement(dialect: str) -> Any:
     return statement
 
 
+def _answer(update: ReceiptUpdate) -> dict[str, object]:
+    return {
+        "organization_id": update.organization_id,
+        "alert_id": update.alert_id,
+        "device_id": update.device_id,
+        "site_id": update.site_id,
+        "person_id": update.person_id,
+        "response": update.response,
+        "note": update.note,
+        "location": update.location,
+        "at": update.at,
+    }
+
+
 async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]) -> int:
     """Apply the updates in one executemany; later updates of the same (alert,
-    device) in the batch are merged first. Returns the number of distinct receipts."""
+    device) in the batch are merged first. Every ack, merged or not, is appended to the
+    answer history in one more executemany, in the caller's transaction. Returns the number
+    of distinct receipts."""
+    answers = [_answer(update) for update in updates if update.response is not None]
+    if answers:
+        await session.execute(insert(ReceiptAnswer), answers)
     merged: dict[tuple[int, int], dict[str, object]] = {}
     for update in updates:
         row = _row(update)
@@ -121,3 +142,22 @@ async def upsert_many(session: AsyncSession, *, updates: Sequence[ReceiptUpdate]
     rows = list(merged.values())
     await session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
     return len(rows)
+
+
+async def list_answers(
+    session: AsyncSession, *, organization_id: int, alert_id: int, site_ids: Sequence[int]
+) -> list[tuple[ReceiptAnswer, str, str | None]]:
+    """The alert's answers on `site_ids`, oldest first, with the device's and the person's
+    names (the person's may be None)."""
+    result = await session.execute(
+        select(ReceiptAnswer, Device.name.label("device_name"), Person.name.label("person_name"))
+        .join(Device, Device.id == ReceiptAnswer.device_id)
+        .outerjoin(Person, Person.id == ReceiptAnswer.person_id)
+        .where(
+            ReceiptAnswer.organization_id == organization_id,
+            ReceiptAnswer.alert_id == alert_id,
+            ReceiptAnswer.site_id.in_(site_ids),
+        )
+        .order_by(ReceiptAnswer.at, ReceiptAnswer.id)
+    )
+    return [(answer, device, person) for answer, device, person in result.all()]

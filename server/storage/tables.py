@@ -76,6 +76,7 @@ class Organization(Base):
     language: Mapped[str] = mapped_column(String(2), default="sv")
     templates: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # made by `pdv-alert demo`
 
 
 class Site(Base):
@@ -181,6 +182,7 @@ class EnrollmentCode(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # issued by `pdv-alert demo`
 
 
 class ApiKey(Base):
@@ -198,6 +200,7 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)  # issued by `pdv-alert demo`
 
 
 class Alert(Base):
@@ -276,6 +279,23 @@ class Receipt(Base):
     updated_at: Mapped[datetime]
 
 
+class ReceiptAnswer(Base):
+    """Append-only: every answer (ack) a device sent, in order; `receipts` keeps only the
+    latest, so "need help, then safe" is kept here. Written in the receipt's transaction."""
+
+    __tablename__ = "receipt_answers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    response: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Append-only, hash-chained per organization (see server/core/audit_chain.py)."""
 
@@ -291,3 +311,5 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The id of the HMAC key the hash is keyed with; "" for entries from before keying.
+    key_fingerprint: Mapped[str] = mapped_column(String(16), default="")

@@ -11,19 +11,22 @@ import shutil
 import sqlite3
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import Connection, func, select
 
 from protocol.vocabulary import DeviceKind, Role
 from server import demo
 from server.cli import build_parser, main
 from server.clock import utcnow
+from server.core.audit_chain import GENESIS, entry_hash
 from server.errors import ServiceError
 from server.storage import callers, enrollment, persons
-from server.storage.database import Database
+from server.storage.database import Database, alembic_config
 from server.storage.tables import (
     Alert,
     ApiKey,
@@ -759,3 +762,168 @@ def test_audit_verify_of_an_unknown_organization(demo_cli: Cli) -> None:
     """An unknown slug is organization.not_found, exit 1."""
     assert demo_cli("audit", "verify", "--organization", "finns-inte") == 1
     assert "organization.not_found" in demo_cli.err
+
+
+# -- demo safety -------------------------------------------------------------------------
+
+
+def test_demo_refuses_an_organization_it_did_not_create(cli: Cli) -> None:
+    """`init "Köpings kommun"` then `demo`: refused (exit 2), no account, code or key added."""
+    init = ("init", "--organization", demo.ORGANIZATION_NAME, "--admin-email", "it@koping.se")
+    assert cli(*init, "--admin-name", "IT", "--admin-password", "riktigt-lösen-1") == 0, cli.err
+    tables = (Site, Person, EnrollmentCode, ApiKey)
+    before = {table: cli.count(table) for table in tables}
+    assert cli("demo") == 2
+    assert "demo" in cli.err and SLUG in cli.err
+    assert cli("demo", "--reset") == 2
+    assert {table: cli.count(table) for table in tables} == before
+
+
+def test_demo_refuses_in_production(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With environment = production, `demo` exits 2 and creates nothing."""
+    monkeypatch.setenv("PDV_ENVIRONMENT", "production")
+    monkeypatch.setenv("PDV_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("PDV_PUBLIC_URL", "https://larm.koping.example")
+    assert cli("demo") == 2
+    assert "production" in cli.err
+    assert cli("migrate") == 0
+    assert cli.count(Organization) == 0
+
+
+def test_demo_reset_leaves_an_admins_code_and_key_valid(demo_cli: Cli) -> None:
+    """`demo --reset` revokes only the demo's own codes and key, not an admin's."""
+    assert (
+        demo_cli("enroll-code", "create", "--organization", SLUG, "--site", "Ullvigymnasiet") == 0
+    ), demo_cli.err
+    admin_code = CODE.search(demo_cli.out)
+    assert admin_code
+    assert (
+        demo_cli(
+            "api-key",
+            "create",
+            "--organization",
+            SLUG,
+            "--site",
+            "Ullvigymnasiet",
+            "--name",
+            demo.PANIC_BUTTON_NAME,
+        )
+        == 0
+    ), demo_cli.err
+    assert demo_cli("demo", "--reset") == 0, demo_cli.err
+    assert demo_cli.count(ApiKey, ApiKey.revoked_at.is_(None)) == 2  # the admin's and a new one
+
+    async def enroll() -> None:
+        async with Database(demo_cli.url) as database, database.session() as session:
+            await enrollment.enroll_device(
+                session, code=admin_code[1], kind=DeviceKind.DESKTOP, name="Kiosk", now=utcnow()
+            )
+            await session.commit()
+
+    run(enroll())
+    assert demo_cli.count(Device) == 1
+
+
+def test_audit_verify_needs_the_audit_key(demo_cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under another key the chain does not verify; with the old one as a previous key it
+    does; the head is printed so it can be written down."""
+    assert demo_cli("audit", "verify") == 0
+    assert re.search(r"huvud \(head\) seq \d+ [0-9a-f]{64}", demo_cli.out)
+    monkeypatch.setenv("PDV_AUDIT_KEY", "r" * 40)
+    assert demo_cli("audit", "verify") == 1
+    assert "unknown_key" in demo_cli.out
+    monkeypatch.setenv("PDV_AUDIT_PREVIOUS_KEYS", '["change-me-development-only"]')
+    assert demo_cli("audit", "verify") == 0, demo_cli.out
+
+
+def downgrade(url: str, revision: str) -> None:
+    """The schema back at `revision` (the CLI only upgrades)."""
+
+    def down(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async def run_down() -> None:
+        async with Database(url) as database, database.engine.begin() as connection:
+            await connection.run_sync(down)
+
+    run(run_down())
+
+
+def test_a_demo_database_from_before_the_marks_still_runs_the_demo(demo_cli: Cli) -> None:
+    """`make run` on a developer's older demo database: the migration recognizes the demo's
+    organization, codes and key, so `demo` and `demo --reset` keep working."""
+    downgrade(demo_cli.url, "0002")  # as before the marks
+    assert demo_cli("migrate") == 0, demo_cli.err
+    assert demo_cli.count(Organization, Organization.demo.is_(True)) == 1
+    assert demo_cli.count(EnrollmentCode, EnrollmentCode.demo.is_(True)) == len(demo.SITES)
+    assert demo_cli("demo", "--reset") == 0, demo_cli.err
+    assert demo_cli.count(ApiKey, ApiKey.revoked_at.is_(None)) == 1
+
+
+def test_the_migration_does_not_mark_an_initialized_organization(cli: Cli) -> None:
+    """An organization made by `init` with the demo's slug, migrated from before the marks,
+    stays unmarked: `demo` still refuses it."""
+    init = ("init", "--organization", demo.ORGANIZATION_NAME, "--admin-email", "it@koping.se")
+    assert cli(*init, "--admin-name", "IT", "--admin-password", "riktigt-lösen-1") == 0, cli.err
+    downgrade(cli.url, "0002")
+    assert cli("migrate") == 0, cli.err
+    assert cli.count(Organization, Organization.demo.is_(True)) == 0
+    assert cli("demo") == 2
+
+
+def test_a_chain_from_before_keying_verifies_after_the_upgrade(cli: Cli) -> None:
+    """Entries hashed unkeyed (before migration 0004) still verify after it, are counted as
+    unkeyed, and the keyed entries written after them verify too."""
+    assert cli("migrate", "--revision", "0002") == 0, cli.err
+    at = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    cli.sql(
+        "INSERT INTO organizations (id, name, slug, epoch, last_seq, audit_seq, audit_head,"
+        " language, templates, created_at) VALUES (1, 'Arboga kommun', 'arboga', 'e', 0, 0, ?,"
+        " 'sv', '{}', ?)",
+        GENESIS,
+        at.isoformat(),
+    )
+    previous = GENESIS
+    for seq in (1, 2):
+        digest = entry_hash(  # as before keying: plain sha256
+            key=None,
+            prev_hash=previous,
+            organization_id=1,
+            seq=seq,
+            at=at,
+            actor="cli:root",
+            action=f"test.{seq}",
+            target="",
+            details={},
+        )
+        cli.sql(
+            "INSERT INTO audit_log (organization_id, seq, at, actor, action, target, details,"
+            " prev_hash, hash) VALUES (1, ?, ?, 'cli:root', ?, '', '{}', ?, ?)",
+            seq,
+            at.isoformat(),
+            f"test.{seq}",
+            previous,
+            digest,
+        )
+        cli.sql("UPDATE organizations SET audit_seq = ?, audit_head = ?", seq, digest)
+        previous = digest
+    assert cli("migrate") == 0, cli.err
+    assert cli("audit", "verify") == 0, cli.out
+    assert "2 utan nyckel" in cli.out
+    add = (
+        "person",
+        "add",
+        "--organization",
+        "arboga",
+        "--email",
+        "a@arboga.se",
+        "--name",
+        "A",
+        "--role",
+        "admin",
+    )
+    assert cli(*add) == 0, cli.err
+    assert cli("audit", "verify") == 0, cli.out
+    assert "3 poster (entries), 2 utan nyckel" in cli.out

@@ -170,12 +170,30 @@ def test_example_file_documents_every_field() -> None:
         assert text.splitlines()[index - 1].startswith("#"), f"{name} has no comment above it"
 
 
-def test_example_file_is_valid_and_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The example file parses as TOML, its keys are known, and it loads as it is."""
+def production_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an operator must supply in production, here as environment variables."""
+    monkeypatch.setenv("PDV_SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("PDV_PUBLIC_URL", "https://larm.koping.se")
+
+
+def test_example_file_is_production_and_refuses_without_its_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The example file sets production: as it is (no secret, no public URL) it is refused."""
     document = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     assert set(document) <= set(Settings.model_fields)
+    assert document["environment"] == "production"
     monkeypatch.setenv("PDV_CONFIG_FILE", str(EXAMPLE))
-    load_settings()
+    with pytest.raises(ValidationError, match="refusing to start in production"):
+        load_settings()
+
+
+def test_example_file_loads_with_the_production_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example file loads once the environment supplies the secret and the public URL."""
+    monkeypatch.setenv("PDV_CONFIG_FILE", str(EXAMPLE))
+    production_values(monkeypatch)
+    settings = load_settings()
+    assert settings.environment == "production"
 
 
 def test_example_file_with_every_key_uncommented_loads(
@@ -192,5 +210,29 @@ def test_example_file_with_every_key_uncommented_loads(
     assert set(values) == set(Settings.model_fields)
     path = write_toml(tmp_path, "\n".join(lines) + "\n")
     monkeypatch.setenv("PDV_CONFIG_FILE", str(path))
+    production_values(monkeypatch)  # the example's secret is the development one
     settings = load_settings()
     assert settings.port == values["port"]
+
+
+@pytest.mark.parametrize("audit_key", [DEFAULT_SECRET, "short"])
+def test_production_refuses_a_weak_audit_key(audit_key: str) -> None:
+    """An audit key that is the development secret or shorter than 32 characters is refused."""
+    with pytest.raises(ValidationError, match="PDV_AUDIT_KEY"):
+        Settings(
+            environment="production",
+            secret_key=STRONG_SECRET,
+            public_url="https://larm.koping.se",
+            audit_key=audit_key,
+        )
+
+
+def test_the_audit_key_is_audit_key_else_derived_from_the_secret_key() -> None:
+    """Without audit_key the chain is keyed from secret_key; audit_key replaces it."""
+    derived = Settings(secret_key=STRONG_SECRET).audit_keyring().current
+    assert derived == Settings(secret_key=STRONG_SECRET, audit_key="").audit_keyring().current
+    assert derived != Settings().audit_keyring().current
+    own = Settings(secret_key=STRONG_SECRET, audit_key="a" * 40).audit_keyring()
+    assert own.current != derived and own.previous == ()
+    rotated = Settings(audit_key="a" * 40, audit_previous_keys=[STRONG_SECRET]).audit_keyring()
+    assert rotated.find(derived.fingerprint) == derived

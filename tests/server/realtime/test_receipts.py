@@ -1,6 +1,7 @@
 """The receipt writer on SQLite and PostgreSQL: a poisoned batch keeps every good answer (and
-the roll call shows them), an out-of-range alert id is refused at the WebSocket edge, an
-outage is waited out, and a full queue refuses without losing what it accepted."""
+the roll call and the answer history show them), every answer is kept in the history, an
+out-of-range alert id is refused at the WebSocket edge, an outage is waited out, and a full
+queue refuses without losing what it accepted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -115,6 +117,71 @@ async def test_a_poisoned_batch_keeps_every_good_answer(
     assert (body["totals"]["reached"], body["totals"]["answered"]) == (3, 2)
     assert (body["totals"]["safe"], body["totals"]["need_help"]) == (1, 1)
     assert [(e["note"], e["location"]) for e in body["need_help"]] == [("Två skadade", "Hus B")]
+    history = await answers(client, world, alert_id)
+    assert [(a["device_id"], a["response"]) for a in history] == [
+        (world.devices["pc1"], "need_help"),
+        (world.devices["pc2"], "safe"),
+    ]  # the bad rows stored no half answer
+
+
+async def answers(client: httpx.AsyncClient, world: World, alert_id: int) -> list[dict[str, Any]]:
+    response = await client.get(
+        f"/api/v1/alerts/{alert_id}/answers", headers=bearer(world, "chief")
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["alert_id"] == alert_id
+    history: list[dict[str, Any]] = body["answers"]
+    return history
+
+
+async def test_every_answer_is_kept_need_help_then_safe(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """ "Need help, then safe" in two batches and both in one batch: the roll call shows the
+    latest answer, the history every answer in order, with device and person."""
+    world = await school(database)
+    alert_id = await trigger(client, world)
+    help1 = answer(world, alert_id, 1, "need_help", note="Skadad", location="Hus A")
+    async with ReceiptWriter(database) as writer:
+        writer.put(help1)
+        await writer.flush()
+        writer.put(answer(world, alert_id, 1, "safe"))
+        await writer.flush()
+    writer = ReceiptWriter(database)
+    writer.put(answer(world, alert_id, 2, "need_help", location="Matsalen"))
+    writer.put(answer(world, alert_id, 2, "safe"))  # queued together: one batch
+    async with writer:
+        await writer.flush()
+    assert writer.batches == 1
+
+    rows = await stored(database)
+    assert {rows[world.devices[f"pc{n}"]].response for n in (1, 2)} == {"safe"}
+    history = await answers(client, world, alert_id)
+    assert [(a["device_id"], a["response"], a["location"]) for a in history] == [
+        (world.devices["pc1"], "need_help", "Hus A"),
+        (world.devices["pc1"], "safe", ""),
+        (world.devices["pc2"], "need_help", "Matsalen"),
+        (world.devices["pc2"], "safe", ""),
+    ]
+    assert history[0]["note"] == "Skadad" and history[0]["person_id"] == world.persons["staff1"]
+    assert history[0]["device"] and history[0]["person"]
+    assert history[0]["site_id"] == world.sites["A"]
+
+
+async def test_answers_need_the_roll_call_right(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """Staff receive the alert but may not read the answers; another organization gets 404."""
+    world = await school(database)
+    alert_id = await trigger(client, world)
+    url = f"/api/v1/alerts/{alert_id}/answers"
+    refused = await client.get(url, headers=bearer(world, "staff1"))
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "auth.forbidden")
+    other = await factories.organization(database, name="Arboga", sites=("A",))
+    await factories.person(other, "chief", roles=((Role.SECURITY_CHIEF, None),))
+    hidden = await client.get(url, headers=bearer(other, "chief"))
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "alert.not_found")
 
 
 async def test_an_out_of_range_ack_is_refused_at_the_edge(live_server: LiveServer) -> None:
