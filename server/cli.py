@@ -473,6 +473,11 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
             f"Larmet är utlöst (alert triggered): id {alert['id']}, seq {result.event['seq']}, "
             f"{alert['kind']} / {alert['mode']}"
         )
+    elif result.escalated and result.event is not None:
+        _say(
+            f"Det pågående larmet skärptes (the active alert was escalated): id {alert['id']}, "
+            f"seq {result.event['seq']}, {alert['kind']} / {alert['mode']}"
+        )
     else:
         _say(
             f"Ett larm pågår redan (an alert is already active): id {alert['id']}, "

@@ -7,7 +7,9 @@ edge (server/api/errors.py) turns both into `{"error": {"code", "message", "deta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from protocol.codec import ERROR_MESSAGES
 
@@ -81,6 +83,16 @@ ERRORS: dict[str, ErrorSpec] = {
     "api_key.revoked": ErrorSpec(
         409, "API-nyckeln är redan återkallad.", "The API key is already revoked."
     ),
+    "api_key.kind_mismatch": ErrorSpec(
+        403,
+        "Larmknappen utlöser bara sitt eget slags larm.",
+        "This panic button triggers only its own kind of alert.",
+    ),
+    "api_key.text_not_allowed": ErrorSpec(
+        403,
+        "Larmknappen använder organisationens larmtexter, inte egna.",
+        "A panic button uses the organization's alert texts, not its own.",
+    ),
     "enrollment.not_found": ErrorSpec(
         404, "Registreringskoden finns inte.", "No such enrollment code."
     ),
@@ -134,6 +146,20 @@ ERRORS: dict[str, ErrorSpec] = {
         "Samma Idempotency-Key användes för ett annat larm.",
         "The Idempotency-Key was used for a different alert.",
     ),
+    "alert.other_kind_active": ErrorSpec(
+        409,
+        "Ett annat larm pågår redan här. Ditt larm gick inte ut som ny order; "
+        "larmledningen har fått din begäran.",
+        "Another alert is already active here. Yours did not go out as a new order; "
+        "the leaders have been told of your request.",
+    ),
+    "alert.led_by_security_chief": ErrorSpec(
+        403,
+        "Larmet gäller flera skolor och leds av säkerhetschefen. Din ändring gick inte ut; "
+        "larmledningen har fått din begäran.",
+        "The alert covers several sites and is led by the security chief. Your change did "
+        "not go out; the leaders have been told of your request.",
+    ),
     "alert.not_drill_or_test": ErrorSpec(
         409,
         "Nåbarhetsrapporten finns bara för övningar och tester.",
@@ -164,11 +190,15 @@ ERRORS.update({code: ErrorSpec(400, texts.sv, texts.en) for code, texts in ERROR
 
 
 class ServiceError(Exception):
-    """An error of the server's own services (not core); `code` must be in ERRORS."""
+    """An error of the server's own services (not core); `code` must be in ERRORS. `extra`
+    holds top-level fields the answer carries beside `error` (e.g. the active `alert`)."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(
+        self, code: str, detail: str = "", *, extra: Mapping[str, Any] | None = None
+    ) -> None:
         if code not in ERRORS:
             raise KeyError(f"error code {code!r} is not in server.errors.ERRORS")
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
+        self.extra = dict(extra or {})

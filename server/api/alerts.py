@@ -4,6 +4,9 @@
                                  + optional Idempotency-Key header
                                  → 201 TriggerOut {"alert", "created": true, "event"}
                                  | 200 ExistingAlertOut {"alert", "created": false}
+                                 | 200 EscalatedOut {"alert", "created": false,
+                                       "escalated": true, "event"}
+                                 | 409 alert.other_kind_active {"error", "alert"}
     GET   /alerts?state=active|ended|all&limit=&before_id=  → AlertListOut {"alerts": [alert…]}
     GET   /alerts/events?after_seq=&limit=                  → EventsOut {"epoch", "seq", "events"}
     GET   /alerts/{id}                                      → AlertOut
@@ -28,7 +31,7 @@ from server.api.base import Body, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
 from server.services import alert_reads, alerts
-from server.services.alerts import MAX_IDEMPOTENCY_KEY
+from server.services.trigger_requests import MAX_IDEMPOTENCY_KEY
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -103,6 +106,16 @@ class ExistingAlertOut(BaseModel):
     created: Literal[False]
 
 
+class EscalatedOut(BaseModel):
+    """A more severe trigger (inrymning) escalated the alert that covered the sites (200):
+    `event` is its `updated` event (`changes.escalated` is true)."""
+
+    alert: AlertOut
+    created: Literal[False]
+    escalated: Literal[True]
+    event: EventOut
+
+
 class AlertListOut(BaseModel):
     alerts: list[AlertOut]
 
@@ -122,7 +135,13 @@ def _texts(value: TextsIn | None) -> dict[str, str | None] | None:
 @router.post(
     "",
     status_code=201,
-    responses={200: {"model": ExistingAlertOut, "description": "An alert already covers them"}},
+    responses={
+        200: {
+            "model": ExistingAlertOut | EscalatedOut,
+            "description": "An alert already covers them (escalated when the trigger was "
+            "more severe)",
+        }
+    },
 )
 async def trigger_alert(
     body: TriggerIn,
@@ -134,8 +153,9 @@ async def trigger_alert(
         str | None,
         Header(alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
     ] = None,
-) -> TriggerOut | ExistingAlertOut:
-    """Trigger an alert; a second trigger on covered sites returns the existing alert (200)."""
+) -> TriggerOut | EscalatedOut | ExistingAlertOut:
+    """Trigger an alert; a second trigger on covered sites returns the existing alert (200),
+    escalated when the trigger is more severe; another kind answers 409."""
     result = await alerts.trigger(
         session=session,
         sink=sink,
@@ -148,6 +168,11 @@ async def trigger_alert(
         idempotency_key=idempotency_key.strip() if idempotency_key else None,
         now=utcnow(),
     )
+    if result.escalated:
+        response.status_code = 200
+        return EscalatedOut.model_validate(
+            {"alert": result.alert, "created": False, "escalated": True, "event": result.event}
+        )
     if not result.created:
         response.status_code = 200
         return ExistingAlertOut.model_validate({"alert": result.alert, "created": False})

@@ -58,11 +58,25 @@ def prefers_english(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, code: str, detail: Any = "", headers: dict[str, str] | None = None
+    request: Request,
+    code: str,
+    detail: Any = "",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     language = preferred_language(request.headers.get("accept-language"))
-    body = error_body(code, language=language, detail=detail)
-    return JSONResponse(body, status_code=ERRORS[code].status, headers=headers)
+    body = {**(extra or {}), **error_body(code, language=language, detail=detail)}
+    status = ERRORS[code].status
+    if status == 403:  # an authorization refusal leaves a trace (refused triggers are audited)
+        log.warning(
+            "refused %s %s from %s: %s %s",
+            request.method,
+            request.url.path,
+            request.client.host if request.client else "-",
+            code,
+            detail if isinstance(detail, str) else "",
+        )
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _body_not_json(errors: list[dict[str, Any]]) -> bool:
@@ -104,7 +118,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"Retry-After": exc.detail} if exc.code == "auth.rate_limited" else None
-        return error_response(request, exc.code, "" if headers else exc.detail, headers)
+        return error_response(request, exc.code, "" if headers else exc.detail, headers, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

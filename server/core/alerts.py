@@ -11,6 +11,13 @@ different kind on a covered site is never applied silently; it takes an explicit
 An `actual` trigger is the one exception: it is never swallowed by an active drill or test,
 it supersedes them (see `NewAlert.superseded`).
 
+Nor is a more severe trigger swallowed by a less severe alert of the same mode: the person
+who sees the attacker must be able to warn everyone. A trigger of a kind with a higher
+`SEVERITY` escalates such an alert by itself (`Escalation`: the whole alert takes the new
+kind and its texts, ONE current order). A trigger of another kind that is not more severe
+changes nothing, but is not silent either: the alerts it names are listed in
+`change_requested`, so the leaders are told, and the caller is answered distinctly.
+
 Texts reaching the core must be complete: the API fills a missing language before calling,
 so a given text with a blank language is a programming error (ValueError), except the
 order of a custom alert, whose absence is the user's (CustomTextRequired).
@@ -19,6 +26,7 @@ order of a custom alert, whose absence is the user's (CustomTextRequired).
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from protocol.vocabulary import AlertState, EventType, Kind, Mode
 from server.core.errors import (
@@ -59,6 +67,28 @@ class TriggerRequest:
     instructions: Texts | None = None
 
 
+# How severe each kind is: a trigger of a more severe kind escalates an active alert of the
+# same mode by itself. PDV (inrymning) above everything; the others are not ordered.
+SEVERITY: Mapping[Kind, int] = MappingProxyType(
+    {Kind.PDV_LOCKDOWN: 1, Kind.SECURE: 0, Kind.EVACUATE: 0, Kind.CUSTOM: 0}
+)
+
+
+def escalates(kind: Kind, *, over: Kind) -> bool:
+    """Whether a trigger of `kind` escalates an active alert of kind `over` by itself."""
+    return SEVERITY[kind] > SEVERITY[over]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """An active alert a more severe trigger takes to its kind, with the trigger's texts."""
+
+    alert: AlertView
+    kind: Kind
+    order: Texts
+    instructions: Texts
+
+
 @dataclass(frozen=True)
 class NewAlert:
     """Decision: create this alert.
@@ -78,13 +108,26 @@ class NewAlert:
     instructions: Texts
     already_active: tuple[AlertView, ...]
     superseded: tuple[AlertView, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    change_requested: tuple[AlertView, ...] = ()
 
 
 @dataclass(frozen=True)
 class ExistingAlert:
-    """Decision: every requested site already has an active alert; answer with this one."""
+    """Decision: every requested site already has an active alert; answer with this one.
+
+    `escalations` and `change_requested` as in `NewAlert` (of the active alerts on the
+    requested sites). `other_kind` is True when `alert` is of another kind and the trigger
+    did not escalate it: the caller must be told its order did not go out.
+    """
 
     alert: AlertView
+    escalations: tuple[Escalation, ...] = ()
+    change_requested: tuple[AlertView, ...] = ()
+
+    @property
+    def other_kind(self) -> bool:
+        return self.alert in self.change_requested
 
 
 @dataclass(frozen=True)
@@ -155,6 +198,45 @@ def decide_trigger(
         name="instructions",
         kind=request.kind,
     )
+    blocking, superseded = _partition(request, active=active, requested=requested)
+    escalations = tuple(
+        Escalation(alert=a, kind=request.kind, order=order, instructions=instructions)
+        for a in blocking
+        if a.mode == request.mode and escalates(request.kind, over=a.kind)
+    )
+    change_requested = tuple(
+        a
+        for a in blocking
+        if a.mode == request.mode
+        and a.kind != request.kind
+        and not escalates(request.kind, over=a.kind)
+    )
+    covered = frozenset().union(*(a.site_ids for a in blocking))
+    remaining = requested - covered
+    if not remaining:
+        return ExistingAlert(
+            alert=_best_existing(blocking, requested=requested),
+            escalations=escalations,
+            change_requested=change_requested,
+        )
+    return NewAlert(
+        organization_id=request.organization_id,
+        kind=request.kind,
+        mode=request.mode,
+        site_ids=remaining,
+        order=order,
+        instructions=instructions,
+        already_active=_by_age(blocking),
+        superseded=_by_age(superseded),
+        escalations=escalations,
+        change_requested=change_requested,
+    )
+
+
+def _partition(
+    request: TriggerRequest, *, active: Sequence[AlertView], requested: frozenset[int]
+) -> tuple[list[AlertView], list[AlertView]]:
+    """The active alerts on requested sites: (blocking, superseded by an actual trigger)."""
     blocking: list[AlertView] = []
     superseded: list[AlertView] = []
     for alert in active:
@@ -166,20 +248,7 @@ def decide_trigger(
             superseded.append(alert)
         else:
             blocking.append(alert)
-    covered = frozenset().union(*(a.site_ids for a in blocking))
-    remaining = requested - covered
-    if not remaining:
-        return ExistingAlert(alert=_best_existing(blocking, requested=requested))
-    return NewAlert(
-        organization_id=request.organization_id,
-        kind=request.kind,
-        mode=request.mode,
-        site_ids=remaining,
-        order=order,
-        instructions=instructions,
-        already_active=_by_age(blocking),
-        superseded=_by_age(superseded),
-    )
+    return blocking, superseded
 
 
 def _require_active(alert: AlertView) -> None:
@@ -232,6 +301,27 @@ def update_alert(
         instructions=new_instructions,
         updated_at=now,
         changes=changes,
+    )
+
+
+def escalate_alert(escalation: Escalation, *, now: datetime) -> AlertChange:
+    """The `updated` change that takes the alert to the more severe kind; `changes` also
+    says `"escalated": true`. Raises AlertNotActive."""
+    change = update_alert(
+        escalation.alert,
+        now=now,
+        kind=escalation.kind,
+        order=escalation.order,
+        instructions=escalation.instructions,
+    )
+    return AlertChange(
+        event=change.event,
+        kind=change.kind,
+        state=change.state,
+        order=change.order,
+        instructions=change.instructions,
+        updated_at=change.updated_at,
+        changes={**change.changes, "escalated": True},
     )
 
 

@@ -1,5 +1,6 @@
 """The alert use cases: trigger, update, resolve, cancel (reading is
-`server.services.alert_reads`).
+`server.services.alert_reads`; what a trigger may ask is checked in
+`server.services.trigger_requests`).
 
 Each one checks permissions (`server.core.permissions`), lets `server.core.alerts` decide,
 writes through the repositories (`server.storage.alerts`: the alert's rows, its event with the
@@ -21,36 +22,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import EventType, Kind, Mode
 from server.core import alerts as core
-from server.core.errors import Forbidden, NoSites
-from server.core.permissions import Action, ActorKind, require, trigger_actions
+from server.core.errors import Forbidden
+from server.core.permissions import (
+    Action,
+    can,
+    require,
+    sites_where,
+)
 from server.core.templates import Texts, template_for
 from server.errors import ServiceError
+from server.services import trigger_requests as requests
 from server.services.alert_reads import readable_alert
 from server.services.sink import EventSink, events_committed
 from server.storage import alerts as rows
 from server.storage import audit
 from server.storage.alerts import AlertChanged
 from server.storage.callers import Caller
-from server.storage.sites import staff_trigger_policy
 from server.storage.tables import Alert, Organization
 
 # Attempts of one trigger/change when a concurrent writer won a race (unique index, or the
 # alert changed between reading and writing); the next attempt sees the winner's result.
 ATTEMPTS = 5
-MAX_IDEMPOTENCY_KEY = 200
 T = TypeVar("T")
 TextsIn = Mapping[str, str | None]
+# Why leaders got an `escalation_requested` (the `reason` of the request's `changes`).
+OTHER_KIND_ACTIVE = "other_kind_active"  # a trigger of another, not more severe, kind
+MULTI_SITE_UPDATE = "multi_site_update"  # an update by a leader of only some of its sites
 
 
 @dataclass(frozen=True)
 class TriggerResult:
-    """`event` is None when an existing alert is returned; `events` holds every event the
-    trigger appended in seq order (cancelled drills/tests it superseded, then `triggered`)."""
+    """`event` is None when an existing alert is returned unchanged; when the trigger
+    escalated it (`escalated`) it is the `updated` event. `events` holds every event the
+    trigger appended in seq order (escalations, escalation requests, cancelled drills/tests
+    it superseded, then `triggered`). `other_kind`: the existing alert is of another kind
+    and stays so; `trigger` then raises alert.other_kind_active after telling the sink."""
 
     alert: dict[str, Any]
     event: dict[str, Any] | None
     created: bool
     events: tuple[dict[str, Any], ...] = ()
+    escalated: bool = False
+    other_kind: bool = False
 
 
 async def _retrying(
@@ -100,20 +113,36 @@ async def trigger(
 ) -> TriggerResult:
     """Trigger an alert on `site_ids`, or return the alert that already covers them.
 
-    Devices and API keys default to their own site; API keys trigger only `actual` alerts,
-    of their configured kind unless `kind` is given. Raises NoSites, Forbidden, core text
-    errors, or ServiceError (site.not_found, alert.idempotency_conflict, request.invalid).
+    Devices and API keys default to their own site; API keys trigger only `actual` alerts
+    of their own kind with the organization's texts. A refusal of the caller's rights is
+    audited (`alert.trigger_refused`) in its own transaction. Raises NoSites, Forbidden, core
+    text errors, or ServiceError (site.not_found, alert.idempotency_conflict,
+    request.invalid, api_key.kind_mismatch, api_key.text_not_allowed, and
+    alert.other_kind_active after the leaders were told).
     """
-    request = await _checked_request(
-        session=session,
-        caller=caller,
-        kind=kind,
-        mode=mode,
-        site_ids=site_ids,
-        order=_texts(order),
-        instructions=_texts(instructions),
-        idempotency_key=idempotency_key,
-    )
+    try:
+        request = await requests.checked_request(
+            session=session,
+            caller=caller,
+            kind=kind,
+            mode=mode,
+            site_ids=site_ids,
+            order=_texts(order),
+            instructions=_texts(instructions),
+            idempotency_key=idempotency_key,
+        )
+    except (Forbidden, ServiceError) as refusal:
+        if isinstance(refusal, Forbidden) or refusal.code.startswith("api_key."):
+            await requests.record_refused(
+                session=session,
+                caller=caller,
+                kind=kind,
+                mode=mode,
+                site_ids=site_ids,
+                reason=refusal,
+                now=now,
+            )
+        raise
     result = await _retrying(
         session,
         lambda: _trigger_once(
@@ -126,78 +155,11 @@ async def trigger(
         races=(IntegrityError, AlertChanged),
     )
     await events_committed(sink, caller.organization_id, result.events)
-    return result
-
-
-async def _checked_request(
-    *,
-    session: AsyncSession,
-    caller: Caller,
-    kind: Kind | None,
-    mode: Mode,
-    site_ids: Collection[int] | None,
-    order: Texts | None,
-    instructions: Texts | None,
-    idempotency_key: str | None,
-) -> core.TriggerRequest:
-    """The trigger request once its sites exist and the caller may trigger on all of them."""
-    organization_id = caller.organization_id
-    actor = caller.actor
-    if caller.api_key is not None:
-        if mode != Mode.ACTUAL:
-            raise Forbidden(detail="an API key triggers only actual alerts")
-        kind = Kind(caller.api_key.kind) if kind is None else kind
-    if kind is None:
-        raise ServiceError("request.invalid", "kind is required")
-    if site_ids is None and actor.kind != ActorKind.PERSON:
-        site_ids = actor.site_ids
-    requested = frozenset(site_ids or ())
-    if not requested:
-        raise NoSites()
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
-        raise ServiceError("request.invalid", "Idempotency-Key must be 1-200 characters")
-    policy = await staff_trigger_policy(session, organization_id=organization_id)
-    unknown = requested - policy.keys()
-    if unknown:
-        raise ServiceError("site.not_found", f"unknown site ids {sorted(unknown)}")
-    for action in trigger_actions(mode):
-        require(
-            actor,
-            action,
-            organization_id=organization_id,
-            site_ids=requested,
-            staff_may_trigger={site: policy[site] for site in requested},
+    if result.other_kind:
+        raise ServiceError(
+            "alert.other_kind_active", f"alert {result.alert['id']}", extra={"alert": result.alert}
         )
-    return core.TriggerRequest(
-        organization_id=organization_id,
-        kind=kind,
-        mode=mode,
-        site_ids=requested,
-        order=order,
-        instructions=instructions,
-    )
-
-
-async def _by_idempotency_key(
-    *, session: AsyncSession, request: core.TriggerRequest, key: str
-) -> dict[str, Any] | None:
-    """The alert triggered earlier with `key`, or None; a different request → conflict."""
-    organization_id = request.organization_id
-    alert = await rows.by_idempotency_key(session, organization_id=organization_id, key=key)
-    if alert is None:
-        return None
-    sites = (await rows.site_ids_of(session, alert_ids=[alert.id]))[alert.id]
-    original = await rows.trigger_details(
-        session, organization_id=organization_id, alert_id=alert.id
-    )
-    same = (
-        original.get("kind", alert.kind) == request.kind.value
-        and original.get("mode", alert.mode) == request.mode.value
-        and sorted(original.get("requested_sites", sites)) == sorted(request.site_ids)
-    )
-    if not same:
-        raise ServiceError("alert.idempotency_conflict", f"key used for alert {alert.id}")
-    return rows.alert_document(alert, site_ids=sites)
+    return result
 
 
 async def _trigger_once(
@@ -210,7 +172,9 @@ async def _trigger_once(
 ) -> TriggerResult:
     organization_id = request.organization_id
     if idempotency_key is not None:
-        earlier = await _by_idempotency_key(session=session, request=request, key=idempotency_key)
+        earlier = await requests.by_idempotency_key(
+            session=session, caller=caller, request=request, key=idempotency_key
+        )
         if earlier is not None:
             return TriggerResult(alert=earlier, event=None, created=False)
     organization = await session.get_one(Organization, organization_id)
@@ -221,26 +185,136 @@ async def _trigger_once(
         active=[rows.alert_view(a, site_ids=active_sites[a.id]) for a in active],
         template=template_for(request.kind, overrides=organization.templates),
     )
-    by_id = {a.id: a for a in active}
-    if isinstance(decision, core.ExistingAlert):
-        existing = by_id[decision.alert.id]
-        await _record_repeated(
-            session=session, caller=caller, request=request, alert=existing, now=now
-        )
-        await session.commit()
-        document = rows.alert_document(existing, site_ids=active_sites[existing.id])
-        return TriggerResult(alert=document, event=None, created=False)
-    result = await _write_new(
-        session=session,
-        caller=caller,
-        request=request,
-        decision=decision,
-        superseded=[(by_id[v.id], active_sites[v.id]) for v in decision.superseded],
-        idempotency_key=idempotency_key,
-        now=now,
+    by_id = {a.id: (a, active_sites[a.id]) for a in active}
+    told = await _escalate_and_request(
+        session=session, caller=caller, request=request, decision=decision, by_id=by_id, now=now
     )
+    if isinstance(decision, core.ExistingAlert):
+        result = await _existing(
+            session=session,
+            caller=caller,
+            request=request,
+            decision=decision,
+            row=by_id[decision.alert.id],
+            told=told,
+            now=now,
+        )
+    else:
+        result = await _write_new(
+            session=session,
+            caller=caller,
+            request=request,
+            decision=decision,
+            superseded=[by_id[v.id] for v in decision.superseded],
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+        result = TriggerResult(
+            alert=result.alert,
+            event=result.event,
+            created=True,
+            events=(*told.values(), *result.events),
+        )
     await session.commit()
     return result
+
+
+async def _escalate_and_request(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    request: core.TriggerRequest,
+    decision: core.NewAlert | core.ExistingAlert,
+    by_id: Mapping[int, tuple[Alert, list[int]]],
+    now: datetime,
+) -> dict[int, dict[str, Any]]:
+    """Escalate the alerts the trigger escalates, tell the leaders of the alerts it asked to
+    change; returns the appended events by alert id."""
+    appended: dict[int, dict[str, Any]] = {}
+    for escalation in decision.escalations:
+        row, site_ids = by_id[escalation.alert.id]
+        change = core.escalate_alert(escalation, now=now)
+        await rows.apply_change(session, row, change=change, now=now)
+        appended[row.id] = await rows.record_event(
+            session,
+            actor=caller.ref,
+            alert=row,
+            site_ids=site_ids,
+            event=change.event,
+            changes=change.changes,
+            now=now,
+            details={"requested_sites": sorted(request.site_ids)},
+        )
+    asked = {
+        "kind": request.kind.value,
+        "sites": sorted(request.site_ids),
+        **({} if request.order is None else {"order": request.order.as_dict()}),
+    }
+    for view in decision.change_requested:
+        row, site_ids = by_id[view.id]
+        appended[row.id] = await _request_escalation(
+            session=session,
+            caller=caller,
+            row=row,
+            site_ids=site_ids,
+            asked=asked,
+            reason=OTHER_KIND_ACTIVE,
+            now=now,
+        )
+    return appended
+
+
+async def _request_escalation(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    row: Alert,
+    site_ids: Collection[int],
+    asked: Mapping[str, Any],
+    reason: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Tell the alert's leaders that the caller asked for a change that did not go out: an
+    `updated` event that changes nothing but says `escalation_requested` (audited as
+    `alert.escalation_requested`)."""
+    return await rows.record_event(
+        session,
+        actor=caller.ref,
+        alert=row,
+        site_ids=site_ids,
+        event=EventType.UPDATED,
+        changes={"escalation_requested": {**asked, "reason": reason}},
+        now=now,
+        action="alert.escalation_requested",
+    )
+
+
+async def _existing(
+    *,
+    session: AsyncSession,
+    caller: Caller,
+    request: core.TriggerRequest,
+    decision: core.ExistingAlert,
+    row: tuple[Alert, list[int]],
+    told: Mapping[int, dict[str, Any]],
+    now: datetime,
+) -> TriggerResult:
+    """The answer when every requested site was covered: the alert, escalated or not."""
+    alert, site_ids = row
+    if alert.id not in told:
+        await _record_repeated(
+            session=session, caller=caller, request=request, alert=alert, now=now
+        )
+    document = rows.alert_document(alert, site_ids=site_ids)
+    escalated = any(e.alert.id == alert.id for e in decision.escalations)
+    return TriggerResult(
+        alert=document,
+        event=told.get(alert.id) if escalated or decision.other_kind else None,
+        created=False,
+        events=tuple(told.values()),
+        escalated=escalated,
+        other_kind=decision.other_kind,
+    )
 
 
 async def _record_repeated(
@@ -341,14 +415,30 @@ async def _change(
     action: Action,
     decide: Decide,
     now: datetime,
+    asked: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Lock the alert, check `action` on all its sites, let core decide, write, commit once
-    (retried on a race), then tell the sink; returns the event."""
+    (retried on a race), then tell the sink; returns the event.
 
-    async def attempt() -> dict[str, Any]:
+    With `asked` (an update), a leader of only some of the alert's sites does not change it
+    but tells its leaders (`escalation_requested`) and gets alert.led_by_security_chief."""
+
+    async def attempt() -> tuple[dict[str, Any], bool]:
         alert, site_ids = await readable_alert(
             session=session, caller=caller, alert_id=alert_id, lock=True
         )
+        if asked and _leads_only_some(caller, action, site_ids=site_ids):
+            document = await _request_escalation(
+                session=session,
+                caller=caller,
+                row=alert,
+                site_ids=site_ids,
+                asked=asked,
+                reason=MULTI_SITE_UPDATE,
+                now=now,
+            )
+            await session.commit()
+            return document, False
         require(caller.actor, action, organization_id=caller.organization_id, site_ids=site_ids)
         organization = await session.get_one(Organization, caller.organization_id)
         change = decide(rows.alert_view(alert, site_ids=site_ids), organization)
@@ -363,11 +453,25 @@ async def _change(
             now=now,
         )
         await session.commit()
-        return document
+        return document, True
 
-    event = await _retrying(session, attempt)
+    event, changed = await _retrying(session, attempt)
     await events_committed(sink, caller.organization_id, [event])
+    if not changed:
+        raise ServiceError(
+            "alert.led_by_security_chief",
+            f"alert {alert_id} covers sites the caller does not lead",
+            extra={"alert": event["alert"]},
+        )
     return event
+
+
+def _leads_only_some(caller: Caller, action: Action, *, site_ids: Collection[int]) -> bool:
+    """Whether the caller may `action` at some of the sites but not at all of them."""
+    organization_id = caller.organization_id
+    if can(caller.actor, action, organization_id=organization_id, site_ids=site_ids):
+        return False
+    return bool(sites_where(caller.actor, action, all_site_ids=site_ids))
 
 
 async def update(
@@ -381,7 +485,11 @@ async def update(
     instructions: TextsIn | None = None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Replace the alert's kind and/or its single current order; returns the event."""
+    """Replace the alert's kind and/or its single current order; returns the event.
+
+    An alert over several sites has ONE current order, led by whoever leads all of them: a
+    principal of only some of them is refused (alert.led_by_security_chief) and the
+    leaders are told what was asked (`escalation_requested`)."""
     new_order, new_instructions = _texts(order), _texts(instructions)
 
     def decide(view: core.AlertView, organization: Organization) -> core.AlertChange:
@@ -397,6 +505,15 @@ async def update(
             template=template,
         )
 
+    asked: dict[str, Any] = {
+        name: value
+        for name, value in (
+            ("kind", None if kind is None else kind.value),
+            ("order", None if new_order is None else new_order.as_dict()),
+            ("instructions", None if new_instructions is None else new_instructions.as_dict()),
+        )
+        if value is not None
+    }
     return await _change(
         session=session,
         sink=sink,
@@ -405,6 +522,7 @@ async def update(
         action=Action.UPDATE,
         decide=decide,
         now=now,
+        asked=asked,
     )
 
 

@@ -112,12 +112,18 @@ async def get_row(
 
 
 async def by_idempotency_key(
-    session: AsyncSession, *, organization_id: int, key: str
+    session: AsyncSession, *, organization_id: int, created_by: str, key: str, active_only: bool
 ) -> Alert | None:
-    """The organization's alert triggered with `key`, or None."""
-    return await session.scalar(
-        select(Alert).where(Alert.organization_id == organization_id, Alert.idempotency_key == key)
+    """The newest alert `created_by` triggered with `key` (only an active one when
+    `active_only`), or None. Keys are the caller's own: another caller's key never matches."""
+    query = select(Alert).where(
+        Alert.organization_id == organization_id,
+        Alert.created_by == created_by,
+        Alert.idempotency_key == key,
     )
+    if active_only:
+        query = query.where(Alert.state == AlertState.ACTIVE.value)
+    return await session.scalar(query.order_by(Alert.id.desc()).limit(1))
 
 
 async def trigger_details(
@@ -219,9 +225,10 @@ async def record_event(
     changes: Mapping[str, Any],
     now: datetime,
     details: Mapping[str, Any] | None = None,
+    action: str | None = None,
 ) -> dict[str, Any]:
     """Append the alert's event (its document as it is now) and the matching audit entry
-    (`alert.<event>`); returns the event document."""
+    (`action`, by default `alert.<event>`); returns the event document."""
     row = await events.append(
         session,
         organization_id=alert.organization_id,
@@ -236,7 +243,7 @@ async def record_event(
         session,
         organization_id=alert.organization_id,
         actor=actor,
-        action=f"alert.{event.value}",
+        action=action or f"alert.{event.value}",
         at=now,
         target=f"alert:{alert.id}",
         details={"seq": row.seq, "changes": dict(changes), **(details or {})},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,16 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+class MigrationError(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere; it was rolled back."""
+
+
 class Database:
     """Owns the engine; `async with Database(url) as db:` opens it and disposes it at exit.
 
@@ -82,8 +92,35 @@ class Database:
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema to `revision` with the alembic migrations (the only way it changes)."""
-        async with self.engine.begin() as connection:
-            await connection.run_sync(_upgrade, revision)
+        await self._migrate(_upgrade, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` (tests, and an operator going back a release)."""
+        await self._migrate(_downgrade, revision)
+
+    async def _migrate(self, step: Callable[[Connection, str], None], revision: str) -> None:
+        """Run `step` in one transaction. On SQLite a migration that changes a constraint
+        rebuilds the table (copy, drop, rename); the drop must not cascade to the rows that
+        refer to it, so foreign keys are off while it runs (SQLite's own procedure for
+        altering a table) and every reference is checked before the commit."""
+        async with self.engine.connect() as connection:
+            sqlite = self.dialect == "sqlite"
+            if sqlite:  # a no-op inside a transaction: set before the migration's begins
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                await connection.commit()
+            try:
+                async with connection.begin():
+                    await connection.run_sync(step, revision)
+                    if sqlite:
+                        dangling = (
+                            await connection.exec_driver_sql("PRAGMA foreign_key_check")
+                        ).all()
+                        if dangling:
+                            raise MigrationError(f"dangling foreign keys: {dangling[:5]}")
+            finally:
+                if sqlite:
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await connection.commit()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

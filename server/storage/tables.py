@@ -205,7 +205,11 @@ class ApiKey(Base):
 
 class Alert(Base):
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("organization_id", "idempotency_key"),)
+    # Idempotency keys are the caller's own and an actual alert's key expires with it, so a
+    # key may be stored on several alerts: looked up by (organization, caller, key).
+    __table_args__ = (
+        Index("ix_alerts_idempotency", "organization_id", "created_by", "idempotency_key"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
 from protocol.vocabulary import DeviceKind, Role
 from server import demo
@@ -26,7 +25,7 @@ from server.clock import utcnow
 from server.core.audit_chain import GENESIS, entry_hash
 from server.errors import ServiceError
 from server.storage import callers, enrollment, persons
-from server.storage.database import Database, alembic_config
+from server.storage.database import Database
 from server.storage.tables import (
     Alert,
     ApiKey,
@@ -675,14 +674,20 @@ def test_trigger_twice_returns_the_active_alert(demo_cli: Cli) -> None:
     assert demo_cli.count(Alert) == 1
 
 
-def test_trigger_of_another_kind_points_to_an_update(demo_cli: Cli) -> None:
-    """A different kind on a school with an active alert is not applied; the CLI says how."""
+def test_trigger_of_another_kind_is_refused_and_inrymning_escalates(demo_cli: Cli) -> None:
+    """Utrymning on a school under inrymning is refused (alert.other_kind_active, exit 1);
+    inrymning on a school under utestängning escalates the alert (exit 0, says so)."""
     args = ["trigger", "--organization", SLUG, "--as", PRINCIPAL, "--site", "Ullvigymnasiet"]
     assert demo_cli(*args, "--kind", "pdv_lockdown") == 0
-    assert demo_cli(*args, "--kind", "evacuate") == 0
-    assert "PATCH /api/v1/alerts/" in demo_cli.out
+    assert demo_cli(*args, "--kind", "evacuate") == 1
+    assert "alert.other_kind_active" in demo_cli.err
     assert demo_cli.count(Alert, Alert.kind == "pdv_lockdown") == 1
     assert demo_cli.count(Alert) == 1
+    other = ["trigger", "--organization", SLUG, "--as", CHIEF, "--site", "Nyckelbergsskolan"]
+    assert demo_cli(*other, "--kind", "secure") == 0
+    assert demo_cli(*other, "--kind", "pdv_lockdown") == 0, demo_cli.err
+    assert "skärptes" in demo_cli.out
+    assert demo_cli.count(Alert, Alert.kind == "pdv_lockdown") == 2
 
 
 def test_trigger_where_staff_may_not_is_forbidden(demo_cli: Cli) -> None:
@@ -839,14 +844,9 @@ def test_audit_verify_needs_the_audit_key(demo_cli: Cli, monkeypatch: pytest.Mon
 def downgrade(url: str, revision: str) -> None:
     """The schema back at `revision` (the CLI only upgrades)."""
 
-    def down(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
     async def run_down() -> None:
-        async with Database(url) as database, database.engine.begin() as connection:
-            await connection.run_sync(down)
+        async with Database(url) as database:
+            await database.downgrade(revision)
 
     run(run_down())
 

@@ -4,6 +4,7 @@ other organizations, the event stream and every rejected input (which must write
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +75,22 @@ async def active_alert(client: httpx.AsyncClient, world: World) -> int:
 
 def code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
+
+
+def plus_refusals(before: dict[str, int], refused: int) -> dict[str, int]:
+    """The counts after `refused` refused triggers: no alert, no event, one audit entry each."""
+    return {**before, "audit": before["audit"] + refused}
+
+
+async def refusals(world: World) -> list[AuditEntry]:
+    """The `alert.trigger_refused` audit entries, oldest first."""
+    async with world.database.session() as session:
+        found = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "alert.trigger_refused")
+            .order_by(AuditEntry.seq)
+        )
+        return list(found.all())
 
 
 # -- lifecycle ---------------------------------------------------------------------------
@@ -196,7 +213,7 @@ async def test_staff_triggers_where_the_site_allows_it(
 async def test_staff_is_refused_where_the_site_forbids_staff_triggers(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """With staff_may_trigger False, staff get auth.forbidden and nothing is written."""
+    """With staff_may_trigger False, staff get auth.forbidden; only the refusal is audited."""
     async with world.database.session() as session:
         await session.execute(
             update(Site).where(Site.id == world.sites["A"]).values(staff_may_trigger=False)
@@ -205,20 +222,25 @@ async def test_staff_is_refused_where_the_site_forbids_staff_triggers(
     before = await counts(world)
     response = await trigger(client, world, "staff")
     assert response.status_code == 403 and code(response) == "auth.forbidden"
-    assert await counts(world) == before
+    assert await counts(world) == plus_refusals(before, 1)
     assert (await trigger(client, world, "principal")).status_code == 201
 
 
 async def test_staff_cannot_trigger_on_another_site(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """Staff of A may not trigger on B."""
+    """Staff of A may not trigger on B; the refusal is audited with who, where and why."""
     before = await counts(world)
     response = await trigger(
         client, world, "staff", {"kind": "pdv_lockdown", "site_ids": [world.sites["B"]]}
     )
     assert response.status_code == 403 and code(response) == "auth.forbidden"
-    assert await counts(world) == before
+    assert await counts(world) == plus_refusals(before, 1)
+    [entry] = await refusals(world)
+    assert entry.actor == f"person:{world.persons['staff']}"
+    assert entry.details["sites"] == [world.sites["B"]]
+    assert entry.details["kind"] == "pdv_lockdown" and entry.details["mode"] == "actual"
+    assert entry.details["reason"] == "auth.forbidden"
 
 
 @pytest.mark.parametrize("who", ["staff", "admin"])
@@ -268,7 +290,7 @@ async def test_drills_and_tests_only_by_the_security_chief(
     for who in ("principal", "staff", "admin"):
         refused = await trigger(client, world, who, body)
         assert refused.status_code == 403 and code(refused) == "auth.forbidden"
-    assert await counts(world) == before
+    assert await counts(world) == plus_refusals(before, 3)
     allowed = await trigger(client, world, "chief", body)
     assert allowed.status_code == 201 and allowed.json()["alert"]["mode"] == mode
 
@@ -303,11 +325,9 @@ async def test_an_actual_trigger_supersedes_a_drill(
 async def test_second_trigger_on_the_same_site_returns_the_same_alert(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """A second press answers 200 with the existing alert and audits who pressed again."""
+    """A second press of the same kind answers 200 with the existing alert and audits who."""
     first = await trigger(client, world, "principal")
-    second = await trigger(
-        client, world, "staff", {"kind": "evacuate", "site_ids": [world.sites["A"]]}
-    )
+    second = await trigger(client, world, "staff")
     assert second.status_code == 200
     assert second.json() == {"alert": first.json()["alert"], "created": False}
     async with world.database.session() as session:
@@ -318,6 +338,67 @@ async def test_second_trigger_on_the_same_site_returns_the_same_alert(
     assert repeated.actor == f"person:{world.persons['staff']}"
     assert repeated.target == f"alert:{first.json()['alert']['id']}"
     assert await counts(world) == {"alerts": 1, "events": 1, "audit": 2}
+
+
+async def test_a_trigger_of_another_kind_is_answered_409_and_the_leaders_are_told(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Utrymning pressed during inrymning: 409 with the active alert, the order stays, and
+    an `updated` event says `escalation_requested` (who, what, why) to the alert's leaders."""
+    sink = RecordingSink()
+    client.app.state.sink = sink  # type: ignore[attr-defined]
+    first = (await trigger(client, world, "principal")).json()
+    body = {"kind": "evacuate", "site_ids": [world.sites["A"]], "order": {"sv": "Brand i hus C"}}
+    refused = await trigger(client, world, "staff", body)
+    assert refused.status_code == 409 and code(refused) == "alert.other_kind_active"
+    assert refused.json()["alert"] == first["alert"]
+    [_, (_, event)] = sink.events
+    assert event["event"] == "updated" and event["seq"] == 2
+    assert event["actor"] == f"person:{world.persons['staff']}"
+    assert event["alert"] == first["alert"]
+    assert event["changes"] == {
+        "escalation_requested": {
+            "kind": "evacuate",
+            "sites": [world.sites["A"]],
+            "order": {"sv": "Brand i hus C", "en": "Brand i hus C"},
+            "reason": "other_kind_active",
+        }
+    }
+    since = await client.get(f"{URL}/events", headers=bearer(world, "principal"))
+    assert [e["seq"] for e in since.json()["events"]] == [1, 2]
+    current = await client.get(f"{URL}/{first['alert']['id']}", headers=bearer(world, "chief"))
+    assert current.json() == first["alert"]
+    async with world.database.session() as session:
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all()
+    assert actions == ["alert.triggered", "alert.escalation_requested"]
+
+
+@pytest.mark.parametrize("who", ["staff", "button"])
+async def test_a_pdv_trigger_escalates_a_less_severe_alert_by_itself(
+    client: httpx.AsyncClient, world: World, who: str
+) -> None:
+    """Inrymning pressed (by staff or a panic button) during utestängning on A and B takes
+    the whole alert to inrymning with the organization's texts: 200 escalated, one event."""
+    await factories.api_key(world, "button", site="A")
+    secure = await trigger(
+        client, world, "chief", {"kind": "secure", "site_ids": list(world.sites.values())}
+    )
+    alert_id = secure.json()["alert"]["id"]
+    pressed = await trigger(
+        client, world, who, {"kind": "pdv_lockdown"} if who == "button" else None
+    )
+    assert pressed.status_code == 200, pressed.text
+    answer = pressed.json()
+    assert answer["created"] is False and answer["escalated"] is True
+    assert answer["alert"]["id"] == alert_id and answer["alert"]["kind"] == "pdv_lockdown"
+    assert answer["alert"]["sites"] == sorted(world.sites.values())
+    assert answer["alert"]["order"]["sv"].startswith("INRYMNING")
+    assert answer["event"]["event"] == "updated" and answer["event"]["seq"] == 2
+    assert answer["event"]["changes"]["escalated"] is True
+    assert answer["event"]["alert"] == answer["alert"]
+    current = await client.get(f"{URL}/{alert_id}", headers=bearer(world, "chief"))
+    assert current.json() == answer["alert"]
+    assert await counts(world) == {"alerts": 1, "events": 2, "audit": 2}
 
 
 async def test_trigger_on_covered_and_free_sites_makes_an_alert_for_the_free_ones(
@@ -332,35 +413,76 @@ async def test_trigger_on_covered_and_free_sites_makes_an_alert_for_the_free_one
     assert response.json()["alert"]["sites"] == [world.sites["B"]]
 
 
-async def test_idempotency_key_returns_the_alert_created_with_it(
+async def test_idempotency_key_returns_the_active_alert_created_with_it(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """The same key again answers 200 with that alert, even after it ended."""
+    """The same key again while the alert is active answers 200 with it, nothing new."""
     first = await trigger(client, world, "principal", **{"Idempotency-Key": "press-1"})
     assert first.status_code == 201
-    alert_id = first.json()["alert"]["id"]
-    await client.post(f"{URL}/{alert_id}/resolve", headers=bearer(world, "principal"))
     before = await counts(world)
-    again = await trigger(client, world, "principal", **{"Idempotency-Key": "press-1"})
-    assert again.status_code == 200 and again.json()["created"] is False
-    assert again.json()["alert"]["id"] == alert_id
-    assert again.json()["alert"]["state"] == "resolved"
+    same = await trigger(client, world, "principal", **{"Idempotency-Key": "press-1"})
+    assert same.status_code == 200 and same.json()["created"] is False
+    assert same.json()["alert"] == first.json()["alert"]
     assert await counts(world) == before
 
 
-async def test_idempotency_key_with_a_different_request_conflicts(
+async def test_a_real_press_with_a_reused_key_is_never_answered_with_an_ended_alert(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    """The key reused for another kind, mode or sites answers alert.idempotency_conflict."""
+    """After a false alarm, a real press with the same key triggers a new alert (201)."""
+    first = await trigger(client, world, "principal", **{"Idempotency-Key": "press-1"})
+    alert_id = first.json()["alert"]["id"]
+    await client.post(f"{URL}/{alert_id}/cancel", headers=bearer(world, "principal"))
+    again = await trigger(client, world, "principal", **{"Idempotency-Key": "press-1"})
+    assert again.status_code == 201, again.text
+    assert again.json()["alert"]["id"] != alert_id
+    assert again.json()["alert"]["state"] == "active"
+
+
+async def test_idempotency_keys_are_the_callers_own(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """Another caller's key of the same spelling never returns their alert: staff of B
+    pressing with the principal of A's key gets its own alert."""
+    mine = await trigger(client, world, "principal", **{"Idempotency-Key": "press"})
+    body = {"kind": "pdv_lockdown", "site_ids": [world.sites["B"]]}
+    theirs = await trigger(client, world, "staff_b", body, **{"Idempotency-Key": "press"})
+    assert mine.status_code == theirs.status_code == 201
+    assert theirs.json()["alert"]["sites"] == [world.sites["B"]]
+
+
+async def test_a_real_press_is_not_refused_over_a_key_of_another_request(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A reused key with another request is ignored for a real alarm: it is decided as
+    any trigger (here a new alert on B), never alert.idempotency_conflict."""
     await trigger(client, world, "chief", **{"Idempotency-Key": "press-2"})
+    body = {"kind": "pdv_lockdown", "site_ids": [world.sites["B"]]}
+    response = await trigger(client, world, "chief", body, **{"Idempotency-Key": "press-2"})
+    assert response.status_code == 201 and response.json()["alert"]["sites"] == [world.sites["B"]]
+
+
+async def test_the_monthly_drill_key_returns_the_same_drill_after_it_ended(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The documented drill key: a drill retried the same month returns the same drill,
+    even after it was resolved; the key with another drill request conflicts."""
+    body = {"kind": "pdv_lockdown", "mode": "drill", "site_ids": [world.sites["A"]]}
+    key = {"Idempotency-Key": "drill-2026-12"}
+    first = await trigger(client, world, "chief", body, **key)
+    alert_id = first.json()["alert"]["id"]
+    await client.post(f"{URL}/{alert_id}/resolve", headers=bearer(world, "chief"))
     before = await counts(world)
-    for body in (
-        {"kind": "evacuate", "site_ids": [world.sites["A"]]},
-        {"kind": "pdv_lockdown", "site_ids": [world.sites["B"]]},
-        {"kind": "pdv_lockdown", "mode": "drill", "site_ids": [world.sites["A"]]},
+    again = await trigger(client, world, "chief", body, **key)
+    assert again.status_code == 200 and again.json()["alert"]["id"] == alert_id
+    assert again.json()["alert"]["state"] == "resolved"
+    for other in (
+        {**body, "kind": "evacuate"},
+        {**body, "site_ids": [world.sites["B"]]},
+        {**body, "mode": "test"},
     ):
-        response = await trigger(client, world, "chief", body, **{"Idempotency-Key": "press-2"})
-        assert response.status_code == 409, body
+        response = await trigger(client, world, "chief", other, **key)
+        assert response.status_code == 409, other
         assert code(response) == "alert.idempotency_conflict"
     assert await counts(world) == before
 
@@ -411,7 +533,7 @@ async def test_device_cannot_trigger_elsewhere_or_lead(
     await factories.device(world, "tray_a", site="A")
     resolve = await client.post(f"{URL}/{alert_id}/resolve", headers=bearer(world, "tray_a"))
     assert resolve.status_code == 403 and code(resolve) == "auth.forbidden"
-    assert await counts(world) == before
+    assert await counts(world) == plus_refusals(before, 1)
 
 
 async def test_revoked_device_is_refused(client: httpx.AsyncClient, world: World) -> None:
@@ -448,13 +570,99 @@ async def test_api_key_triggers_only_actual_alerts_and_reads_nothing(
     before = await counts(world)
     drill = await trigger(client, world, "button", {"mode": "drill"})
     assert drill.status_code == 403 and code(drill) == "auth.forbidden"
-    assert await counts(world) == before
+    assert await counts(world) == plus_refusals(before, 1)
     alert_id = (await trigger(client, world, "button", {})).json()["alert"]["id"]
     assert (await client.get(URL, headers=bearer(world, "button"))).json() == {"alerts": []}
     hidden = await client.get(f"{URL}/{alert_id}", headers=bearer(world, "button"))
     assert hidden.status_code == 404
     cancel = await client.post(f"{URL}/{alert_id}/cancel", headers=bearer(world, "button"))
     assert cancel.status_code == 404
+
+
+async def test_api_key_triggers_its_own_kind_with_the_organizations_texts_only(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A pdv_lockdown key asking for another kind, or bringing its own order or instructions,
+    is refused 403 with its own code, audited, and triggers nothing."""
+    key_id = await factories.api_key(world, "button", site="A")
+    before = await counts(world)
+    for body, expected in (
+        ({"kind": "custom", "order": {"sv": "Alla ut"}}, "api_key.kind_mismatch"),
+        ({"kind": "evacuate"}, "api_key.kind_mismatch"),
+        ({"kind": "pdv_lockdown", "order": {"sv": "Gå till matsalen"}}, "api_key.text_not_allowed"),
+        ({"instructions": {"en": "Run"}}, "api_key.text_not_allowed"),
+    ):
+        response = await trigger(client, world, "button", body)
+        assert response.status_code == 403 and code(response) == expected, body
+    assert await counts(world) == plus_refusals(before, 4)
+    entries = await refusals(world)
+    assert {e.actor for e in entries} == {f"api_key:{key_id}"}
+    assert [e.details["reason"] for e in entries] == [
+        "api_key.kind_mismatch",
+        "api_key.kind_mismatch",
+        "api_key.text_not_allowed",
+        "api_key.text_not_allowed",
+    ]
+    assert entries[1].details["kind"] == "evacuate"
+    assert entries[1].details["sites"] == [world.sites["A"]]
+    own = await trigger(client, world, "button", {"kind": "pdv_lockdown"})
+    assert own.status_code == 201 and own.json()["alert"]["order"]["sv"].startswith("INRYMNING")
+
+
+async def test_authorization_refusals_are_logged_at_warning(
+    client: httpx.AsyncClient, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused update leaves a WARNING naming the route and the code."""
+    alert_id = await active_alert(client, world)
+    with caplog.at_level(logging.WARNING, logger="server.api.errors"):
+        response = await client.post(f"{URL}/{alert_id}/cancel", headers=bearer(world, "staff"))
+    assert response.status_code == 403
+    [record] = [r for r in caplog.records if r.name == "server.api.errors"]
+    assert record.levelno == logging.WARNING
+    assert f"/alerts/{alert_id}/cancel" in record.getMessage()
+    assert "auth.forbidden" in record.getMessage()
+
+
+# -- a multi-site alert has one current order ----------------------------------------------
+
+
+async def test_a_principal_of_one_site_asks_the_leaders_to_update_a_multi_site_alert(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """A principal of A may not change the one order of an alert on A and B: 403
+    alert.led_by_security_chief with the alert, the order stays, the leaders are told."""
+    sink = RecordingSink()
+    client.app.state.sink = sink  # type: ignore[attr-defined]
+    both = {"kind": "pdv_lockdown", "site_ids": list(world.sites.values())}
+    alert = (await trigger(client, world, "chief", both)).json()["alert"]
+    response = await client.patch(
+        f"{URL}/{alert['id']}",
+        json={"kind": "evacuate", "order": {"sv": "Ut via södra utgången"}},
+        headers=bearer(world, "principal"),
+    )
+    assert response.status_code == 403 and code(response) == "alert.led_by_security_chief"
+    assert response.json()["alert"] == alert
+    [_, (_, event)] = sink.events
+    assert event["event"] == "updated" and event["alert"] == alert
+    assert event["actor"] == f"person:{world.persons['principal']}"
+    assert event["changes"] == {
+        "escalation_requested": {
+            "kind": "evacuate",
+            "order": {"sv": "Ut via södra utgången", "en": "Ut via södra utgången"},
+            "reason": "multi_site_update",
+        }
+    }
+    current = await client.get(f"{URL}/{alert['id']}", headers=bearer(world, "chief"))
+    assert current.json() == alert
+    for refused in (
+        await client.post(f"{URL}/{alert['id']}/resolve", headers=bearer(world, "principal")),
+        await client.post(f"{URL}/{alert['id']}/cancel", headers=bearer(world, "principal")),
+    ):
+        assert refused.status_code == 403 and code(refused) == "auth.forbidden"
+    chief = await client.patch(
+        f"{URL}/{alert['id']}", json={"kind": "evacuate"}, headers=bearer(world, "chief")
+    )
+    assert chief.status_code == 200 and chief.json()["alert"]["kind"] == "evacuate"
 
 
 # -- other organizations -----------------------------------------------------------------

@@ -9,11 +9,14 @@ from protocol.vocabulary import AlertState, EventType, Kind, Mode
 from server.core.alerts import (
     AlertChange,
     AlertView,
+    Escalation,
     ExistingAlert,
     NewAlert,
     TriggerRequest,
     cancel_alert,
     decide_trigger,
+    escalate_alert,
+    escalates,
     resolve_alert,
     update_alert,
 )
@@ -183,11 +186,54 @@ def test_second_trigger_on_the_same_sites_returns_the_existing_alert():
 
 
 def test_trigger_of_another_kind_on_a_covered_site_does_not_change_the_order():
-    """A different kind on an active site returns the existing alert unchanged."""
+    """A less severe kind on an active site changes nothing but names the alert to change."""
     existing = alert(sites=(1,), kind=Kind.PDV_LOCKDOWN)
     decision = decide_trigger(request(1, kind=Kind.EVACUATE), active=[existing], template=EVACUATE)
+    assert decision == ExistingAlert(alert=existing, change_requested=(existing,))
+    assert decision.alert.kind == Kind.PDV_LOCKDOWN and decision.other_kind
+
+
+def test_only_pdv_is_more_severe_than_the_other_kinds():
+    """Inrymning escalates every other kind; no other kind escalates anything."""
+    for kind in Kind:
+        assert escalates(Kind.PDV_LOCKDOWN, over=kind) == (kind != Kind.PDV_LOCKDOWN)
+        if kind != Kind.PDV_LOCKDOWN:
+            assert not any(escalates(kind, over=other) for other in Kind)
+
+
+def test_a_pdv_trigger_escalates_a_less_severe_alert_of_the_same_mode():
+    """PDV on a site under utestängning escalates that alert with the trigger's texts."""
+    existing = alert(sites=(1, 2), kind=Kind.SECURE)
+    decision = decide_trigger(request(1), active=[existing], template=LOCKDOWN)
+    escalation = Escalation(
+        alert=existing,
+        kind=Kind.PDV_LOCKDOWN,
+        order=LOCKDOWN.order,
+        instructions=LOCKDOWN.instructions,
+    )
+    assert decision == ExistingAlert(alert=existing, escalations=(escalation,))
+    assert not decision.other_kind
+    change = escalate_alert(escalation, now=NOW)
+    assert change.event == EventType.UPDATED and change.kind == Kind.PDV_LOCKDOWN
+    assert change.order == LOCKDOWN.order and change.updated_at == NOW
+    assert change.changes["escalated"] is True and change.changes["kind"] == "pdv_lockdown"
+
+
+def test_a_pdv_trigger_on_covered_and_free_sites_escalates_and_creates():
+    """The free site gets a new alert, the covered one's less severe alert is escalated."""
+    existing = alert(sites=(1,), kind=Kind.EVACUATE)
+    decision = decide_trigger(request(1, 2), active=[existing], template=LOCKDOWN)
+    assert isinstance(decision, NewAlert) and decision.site_ids == {2}
+    assert [e.alert for e in decision.escalations] == [existing]
+    assert decision.change_requested == ()
+
+
+def test_another_mode_is_neither_escalated_nor_asked_to_change():
+    """A PDV drill on a site with a real utestängning changes nothing and asks nothing."""
+    existing = alert(sites=(1,), kind=Kind.SECURE)
+    decision = decide_trigger(request(1, mode=Mode.DRILL), active=[existing], template=LOCKDOWN)
     assert decision == ExistingAlert(alert=existing)
-    assert decision.alert.kind == Kind.PDV_LOCKDOWN
+    assert not decision.other_kind
 
 
 def test_partial_overlap_creates_an_alert_for_the_uncovered_sites_only():

@@ -220,7 +220,8 @@ async def test_an_actual_trigger_supersedes_a_drill(database: Database) -> None:
 
 
 async def test_rejected_triggers_write_nothing(database: Database) -> None:
-    """No sites, unknown sites and missing permission raise before anything is written."""
+    """No sites, unknown sites and missing permission raise before any alert or event is
+    written; only the refused permission leaves its audit entry."""
     world, chief = await chief_world(database)
     other = await factories.organization(database, name="Arboga")
     await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
@@ -234,7 +235,7 @@ async def test_rejected_triggers_write_nothing(database: Database) -> None:
         assert error.value.code == "site.not_found"
         with pytest.raises(Forbidden):
             await trigger(session, staff, [world.sites["A"]], mode=Mode.DRILL)
-    assert await counts(database, world.organization_id) == before
+    assert await counts(database, world.organization_id) == {**before, "audit": 1}
 
 
 # -- the post-commit sink ----------------------------------------------------------------
@@ -327,3 +328,124 @@ async def test_a_failing_sink_leaves_the_committed_change_in_place(database: Dat
     async with database.session() as session:
         active = await alert_reads.active_alerts(session, organization_id=world.organization_id)
     assert [a["id"] for a in active] == [result.alert["id"]]
+
+
+# -- issue 7: escalation, idempotency per caller, refusals ---------------------------------
+
+
+async def test_concurrent_pdv_triggers_escalate_a_less_severe_alert_once(
+    database: Database,
+) -> None:
+    """Two PDV presses racing on a site under utestängning: one `updated` (escalated)
+    event, the other press sees the escalated alert; the sink hears the one event."""
+    world, chief = await chief_world(database)
+    site = world.sites["A"]
+    async with database.session() as session:
+        secure = await trigger(session, chief, [site], kind=Kind.SECURE)
+    sink = RecordingSink()
+
+    async def press() -> alerts.TriggerResult:
+        async with database.session() as session:
+            return await trigger(session, chief, [site], sink=sink)
+
+    results = await asyncio.gather(press(), press())
+    assert sorted(r.escalated for r in results) == [False, True]
+    assert {r.alert["id"] for r in results} == {secure.alert["id"]}
+    assert {r.alert["kind"] for r in results} == {"pdv_lockdown"}
+    assert [(e["seq"], e["event"], e["changes"]["escalated"]) for _o, e in sink.events] == [
+        (2, "updated", True)
+    ]
+    async with database.session() as session:
+        verification = await audit.verify(session, organization_id=world.organization_id)
+        actions = (await session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq))).all()
+    assert verification.ok
+    assert actions == ["alert.triggered", "alert.updated", "alert.trigger_repeated"]
+
+
+async def test_another_kind_tells_the_leaders_and_raises_after_the_commit(
+    database: Database,
+) -> None:
+    """Utrymning during inrymning: the sink hears the committed `escalation_requested`,
+    then alert.other_kind_active carries the unchanged alert."""
+    world, chief = await chief_world(database)
+    async with database.session() as session:
+        lockdown = await trigger(session, chief, [world.sites["A"]])
+    sink = RecordingSink()
+    async with database.session() as session:
+        with pytest.raises(ServiceError) as error:
+            await trigger(session, chief, [world.sites["A"]], kind=Kind.EVACUATE, sink=sink)
+    assert error.value.code == "alert.other_kind_active"
+    assert error.value.extra == {"alert": lockdown.alert}
+    [(_org, event)] = sink.events
+    assert event["seq"] == 2 and event["alert"] == lockdown.alert
+    assert event["changes"]["escalation_requested"]["reason"] == alerts.OTHER_KIND_ACTIVE
+    assert (await counts(database, world.organization_id))["events"] == 2
+
+
+async def test_idempotency_keys_are_per_caller_and_expire_with_an_actual_alert(
+    database: Database,
+) -> None:
+    """One key: another caller gets its own alert; after the alert ended the same caller's
+    key triggers anew, and a retry then returns that new alert."""
+    world, chief = await chief_world(database)
+    await factories.person(world, "principal", roles=((Role.PRINCIPAL, "B"),))
+    principal = await caller_for(world, "principal")
+    a, b = world.sites["A"], world.sites["B"]
+    async with database.session() as session:
+        first = await trigger(session, chief, [a], idempotency_key="k")
+        other = await trigger(session, principal, [b], idempotency_key="k")
+        assert other.created and other.alert["id"] != first.alert["id"]
+        await alerts.cancel(
+            session=session, sink=NullSink(), caller=chief, alert_id=first.alert["id"], now=utcnow()
+        )
+        again = await trigger(session, chief, [a], idempotency_key="k")
+        retry = await trigger(session, chief, [a], idempotency_key="k")
+    assert again.created and again.alert["id"] not in {first.alert["id"], other.alert["id"]}
+    assert not retry.created and retry.alert["id"] == again.alert["id"]
+
+
+async def test_a_refused_trigger_is_audited_in_its_own_committed_transaction(
+    database: Database,
+) -> None:
+    """Staff where staff may not trigger: Forbidden, and another session sees the audited
+    refusal (actor, sites, kind, reason) with the chain intact."""
+    world, _chief = await chief_world(database)
+    await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
+    staff = await caller_for(world, "staff")
+    async with database.session() as session:
+        with pytest.raises(Forbidden):
+            await trigger(session, staff, [world.sites["B"]], kind=Kind.EVACUATE)
+    async with database.session() as session:
+        [entry] = (await session.scalars(select(AuditEntry))).all()
+        verification = await audit.verify(session, organization_id=world.organization_id)
+    assert entry.action == "alert.trigger_refused" and entry.actor == staff.ref
+    assert entry.details["sites"] == [world.sites["B"]]
+    assert entry.details["kind"] == "evacuate" and entry.details["reason"] == "auth.forbidden"
+    assert verification.ok
+
+
+async def test_a_principal_of_some_sites_asks_instead_of_updating(database: Database) -> None:
+    """Update of an alert on A and B by A's principal: nothing changes, the request is a
+    committed event the sink hears, then alert.led_by_security_chief."""
+    world, chief = await chief_world(database)
+    await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+    principal = await caller_for(world, "principal")
+    async with database.session() as session:
+        both = await trigger(session, chief, [world.sites["A"], world.sites["B"]])
+    sink = RecordingSink()
+    async with database.session() as session:
+        with pytest.raises(ServiceError) as error:
+            await alerts.update(
+                session=session,
+                sink=sink,
+                caller=principal,
+                alert_id=both.alert["id"],
+                kind=Kind.EVACUATE,
+                now=utcnow(),
+            )
+    assert error.value.code == "alert.led_by_security_chief"
+    [(_org, event)] = sink.events
+    assert event["changes"] == {
+        "escalation_requested": {"kind": "evacuate", "reason": alerts.MULTI_SITE_UPDATE}
+    }
+    assert event["alert"] == both.alert == error.value.extra["alert"]

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.storage import audit, events
 from server.storage.database import Database
-from server.storage.tables import AlertSite, AuditEntry, Base
+from server.storage.tables import Alert, AlertSite, AuditEntry, Base
 from tests import factories
 from tests.server.storage.alert_rows import insert_alert
 
@@ -133,3 +133,33 @@ async def test_audit_chain_detects_a_deleted_last_row(database: Database) -> Non
     async with database.session() as session:
         result = await audit.verify(session, organization_id=org)
     assert not result.ok
+
+
+async def test_a_table_rebuilding_migration_keeps_the_rows_that_refer_to_it(
+    database: Database,
+) -> None:
+    """Migration 0005 changes a constraint of `alerts`, which SQLite can only do by copying
+    the table: going back and forth over it on a database with alerts keeps every alert and
+    every row that refers to one (a cascading drop would have deleted them), the foreign keys
+    are enforced again afterwards, and after it one key may be stored on several alerts."""
+    world = await factories.organization(database)
+    first = await insert_alert(database, world, site_ids=[world.sites["A"]])
+    second = await insert_alert(database, world, site_ids=[world.sites["B"]])
+
+    async def rows() -> tuple[int, int]:
+        async with database.session() as session:
+            alerts = (await session.scalars(select(Alert.id).order_by(Alert.id))).all()
+            sites = (await session.scalars(select(AlertSite.alert_id))).all()
+        assert list(alerts) == [first, second]
+        return len(alerts), len(sites)
+
+    assert await rows() == (2, 2)
+    await database.downgrade("0004")
+    assert await rows() == (2, 2)
+    await database.migrate()
+    assert await rows() == (2, 2)
+    async with database.session() as session:
+        await session.execute(update(Alert).values(idempotency_key="same-key"))
+        await session.commit()
+    with pytest.raises(IntegrityError):  # references are enforced again
+        await insert_alert(database, world, site_ids=[10**6])
