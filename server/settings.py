@@ -18,6 +18,14 @@ from pydantic_settings import (
 from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
 
 DEFAULT_SECRET = DEVELOPMENT_SECRET
+# The public push services a browser's subscription may point to: Google FCM (Chrome, Edge on
+# Android), Mozilla autopush (Firefox), Apple (Safari, iOS home-screen apps), Microsoft WNS.
+PUBLIC_PUSH_SERVICES = (
+    "https://fcm.googleapis.com",
+    "https://updates.push.services.mozilla.com",
+    "https://web.push.apple.com",
+    "https://*.notify.windows.com",
+)
 
 
 class UnsafeSettings(ValueError):
@@ -64,6 +72,21 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"])
     trigger_countdown_seconds: int = Field(default=3, ge=0, le=30)
     default_language: Literal["sv", "en"] = "sv"
+    # Push (docs/operations.md "Push"). Web Push: the VAPID key (PEM, or the path of a PEM
+    # file; empty: no Web Push) and the contact the push services see.
+    vapid_private_key: str = ""
+    vapid_subject: str = ""  # mailto:… or https://…
+    # Origins a Web Push endpoint may have ("https://*.host" matches its subdomains).
+    push_allowed_origins: list[str] = Field(default_factory=lambda: list(PUBLIC_PUSH_SERVICES))
+    push_ttl_seconds: int = Field(default=3600, ge=1)  # how long a push service keeps it
+    push_resend_after_seconds: float = Field(default=30.0, gt=0)  # no receipt: push again
+    # APNs token authentication (an iOS app's key from Apple); empty key file: no APNs.
+    apns_key_file: str = ""
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""  # the app's bundle id
+    apns_url: str = ""  # empty: Apple's hosts; a local stand-in's https://host:port in tests
+    apns_ca_file: str = ""  # a CA to trust for apns_url (the local stand-in's)
 
     @classmethod
     def settings_customise_sources(

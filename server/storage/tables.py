@@ -167,6 +167,59 @@ class Device(Base):
     connected_node: Mapped[str | None] = mapped_column(String(32))
 
 
+class PushRegistration(Base):
+    """A device's push address, one per device (upserted): a browser's Web Push subscription
+    (`type` webpush: endpoint, p256dh, auth) or an iOS app's APNs token (`type` apns: token,
+    environment). The keys never leave the server; `last_result` is the provider's latest
+    answer (delivered, gone, retry or rejected, with its reason) for the operator."""
+
+    __tablename__ = "push_registrations"
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    type: Mapped[str] = mapped_column(String(10))  # webpush | apns
+    endpoint: Mapped[str] = mapped_column(Text, default="")
+    p256dh: Mapped[str] = mapped_column(String(100), default="")
+    auth: Mapped[str] = mapped_column(String(40), default="")
+    token: Mapped[str] = mapped_column(String(200), default="")
+    environment: Mapped[str] = mapped_column(String(12), default="")  # sandbox | production
+    since: Mapped[datetime]
+    last_result: Mapped[str] = mapped_column(String(200), default="")
+    last_result_at: Mapped[datetime | None]
+
+
+class PushDelivery(Base):
+    """The push outbox: one row per (event, device with a push registration), made by the
+    dispatcher (server/dispatch/) as it follows the event log. `next_attempt_at` is when it
+    is due (NULL: nothing more to do); a claimed row's is pushed ahead as its lease, so a
+    node that dies mid-send leaves it due again."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # queued | sent | delivered | receipted | failed | gone | stopped (server/core/push_schedule)
+    state: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_attempt_at: Mapped[datetime | None]
+    last_result: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class PushCursor(Base):
+    """How far the dispatcher has expanded each organization's event log into deliveries."""
+
+    __tablename__ = "push_cursors"
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
 class EnrollmentCode(Base):
     __tablename__ = "enrollment_codes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -277,6 +330,9 @@ class Receipt(Base):
     delivered_at: Mapped[datetime | None]
     displayed_at: Mapped[datetime | None]
     acked_at: Mapped[datetime | None]
+    # The highest event seq of the alert the device has receipted (HTTP receipts carry it;
+    # NULL when only WebSocket receipts came, which name no seq): push retries stop there.
+    seq: Mapped[int | None] = mapped_column(BigInteger)
     response: Mapped[str | None] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(String(500), default="")
     location: Mapped[str] = mapped_column(String(200), default="")
