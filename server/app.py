@@ -63,8 +63,10 @@ def create_app(
             if realtime:
                 live = await stack.enter_async_context(Realtime(settings, app.state.database))
                 app.state.realtime = live
+                app.state.gateway_port = live.gateway.port
                 _set_sink(app, live)
                 stack.callback(_set_sink, app, NullSink())
+                stack.callback(setattr, app.state, "gateway_port", None)
             collector.freeze_start_up()
             yield
 
@@ -82,6 +84,7 @@ def create_app(
     )
     app.state.settings = settings
     _set_sink(app, NullSink())  # the realtime layer replaces it while it runs
+    app.state.gateway_port = None  # `deps.GatewayPortDep`: set while the gateway runs
     if database is not None:
         app.state.database = database
     errors.install(app)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from protocol.messages import PROTOCOL_VERSION
-from server.api.deps import SettingsDep
+from server.api.deps import GatewayPortDep, SettingsDep
 from server.settings import Settings
 
 router = APIRouter(tags=["config"])
@@ -16,22 +16,16 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listen everywhere: not an a
 
 
 @router.get("/config")
-async def client_config(request: Request, settings: SettingsDep) -> dict[str, Any]:
+async def client_config(settings: SettingsDep, gateway_port: GatewayPortDep) -> dict[str, Any]:
     """Public client configuration: the WebSocket URL, protocol version, languages."""
+    port = settings.ws_port if gateway_port is None else gateway_port
     return {
-        "ws_url": ws_url(request, settings),
+        "ws_url": public_ws_url(settings, gateway_port=port),
         "protocol_version": PROTOCOL_VERSION,
         "languages": ["sv", "en"],
         "default_language": settings.default_language,
         "trigger_countdown_seconds": settings.trigger_countdown_seconds,
     }
-
-
-def ws_url(request: Request, settings: Settings) -> str:
-    """Where clients connect: the gateway's port on this node when it runs here."""
-    realtime = getattr(request.app.state, "realtime", None)
-    port = realtime.gateway.port if realtime is not None else settings.ws_port
-    return public_ws_url(settings, gateway_port=port)
 
 
 def public_ws_url(settings: Settings, *, gateway_port: int) -> str:

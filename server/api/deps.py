@@ -30,6 +30,12 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def get_gateway_port(request: Request) -> int | None:
+    """The port this node's WebSocket gateway listens on; None when the app runs none."""
+    port: int | None = request.app.state.gateway_port
+    return port
+
+
 def get_sink(request: Request) -> EventSink:
     """The app's post-commit sink: the node's realtime layer, or `NullSink` without one."""
     sink: EventSink = request.app.state.sink
@@ -45,6 +51,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SinkDep = Annotated[EventSink, Depends(get_sink)]
+GatewayPortDep = Annotated[int | None, Depends(get_gateway_port)]
 
 
 def _bearer(request: Request) -> str | None:
