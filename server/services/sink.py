@@ -61,10 +61,12 @@ class NullSink:
 
 
 class RecordingSink:
-    """Remembers what it was told, in order: the fake for tests of services and routers.
+    """Remembers what it was told: each kind in its own list, and every call but events in
+    `told` as (call, argument), in order — the fake for tests of services and routers.
     With `fail` set every call records and then raises it (a broken consumer)."""
 
     def __init__(self, *, fail: Exception | None = None) -> None:
+        self.told: list[tuple[str, int | str]] = []
         self.events: list[tuple[int, EventDocument]] = []
         self.revoked_devices: list[int] = []
         self.signed_out_persons: list[int] = []
@@ -83,22 +85,27 @@ class RecordingSink:
 
     async def device_revoked(self, device_id: int) -> None:
         self.revoked_devices.append(device_id)
+        self.told.append(("device_revoked", device_id))
         self._done()
 
     async def person_signed_out(self, person_id: int) -> None:
         self.signed_out_persons.append(person_id)
+        self.told.append(("person_signed_out", person_id))
         self._done()
 
     async def session_closed(self, session_hash: str) -> None:
         self.closed_sessions.append(session_hash)
+        self.told.append(("session_closed", session_hash))
         self._done()
 
     async def person_rights_changed(self, person_id: int) -> None:
         self.rights_changed.append(person_id)
+        self.told.append(("person_rights_changed", person_id))
         self._done()
 
     async def device_rebound(self, device_id: int) -> None:
         self.rebound_devices.append(device_id)
+        self.told.append(("device_rebound", device_id))
         self._done()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
-from server.services.sink import NullSink
+from server.services.sink import NullSink, RecordingSink
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device, Zone
 from tests import factories
@@ -342,15 +342,11 @@ async def test_revoke_tells_the_realtime_hub(client: httpx.AsyncClient, worlds: 
             assert row.revoked_at is not None  # committed before the hub is told
             closed.append(device_id)
 
-    class Broken(NullSink):
-        async def device_revoked(self, device_id: int) -> None:
-            raise RuntimeError("hub is down")
-
     client.app.state.sink = Recording()  # type: ignore[attr-defined]
     assert (await _revoke(client, worlds.home, worlds.home.devices["desk_a"])).status_code == 200
     assert closed == [worlds.home.devices["desk_a"]]
 
-    client.app.state.sink = Broken()  # type: ignore[attr-defined]
+    client.app.state.sink = RecordingSink(fail=RuntimeError("hub is down"))  # type: ignore[attr-defined]
     response = await _revoke(client, worlds.home, worlds.home.devices["desk_b"])
     assert response.status_code == 200
     assert (await _row(worlds.database, worlds.home.devices["desk_b"])).revoked_at is not None

@@ -15,11 +15,12 @@ from server.credentials import token_hash, verify_password
 from server.errors import ServiceError
 from server.services import auth
 from server.services.auth import LoginLimits, NodeThrottle
+from server.services.sink import RecordingSink
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Credential, LoginSession, Person
 from tests import factories
 from tests.factories import PASSWORD, World
-from tests.server.services.acting import RecordingSink, caller, count
+from tests.server.services.acting import caller, count
 
 
 def _limits(attempts: int = 5) -> LoginLimits:

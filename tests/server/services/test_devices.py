@@ -10,11 +10,12 @@ from server.clock import utcnow
 from server.core.errors import Forbidden
 from server.errors import ServiceError
 from server.services import devices
+from server.services.sink import RecordingSink
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Device
 from tests import factories
 from tests.factories import World
-from tests.server.services.acting import RecordingSink, caller, count
+from tests.server.services.acting import caller, count
 
 
 async def _world(database: Database) -> World:

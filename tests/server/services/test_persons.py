@@ -12,11 +12,12 @@ from server.core.errors import Forbidden
 from server.errors import ServiceError
 from server.services import persons
 from server.services.access import Operator
+from server.services.sink import RecordingSink
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, LoginSession, Organization, Person
 from tests import factories
 from tests.factories import World
-from tests.server.services.acting import RecordingSink, caller, count
+from tests.server.services.acting import caller, count
 
 PASSWORD = "a brand new password"
 
