@@ -52,6 +52,19 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'pdv-alert.db'}"
 
 
+def seed(url: str, env: dict[str, str] | None = None) -> None:
+    """`pdv-alert demo` on the database at `url`."""
+    seeded = subprocess.run(
+        cli("--database-url", url, "demo"),
+        env=env or environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+
+
 @contextmanager
 def serving(tmp_path: Path, **settings: str) -> Iterator[Running]:
     """`pdv-alert demo`, then `pdv-alert serve --port 0` on a fresh SQLite file in
@@ -59,16 +72,16 @@ def serving(tmp_path: Path, **settings: str) -> Iterator[Running]:
     url = database_url(tmp_path)
     env = environment()
     env.update({f"PDV_{name.upper()}": value for name, value in settings.items()})
-    seeded = subprocess.run(
-        cli("--database-url", url, "demo"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    stderr = tmp_path / "serve.stderr"
+    seed(url, env)
+    with serve(url, env, tmp_path / "serve.stderr") as running:
+        yield running
+
+
+@contextmanager
+def serve(url: str, env: dict[str, str], stderr: Path, *, stop: str = "kill") -> Iterator[Running]:
+    """`pdv-alert serve --port 0` on the database at `url` with the environment `env`, until
+    both its HTTP and WebSocket addresses are printed; stopped at the end of the block with
+    SIGKILL (`stop="kill"`) or SIGTERM (`stop="terminate"`, a graceful shutdown)."""
     with stderr.open("w") as errors:
         process = subprocess.Popen(
             cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0"),
@@ -96,8 +109,8 @@ def serving(tmp_path: Path, **settings: str) -> Iterator[Running]:
         yield Running(process=process, url=found["http"], ws_url=found["ws"], stderr=stderr)
     finally:
         if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+            process.kill() if stop == "kill" else process.terminate()
+        process.wait(timeout=60)
         pump.join(timeout=30)  # the pipe reaches EOF once the process is gone
         assert process.stdout is not None
         process.stdout.close()

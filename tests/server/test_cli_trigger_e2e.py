@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,8 @@ from websockets.sync.client import ClientConnection, connect
 from protocol.vocabulary import Role
 from server import demo
 from tests.server.redis_service import require_redis
-from tests.server.serving import (
-    HTTP_TIMEOUT,
-    LISTENING,
-    STARTUP_TIMEOUT,
-    WEBSOCKET,
-    Running,
-    cli,
-    environment,
-)
+from tests.server.serving import HTTP_TIMEOUT, Running, cli, environment, seed, serve
+from tests.server.serving import database_url as database_file
 
 SLUG = "kopings-kommun"
 SITE = "Ullvigymnasiet"
@@ -44,59 +35,17 @@ def redis_url() -> str:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """A SQLite file seeded by `pdv-alert demo`."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'pdv-alert.db'}"
-    seeded = subprocess.run(
-        cli("--database-url", url, "demo"),
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
+    url = database_file(tmp_path)
+    seed(url)
     return url
-
-
-def _read_lines(stream: Any, lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line.rstrip("\n"))
-    lines.put(None)
 
 
 @pytest.fixture
 def server(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Running]:
     """`pdv-alert serve` on the Redis bus, with a catch-up tick of an hour."""
     env = {**environment(), "PDV_BUS_URL": redis_url, "PDV_CATCH_UP_SECONDS": "3600"}
-    stderr = tmp_path / "serve.stderr"
-    with stderr.open("w") as errors:
-        process = subprocess.Popen(
-            cli("--database-url", database_url, "serve", "--host", "127.0.0.1", "--port", "0"),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-    lines: queue.Queue[str | None] = queue.Queue()
-    reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
-    reader.start()
-    found: dict[str, str] = {}
-    try:
-        while len(found) < 2:
-            line = lines.get(timeout=STARTUP_TIMEOUT)
-            if line is None:
-                pytest.fail(f"serve exited early; stderr:\n{stderr.read_text()}")
-            for name, pattern in (("http", LISTENING), ("ws", WEBSOCKET)):
-                match = pattern.match(line)
-                if match:
-                    found[name] = match.group(1)
-        yield Running(process=process, url=found["http"], ws_url=found["ws"], stderr=stderr)
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=60)
-        reader.join(timeout=30)
-        assert process.stdout is not None
-        process.stdout.close()
+    with serve(database_url, env, tmp_path / "serve.stderr", stop="terminate") as running:
+        yield running
 
 
 def trigger(database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
