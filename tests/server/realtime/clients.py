@@ -7,8 +7,25 @@ import json
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from tests.server.realtime.conftest import WAIT
+
+DASHBOARD_ORIGIN = "http://127.0.0.1:8000"
+
+
+def hello_frame(token: str, *, epoch: str | None = None, last_seq: int = 0) -> str:
+    """A client's `hello` as JSON."""
+    return json.dumps(
+        {
+            "type": "hello",
+            "v": 1,
+            "token": token,
+            "epoch": epoch,
+            "last_seq": last_seq,
+            "client": {"name": "test", "version": "1"},
+        }
+    )
 
 
 async def hello(
@@ -16,21 +33,23 @@ async def hello(
 ) -> tuple[ClientConnection, dict[str, Any]]:
     """Connect, say hello, and return the connection with its welcome."""
     ws = await connect(url, open_timeout=WAIT, **connect_args)
-    await ws.send(
-        json.dumps(
-            {
-                "type": "hello",
-                "v": 1,
-                "token": token,
-                "epoch": epoch,
-                "last_seq": last_seq,
-                "client": {"name": "test", "version": "1"},
-            }
-        )
-    )
+    await ws.send(hello_frame(token, epoch=epoch, last_seq=last_seq))
     welcome = await receive(ws)
     assert welcome["type"] == "welcome", welcome
     return ws, welcome
+
+
+async def dashboard(
+    url: str, session_token: str, *, origin: str = DASHBOARD_ORIGIN
+) -> ClientConnection:
+    """A browser dashboard: the session cookie on the handshake, `token: ""` in the hello."""
+    ws, _welcome = await hello(
+        url,
+        "",
+        additional_headers={"Cookie": f"pdv_session={session_token}"},
+        origin=Origin(origin),
+    )
+    return ws
 
 
 async def receive(ws: ClientConnection) -> dict[str, Any]:

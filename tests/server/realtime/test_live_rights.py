@@ -19,33 +19,8 @@ from server.clock import utcnow
 from server.credentials import token_hash
 from server.storage.tables import LoginSession
 from tests import factories
-from tests.server.realtime.clients import hello, next_of, receive
+from tests.server.realtime.clients import DASHBOARD_ORIGIN, dashboard, hello, next_of
 from tests.server.realtime.conftest import WAIT, LiveServer
-
-DASHBOARD_ORIGIN = "http://127.0.0.1:8000"  # the development rule with port = 8000
-
-
-async def dashboard(
-    live: LiveServer, token: str, *, origin: str = DASHBOARD_ORIGIN
-) -> ClientConnection:
-    """A browser dashboard: the session cookie on the handshake, `token: ""` in the hello."""
-    ws = await connect(
-        live.ws_url, additional_headers={"Cookie": f"pdv_session={token}"}, origin=origin
-    )
-    await ws.send(
-        json.dumps(
-            {
-                "type": "hello",
-                "v": 1,
-                "token": "",
-                "epoch": None,
-                "last_seq": 0,
-                "client": {"name": "dashboard", "version": "1"},
-            }
-        )
-    )
-    assert (await receive(ws))["type"] == "welcome"
-    return ws
 
 
 async def close_code(ws: ClientConnection) -> int:
@@ -66,7 +41,7 @@ async def test_a_role_change_makes_the_dashboard_reconnect(live_server: LiveServ
     world = await factories.organization(live_server.database, sites=("A", "B"))
     await factories.person(world, "admin", roles=((Role.ADMIN, None),))
     principal = await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
-    board = await dashboard(live_server, world.tokens["principal"])
+    board = await dashboard(live_server.ws_url, world.tokens["principal"])
     response = await live_server.http.patch(
         f"/api/v1/persons/{principal}",
         headers=bearer(world.tokens["admin"]),
@@ -82,7 +57,7 @@ async def test_renaming_a_person_keeps_their_connection(live_server: LiveServer)
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "admin", roles=((Role.ADMIN, None),))
     principal = await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
-    board = await dashboard(live_server, world.tokens["principal"])
+    board = await dashboard(live_server.ws_url, world.tokens["principal"])
     response = await live_server.http.patch(
         f"/api/v1/persons/{principal}",
         headers=bearer(world.tokens["admin"]),
@@ -148,8 +123,8 @@ async def test_changing_ones_own_password_closes_the_other_sessions(
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     other_token = await _second_session(live_server, world, "principal")
-    own = await dashboard(live_server, world.tokens["principal"])
-    other = await dashboard(live_server, other_token)
+    own = await dashboard(live_server.ws_url, world.tokens["principal"])
+    other = await dashboard(live_server.ws_url, other_token)
     response = await live_server.http.patch(
         "/api/v1/me",
         headers=bearer(world.tokens["principal"]),
@@ -169,8 +144,8 @@ async def test_an_admin_changing_their_own_password_closes_their_other_sessions(
     world = await factories.organization(live_server.database, sites=("A",))
     admin = await factories.person(world, "admin", roles=((Role.ADMIN, None),))
     other_token = await _second_session(live_server, world, "admin")
-    own = await dashboard(live_server, world.tokens["admin"])
-    other = await dashboard(live_server, other_token)
+    own = await dashboard(live_server.ws_url, world.tokens["admin"])
+    other = await dashboard(live_server.ws_url, other_token)
     response = await live_server.http.patch(
         f"/api/v1/persons/{admin}",
         headers=bearer(world.tokens["admin"]),
@@ -197,7 +172,7 @@ async def test_a_session_connection_closes_when_the_session_expires(
             .values(expires_at=utcnow() + timedelta(seconds=1))
         )
         await session.commit()
-    board = await dashboard(live_server, token)
+    board = await dashboard(live_server.ws_url, token)
     assert await close_code(board) == CloseCode.INVALID_TOKEN
 
 
@@ -205,7 +180,7 @@ async def test_a_dashboards_ack_is_answered_with_an_error(live_server: LiveServe
     """An ack over a session is refused (`protocol.answer_requires_device`), never dropped."""
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
-    board = await dashboard(live_server, world.tokens["principal"])
+    board = await dashboard(live_server.ws_url, world.tokens["principal"])
     await board.send(json.dumps({"type": "ack", "alert_id": 1, "response": "safe"}))
     error = await next_of(board, "error")
     assert error["code"] == "protocol.answer_requires_device"
@@ -234,5 +209,5 @@ async def test_own_and_configured_origins_pass(live_server: LiveServer, origin: 
     """The node's own development origin and every configured origin may connect."""
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
-    board = await dashboard(live_server, world.tokens["principal"], origin=origin)
+    board = await dashboard(live_server.ws_url, world.tokens["principal"], origin=origin)
     await board.close()

@@ -7,35 +7,13 @@ import asyncio
 import json
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from protocol.vocabulary import Role
 from tests import factories
-from tests.server.realtime.clients import hello, next_of, receive
+from tests.server.realtime.clients import dashboard, hello, next_of, receive
 from tests.server.realtime.conftest import WAIT, LiveServer
-
-
-async def dashboard(live: LiveServer, token: str) -> ClientConnection:
-    ws = await connect(
-        live.ws_url,
-        additional_headers={"Cookie": f"pdv_session={token}"},
-        origin="http://127.0.0.1:8000",
-    )
-    await ws.send(
-        json.dumps(
-            {
-                "type": "hello",
-                "v": 1,
-                "token": "",
-                "epoch": None,
-                "last_seq": 0,
-                "client": {"name": "dashboard", "version": "1"},
-            }
-        )
-    )
-    assert (await receive(ws))["type"] == "welcome"
-    return ws
 
 
 async def presence_until(ws: ClientConnection, *, reachable: int) -> dict:
@@ -51,7 +29,7 @@ async def test_dashboard_sees_devices_connect_and_disconnect(live_server: LiveSe
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     await factories.device(world, "a1", site="A")
     await factories.device(world, "a2", site="A")
-    board = await dashboard(live_server, world.tokens["principal"])
+    board = await dashboard(live_server.ws_url, world.tokens["principal"])
     device, _ = await hello(live_server.ws_url, world.tokens["a1"])
     frame = await presence_until(board, reachable=1)
     assert frame == {
@@ -77,8 +55,8 @@ async def test_staff_get_no_presence_frames(live_server: LiveServer) -> None:
     await factories.person(world, "staff", roles=((Role.STAFF, "A"),))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     await factories.device(world, "a1", site="A")
-    staff = await dashboard(live_server, world.tokens["staff"])
-    board = await dashboard(live_server, world.tokens["principal"])
+    staff = await dashboard(live_server.ws_url, world.tokens["staff"])
+    board = await dashboard(live_server.ws_url, world.tokens["principal"])
     device, _ = await hello(live_server.ws_url, world.tokens["a1"])
     await presence_until(board, reachable=1)
     await staff.send(json.dumps({"type": "ping", "ts": 7}))
@@ -97,8 +75,8 @@ async def test_logout_closes_only_that_sessions_connections(live_server: LiveSer
     )
     assert login.status_code == 200, login.text
     second_token = login.cookies["pdv_session"]
-    first = await dashboard(live_server, world.tokens["principal"])
-    second = await dashboard(live_server, second_token)
+    first = await dashboard(live_server.ws_url, world.tokens["principal"])
+    second = await dashboard(live_server.ws_url, second_token)
     response = await live_server.http.post(
         "/api/v1/auth/logout", headers={"Authorization": f"Bearer {world.tokens['principal']}"}
     )

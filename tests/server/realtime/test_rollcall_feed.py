@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Origin
+from websockets.asyncio.client import ClientConnection
 
 from protocol.codec import decode_server
 from protocol.messages import RollCall
@@ -20,8 +19,8 @@ from server.realtime.rollcall_feed import RollCallFeed
 from server.storage.receipts import ReceiptUpdate
 from tests import factories
 from tests.factories import World, bearer
-from tests.server.realtime.clients import hello, next_of, receive
-from tests.server.realtime.conftest import WAIT, LiveServer
+from tests.server.realtime.clients import dashboard, hello, next_of, receive
+from tests.server.realtime.conftest import LiveServer
 
 
 @pytest.fixture
@@ -34,30 +33,6 @@ async def feed(live_server: LiveServer) -> AsyncIterator[RollCallFeed]:
         live_server.realtime.receipts.on_written = running.receipts_written
         yield running
         live_server.realtime.receipts.on_written = None
-
-
-async def dashboard(live: LiveServer, world: World, key: str) -> ClientConnection:
-    """A browser dashboard: authenticated by its session cookie, no token in the hello."""
-    ws = await connect(
-        live.ws_url,
-        additional_headers={"Cookie": f"pdv_session={world.tokens[key]}"},
-        origin=Origin("http://127.0.0.1:8000"),
-        open_timeout=WAIT,
-    )
-    await ws.send(
-        json.dumps(
-            {
-                "type": "hello",
-                "v": 1,
-                "token": "",
-                "epoch": None,
-                "last_seq": 0,
-                "client": {"name": "dashboard", "version": "1"},
-            }
-        )
-    )
-    assert (await receive(ws))["type"] == "welcome"
-    return ws
 
 
 async def trigger(live: LiveServer, world: World, site: str) -> int:
@@ -119,7 +94,7 @@ async def test_acks_reach_the_dashboard_as_rollcall_frames(
     """Receipts and acks over the socket: the dashboard's frames end with the roll call the
     API reports, need-help note included, and decode as protocol RollCall frames."""
     world = await school(live_server)
-    board = await dashboard(live_server, world, "principal_a")
+    board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
     devices = {
         key: (await hello(live_server.ws_url, world.tokens[key]))[0] for key in world.devices
     }
@@ -162,7 +137,7 @@ async def test_a_burst_of_50_acks_yields_few_frames_and_the_last_has_all(
     ) as feed:
         live_server.realtime.receipts.on_written = feed.receipts_written
         world = await school(live_server, devices=50)
-        board = await dashboard(live_server, world, "principal_a")
+        board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
         keys = [f"a{number}" for number in range(50)]
         devices = [(await hello(live_server.ws_url, world.tokens[key]))[0] for key in keys]
         alert_id = await trigger(live_server, world, "A")
@@ -185,9 +160,9 @@ async def test_only_dashboards_of_the_alerts_sites_get_frames(
     """B's principal and the acking device itself get no roll call of A's alert; the
     organization-wide chief does."""
     world = await school(live_server)
-    board_a = await dashboard(live_server, world, "principal_a")
-    board_b = await dashboard(live_server, world, "principal_b")
-    board_chief = await dashboard(live_server, world, "chief")
+    board_a = await dashboard(live_server.ws_url, world.tokens["principal_a"])
+    board_b = await dashboard(live_server.ws_url, world.tokens["principal_b"])
+    board_chief = await dashboard(live_server.ws_url, world.tokens["chief"])
     device, _ = await hello(live_server.ws_url, world.tokens["a1"])
     alert_id = await trigger(live_server, world, "A")
     await next_of(device, "alert")
@@ -207,7 +182,7 @@ async def test_a_repeated_receipt_pushes_nothing_new(
 ) -> None:
     """A resent `delivered` changes nothing: no frame; the next real change is pushed."""
     world = await school(live_server)
-    board = await dashboard(live_server, world, "principal_a")
+    board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
     device, _ = await hello(live_server.ws_url, world.tokens["a1"])
     alert_id = await trigger(live_server, world, "A")
     await next_of(device, "alert")
@@ -257,7 +232,7 @@ async def test_the_production_feed_pushes_the_http_roll_call(live_server: LiveSe
     numbers GET /alerts/{id}/rollcall answers (less the lists by name)."""
     assert live_server.realtime.receipts.on_written is not None  # the app wired it
     world = await school(live_server)
-    board = await dashboard(live_server, world, "principal_a")
+    board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
     device, _ = await hello(live_server.ws_url, world.tokens["a0"])
     alert_id = await trigger(live_server, world, "A")
     await next_of(device, "alert")
