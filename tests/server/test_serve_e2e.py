@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from protocol.vocabulary import Role
 from server import demo
-from tests.server.serving import HTTP_TIMEOUT, Running, cli, environment, serving
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Running]:
-    """`pdv-alert demo`, then `pdv-alert serve --port 0` on a fresh SQLite file."""
-    with serving(tmp_path) as running:
-        yield running
+from tests.server.serving import HTTP_TIMEOUT, Running, cli, environment
 
 
 def principal_of(site: str) -> demo.DemoPerson:
