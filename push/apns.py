@@ -20,6 +20,7 @@ import json
 import re
 import ssl
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -38,11 +39,15 @@ from aioapns.connection import (
     APNsTLSClientProtocol,
     AuthorizationHeaderProvider,
 )
-from aioapns.exceptions import ConnectionClosed, MaxAttemptsExceeded
+from aioapns.exceptions import ConnectionClosed
 from aioapns.exceptions import ConnectionError as ApnsConnectionError
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from h2.config import H2Configuration
+from h2.connection import H2Connection
 from h2.exceptions import H2Error
+from h2.settings import ChangedSetting, SettingCodes
+from hpack import Encoder, HeaderTuple, NeverIndexedHeaderTuple
 
 from push.message import (
     ApnsRegistration,
@@ -72,7 +77,10 @@ EXPIRATION_SECONDS = 3600  # how long APNs keeps an undelivered notification
 TOKEN_RENEW_SECONDS = 45 * 60
 CRITICAL_SOUND: dict[str, Any] = {"critical": 1, "name": "default", "volume": 1.0}
 DEVICE_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}){8,200}")
-MAX_CONNECTIONS = 10  # per environment; each carries up to the server's stream limit
+MAX_CONNECTIONS = 10  # per environment
+# Requests in flight per connection (APNs allows up to 1,000): h2 walks every open stream to
+# open another, so more streams per connection cost more CPU than more connections.
+STREAMS_PER_CONNECTION = 100
 
 
 def _utcnow() -> datetime:
@@ -227,6 +235,14 @@ class ProviderToken(AuthorizationHeaderProvider):
             self._header = None
 
 
+class _LiteralEncoder(Encoder):
+    """HPACK without Huffman coding: coding the values that change per request (`apns-id`,
+    the path) costs more CPU than the bytes it saves; repeated headers are indexed anyway."""
+
+    def encode(self, headers: Any, huffman: bool = False) -> bytes:
+        return super().encode(headers, huffman=False)
+
+
 class _Connection(APNsTLSClientProtocol):
     """aioapns' HTTP/2 client connection (its response handling, stream accounting and idle
     close), sending `APNsRequest`s as built: a request waits until a stream is free and the
@@ -245,29 +261,35 @@ class _Connection(APNsTLSClientProtocol):
         token: ProviderToken,
     ) -> None:
         super().__init__(topic, loop, cast(Callable[[APNsBaseClientProtocol], NoReturn], on_lost))
-        self.auth_provider = token
         self.token = token
         self.APNS_SERVER = host
         self.retry_after: dict[str, str] = {}
         self.lost: asyncio.Future[None] = loop.create_future()
-        self._progress = asyncio.Event()  # set on every frame received and on loss
+        self._waiting: deque[asyncio.Future[None]] = deque()  # requests waiting to send
+        self._flush_scheduled = False
+        # The headers are ours (a hex token, the configured topic): not validated again.
+        self.conn = H2Connection(
+            H2Configuration(
+                client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False
+            )
+        )
+        self.conn.encoder = _LiteralEncoder()
+        self.free_channels.bound = STREAMS_PER_CONNECTION
 
     async def post(self, request: APNsRequest) -> NotificationResult:
         """Send `request` on a new stream and wait for APNs' answer."""
         body = json.dumps(request.payload, ensure_ascii=False, separators=(",", ":")).encode()
-        while self.is_busy or self.conn.outbound_flow_control_window < len(body):
-            if self.transport is None or self.transport.is_closing():
-                raise ConnectionClosed("connection closed")
-            self._progress.clear()
-            await self._progress.wait()
+        await self._until_sendable(len(body))
         stream_id = await self.free_channels.acquire()  # a channel is free: no suspension
         apns_id = str(uuid.uuid4())
-        headers = [
+        # Values that never repeat are not indexed: they would evict the provider token and
+        # the constant headers from HPACK's table, which then go out in full again.
+        headers: list[HeaderTuple | tuple[str, str]] = [
             (":method", "POST"),
             (":scheme", "https"),
-            (":path", request.path),
+            NeverIndexedHeaderTuple(":path", request.path),
             ("host", self.APNS_SERVER),
-            ("apns-id", apns_id),
+            NeverIndexedHeaderTuple("apns-id", apns_id),
             *request.headers.items(),
             ("authorization", self.token.get_header()),
         ]
@@ -277,11 +299,64 @@ class _Connection(APNsTLSClientProtocol):
         answer: asyncio.Future[NotificationResult] = self.loop.create_future()
         self.requests[apns_id] = answer
         self.request_streams[stream_id] = apns_id
+        self._wake_next()
         return await answer
+
+    async def _until_sendable(self, size: int) -> None:
+        """Until a stream is free and the window takes `size` bytes. Waiters queue in order
+        and are woken one at a time (each, once it sent, wakes the next), not all at once."""
+        first = True
+        while True:
+            if self.transport is None or self.transport.is_closing():
+                self._wake_next()
+                raise ConnectionClosed("connection closed")
+            if (first and self._waiting) or not self._sendable(size):
+                waiter: asyncio.Future[None] = self.loop.create_future()
+                (self._waiting.append if first else self._waiting.appendleft)(waiter)
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter in self._waiting:
+                        self._waiting.remove(waiter)
+                    elif waiter.done() and not waiter.cancelled():
+                        self._wake_next()  # pass the turn on
+                    raise
+                first = False
+                continue
+            return
+
+    def _sendable(self, size: int) -> bool:
+        return not self.is_busy and self.conn.outbound_flow_control_window >= size
+
+    def _wake_next(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        self._progress.set()
+        self._wake_next()
+
+    def on_remote_settings_changed(
+        self, changed_settings: dict[SettingCodes, ChangedSetting]
+    ) -> None:
+        for setting in changed_settings.values():
+            if setting.setting == SettingCodes.MAX_CONCURRENT_STREAMS:
+                self.free_channels.bound = min(setting.new_value, STREAMS_PER_CONNECTION)
+
+    def flush(self) -> None:
+        """Write what h2 has to send once per pass of the event loop, not once per request
+        (a burst of requests is then a few TLS records, not one each)."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_scheduled = False
+        if self.transport is not None and not self.transport.is_closing():
+            super().flush()
 
     def _forget_abandoned(self, notification_id: str) -> None:
         waiting = self.requests.get(notification_id)
@@ -320,7 +395,7 @@ class _Connection(APNsTLSClientProtocol):
             key: waiting for key, waiting in self.requests.items() if not waiting.done()
         }
         super().connection_lost(exc)
-        self._progress.set()
+        self._wake_next()
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -364,7 +439,7 @@ class _Pool(APNsBaseConnectionPool):
         return connection
 
 
-NETWORK_FAILURES = (OSError, ApnsConnectionError, ConnectionClosed, MaxAttemptsExceeded, H2Error)
+NETWORK_FAILURES = (OSError, ApnsConnectionError, ConnectionClosed, H2Error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ import base64
 import binascii
 import contextlib
 import datetime
+import functools
 import ipaddress
 import json
 import re
@@ -74,9 +75,14 @@ class ProviderKey:
         return cls(key_id=key_id, team_id=team_id, pem=pem)
 
     def public_key(self) -> ec.EllipticCurvePublicKey:
-        private = serialization.load_pem_private_key(self.pem.encode(), password=None)
-        assert isinstance(private, ec.EllipticCurvePrivateKey)
-        return private.public_key()
+        return _public_key(self.pem)
+
+
+@functools.lru_cache(maxsize=64)
+def _public_key(pem: str) -> ec.EllipticCurvePublicKey:
+    private = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(private, ec.EllipticCurvePrivateKey)
+    return private.public_key()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,7 @@ class APNsStandIn:
         self.ca_file, self._cert_file, self._key_file = make_certificates(directory, host)
         self._port = port
         self._keys: dict[str, ProviderKey] = {}
+        self._verified: dict[str, dict[str, Any]] = {}  # token → claims, as APNs caches them
         self._rules: list[_Rule] = []
         self._server: asyncio.Server | None = None
         self._live: set[_StandInConnection] = set()
@@ -269,7 +276,14 @@ class APNsStandIn:
         """The provider token's claims when it verifies, else APNs' 403 answer."""
         if not authorization.startswith("bearer "):
             return None, Answer.error(403, "MissingProviderToken")
-        claims = verify_provider_token(authorization.removeprefix("bearer "), self._keys)
+        token = authorization.removeprefix("bearer ")
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = verify_provider_token(token, self._keys)
+            if claims is not None:
+                if len(self._verified) >= 1000:
+                    self._verified.clear()
+                self._verified[token] = claims
         if claims is None:
             return None, Answer.error(403, "InvalidProviderToken")
         iat = claims["iat"]

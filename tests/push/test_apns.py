@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from push.apns import (
     CRITICAL_SOUND,
+    MAX_CONNECTIONS,
+    STREAMS_PER_CONNECTION,
     TOKEN_RENEW_SECONDS,
     APNsSender,
     ProviderToken,
@@ -513,20 +515,38 @@ async def test_each_environment_has_its_own_connection(
 async def test_a_burst_beyond_the_flow_control_window_is_delivered(
     apns: APNsStandIn, sender: APNsSender
 ) -> None:
-    """Five hundred sends at once (well over HTTP/2's 64 KiB window), half to a gone token,
-    share one open connection: each waits for window, none fails, each result is its own."""
+    """A hundred 2 KB notifications at once on one open connection (three times HTTP/2's
+    64 KiB window): each waits for window, none fails, each result is its own."""
     assert await sender.send(message(), sandbox()) == Delivered(status=200)
     apns.script(Answer.unregistered(), token=OTHER_TOKEN)
-    tokens = [TOKEN if index % 2 else OTHER_TOKEN for index in range(500)]
+    tokens = [TOKEN if index % 2 else OTHER_TOKEN for index in range(STREAMS_PER_CONNECTION)]
+    long = message(body="Lås in dig. " * 170)
     async with asyncio.timeout(WAIT):
         results = await asyncio.gather(
-            *(sender.send(message(seq=index), sandbox(token)) for index, token in enumerate(tokens))
+            *(
+                sender.send(replace(long, seq=index), sandbox(token))
+                for index, token in enumerate(tokens)
+            )
         )
     for token, result in zip(tokens, results, strict=True):
         assert result == (Delivered(status=200) if token == TOKEN else Gone("Unregistered", 410))
-    assert len(apns.requests) == 501
+    assert sum(len(str(request.payload).encode()) for request in apns.requests) > 3 * 65535
     assert {request.connection for request in apns.requests} == {1}
-    assert len({request.headers["apns-id"] for request in apns.requests}) == 501
+    assert len({request.headers["apns-id"] for request in apns.requests}) == len(tokens) + 1
+
+
+async def test_more_requests_than_a_connection_carries_open_more_connections(
+    apns: APNsStandIn, sender: APNsSender
+) -> None:
+    """Five hundred sends at once spread over several connections, each at most
+    `STREAMS_PER_CONNECTION` at a time; all are delivered."""
+    assert await sender.send(message(), sandbox()) == Delivered(status=200)
+    async with asyncio.timeout(WAIT):
+        results = await asyncio.gather(
+            *(sender.send(message(seq=index), sandbox(f"{index:064x}")) for index in range(500))
+        )
+    assert results == [Delivered(status=200)] * 500
+    assert 1 < apns.connections <= MAX_CONNECTIONS
 
 
 async def test_closing_the_sender_closes_its_connections(
