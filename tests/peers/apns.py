@@ -11,7 +11,8 @@ with a timestamp, 429, 500, 503, optionally with `Retry-After`), a GOAWAY, or no
 In tests: `async with APNsStandIn(topic=…, directory=tmp_path) as apns: apns.trust(key)`.
 For the demo: `python -m tests.peers.apns --directory var/apns` prints one JSON line with the
 settings to use (`apns_url`, `apns_ca_file`, `apns_key_file`, `apns_key_id`, `apns_team_id`,
-`apns_topic`) and serves until interrupted.
+`apns_topic`; the key is made on the first run and kept), logs each request to stderr (unless
+`--quiet`) and serves until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -570,7 +571,7 @@ async def _serve(arguments: argparse.Namespace, key: ProviderKey, key_file: Path
             await asyncio.wait({waiter, stopping}, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopping.cancel()
-            for recorded in stand_in.requests[seen:]:
+            for recorded in [] if arguments.quiet else stand_in.requests[seen:]:
                 aps = recorded.payload.get("aps") if isinstance(recorded.payload, dict) else None
                 print(
                     f"{recorded.method} {recorded.path} → {recorded.answer.status}"
@@ -589,6 +590,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--topic", default="se.pdvalert.demo", help="the app's bundle id")
     parser.add_argument("--key-id", default="DEMOKEY001")
     parser.add_argument("--team-id", default="DEMOTEAM01")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
     arguments = parser.parse_args(argv)
     key, key_file = _demo_key(Path(arguments.directory), arguments.key_id, arguments.team_id)
     asyncio.run(_serve(arguments, key, key_file))

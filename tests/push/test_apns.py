@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -43,6 +46,7 @@ TOKEN = "ab" * 32
 OTHER_TOKEN = "cd" * 32
 NOW = datetime(2025, 3, 4, 8, 15, tzinfo=UTC)
 WAIT = 10.0  # seconds any single wait in these tests may take before it is a failure
+ROOT = Path(__file__).resolve().parents[2]
 ALERT_KEYS = {"alert_id", "seq", "event", "kind", "mode", "state", "url"}
 
 
@@ -561,3 +565,38 @@ async def test_closing_the_sender_closes_its_connections(
     async with asyncio.timeout(WAIT):
         await apns.wait_until(lambda: apns.open_connections == 0)
     assert await sender.send(message(), sandbox()) == Retry(reason="sender closed")
+
+
+async def test_the_stand_in_runs_as_a_program_for_the_demo(tmp_path: Path) -> None:
+    """`python -m tests.peers.apns` prints the settings as one JSON line, a sender built from
+    them is delivered to, and SIGTERM stops it cleanly."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.peers.apns",
+        "--directory",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(WAIT):
+            settings = json.loads(await process.stdout.readline())
+        key_pem = await asyncio.to_thread(Path(settings["apns_key_file"]).read_text)
+        async with APNsSender(
+            key=key_pem,
+            key_id=settings["apns_key_id"],
+            team_id=settings["apns_team_id"],
+            topic=settings["apns_topic"],
+            url=settings["apns_url"],
+            ca_file=settings["apns_ca_file"],
+        ) as sender:
+            assert await sender.send(message(), sandbox()) == Delivered(status=200)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(WAIT):
+            _, stderr = await process.communicate()
+    assert process.returncode == 0
+    assert f"POST /3/device/{TOKEN} → 200" in stderr.decode()
