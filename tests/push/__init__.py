@@ -1,0 +1,1 @@
+"""Tests of the push/ library against the local peers."""
