@@ -172,7 +172,9 @@ def read_vapid_key(value: str) -> str:
     text = value.strip()
     if not text:
         return ""
-    if not text.startswith("-----BEGIN"):
+    if text.startswith("-----BEGIN"):
+        text = value
+    else:
         try:
             text = Path(text).expanduser().read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
