@@ -135,9 +135,10 @@ async def test_a_devices_ack_is_stored_and_kept_in_the_history(
     """need_help then safe: the receipt shows the latest (with delivery and display implied),
     and both answers stay in the history."""
     alert_id, _ = await trigger(http, world)
+    note = "Två skadade\ti sal 2"
     response = await ack(
-        http, world, "desk", alert_id, response="need_help", note="Två skadade\ti sal 2", location="Hus B"
-    )  # fmt: skip
+        http, world, "desk", alert_id, response="need_help", note=note, location="Hus B"
+    )
     assert response.status_code == 200, response.text
     [item] = response.json()["receipts"]
     assert item["response"] == "need_help" and item["note"] == "Två skadade\ti sal 2"
@@ -203,7 +204,8 @@ async def test_an_alert_elsewhere_is_refused(http: httpx.AsyncClient, world: Wor
     another alert is receipt.unknown_seq; another organization's alert is alert.not_found."""
     alert_id, seq = await trigger(http, world)
     other_alert, other_seq = await trigger(http, world, "B")
-    assert error(await ack(http, world, "desk_b", alert_id, response="safe")) == "receipt.not_targeted"  # fmt: skip
+    refused = await ack(http, world, "desk_b", alert_id, response="safe")
+    assert error(refused) == "receipt.not_targeted"
     response = await receipt(http, world, "desk_b", alert_id, seq=seq, state="delivered")
     assert error(response) == "receipt.not_targeted"
     response = await receipt(http, world, "phone", alert_id, seq=other_seq, state="delivered")

@@ -116,8 +116,10 @@ async def test_a_web_device_registers_its_subscription(
         body["keys"]["auth"],
     )
     assert row.organization_id == world.organization_id
-    desk = (await http.get(f"/api/v1/devices/{world.devices['desk']}", headers=bearer(world, "admin"))).json()  # fmt: skip
-    assert desk["push"] is None
+    desk = await http.get(
+        f"/api/v1/devices/{world.devices['desk']}", headers=bearer(world, "admin")
+    )
+    assert desk.json()["push"] is None
 
 
 async def test_an_ios_device_registers_its_apns_token(
@@ -148,7 +150,8 @@ async def test_the_same_subscription_again_changes_nothing_a_new_one_replaces_it
     again = (await http.put(PUSH, json={"webpush": body}, headers=bearer(world, "phone"))).json()
     assert again["push"] == first["push"]
     assert audited == 1
-    assert await count(world.database, AuditEntry, AuditEntry.action == "device.push_registered") == 1  # fmt: skip
+    registered = AuditEntry.action == "device.push_registered"
+    assert await count(world.database, AuditEntry, registered) == 1
     other = subscription("https://updates.push.services.mozilla.com/wpush/v2/x")
     replaced = await http.put(PUSH, json={"webpush": other}, headers=bearer(world, "phone"))
     assert replaced.json()["push"]["since"] >= first["push"]["since"]
@@ -174,23 +177,27 @@ def _bad(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 GOOD = subscription()
+SHORT_KEY = {"p256dh": GOOD["keys"]["p256dh"][:-2]}
+HTTP_FCM = "http://fcm.googleapis.com/fcm/send/1"
+TOKEN = {"token": "ab" * 32, "environment": "sandbox"}
+INVALID, NOT_ALLOWED = "push.invalid_subscription", "push.endpoint_not_allowed"
 
 
 @pytest.mark.parametrize(
     ("device", "payload", "code"),
     [
-        ("phone", _bad(GOOD, keys={"p256dh": GOOD["keys"]["p256dh"][:-2]}), "push.invalid_subscription"),
-        ("phone", _bad(GOOD, keys={"auth": b64url(b"x" * 15)}), "push.invalid_subscription"),
-        ("phone", _bad(GOOD, keys={"auth": "***"}), "push.invalid_subscription"),
-        ("phone", _bad(GOOD, endpoint="http://fcm.googleapis.com/fcm/send/1"), "push.endpoint_not_allowed"),
-        ("phone", _bad(GOOD, endpoint="https://push.evil.example/1"), "push.endpoint_not_allowed"),
-        ("phone", {"apns": {"token": "ab" * 32, "environment": "sandbox"}}, "push.wrong_type"),
+        ("phone", _bad(GOOD, keys=SHORT_KEY), INVALID),
+        ("phone", _bad(GOOD, keys={"auth": b64url(b"x" * 15)}), INVALID),
+        ("phone", _bad(GOOD, keys={"auth": "***"}), INVALID),
+        ("phone", _bad(GOOD, endpoint=HTTP_FCM), NOT_ALLOWED),
+        ("phone", _bad(GOOD, endpoint="https://push.evil.example/1"), NOT_ALLOWED),
+        ("phone", {"apns": TOKEN}, "push.wrong_type"),
         ("ipad", {"webpush": GOOD}, "push.wrong_type"),
         ("desk", {"webpush": GOOD}, "push.wrong_type"),
         ("ipad", {"apns": {"token": "xyz", "environment": "sandbox"}}, "push.invalid_token"),
         ("ipad", {"apns": {"token": "ab" * 32, "environment": "dev"}}, "push.invalid_token"),
         ("phone", {}, "request.invalid"),
-        ("phone", {"webpush": GOOD, "apns": {"token": "ab" * 32, "environment": "sandbox"}}, "request.invalid"),
+        ("phone", {"webpush": GOOD, "apns": TOKEN}, "request.invalid"),
         ("phone", {"webpush": {**GOOD, "extra": 1}}, "request.unknown_field"),
         ("button", {"webpush": GOOD}, "auth.forbidden"),
     ],
@@ -285,7 +292,8 @@ async def test_revoking_a_device_deletes_its_registration_and_pending_deliveries
     assert response.status_code == 200, response.text
     assert response.json()["push"] is None and response.json()["revoked_at"] is not None
     assert await registrations(world) == 0
-    assert await count(world.database, PushDelivery, PushDelivery.next_attempt_at.is_not(None)) == 0  # fmt: skip
+    due = PushDelivery.next_attempt_at.is_not(None)
+    assert await count(world.database, PushDelivery, due) == 0
     assert await count(world.database, PushDelivery) == 1
 
 

@@ -122,8 +122,10 @@ async def test_an_http_ack_on_one_node_reaches_the_dashboard_on_the_other(
         board = await dashboard(second, world, "principal_a")
         alert_id = await trigger(first, world, "A")
         response = await first.http.post(
-            f"/api/v1/alerts/{alert_id}/ack", json={"response": "safe"}, headers=bearer(world, "by_http")
-        )  # fmt: skip
+            f"/api/v1/alerts/{alert_id}/ack",
+            json={"response": "safe"},
+            headers=bearer(world, "by_http"),
+        )
         assert response.status_code == 200, response.text
         frame, _ = await rollcall_until(board, alert_id, lambda f: f["totals"]["safe"] == 1)
         assert frame["totals"]["answered"] == 1
