@@ -109,11 +109,11 @@ def device_out(device: Device, push: PushState | None = None) -> DeviceOut:
 
 
 async def devices_out(
-    session: AsyncSession, caller_org: int, rows: Sequence[Device]
+    *, session: AsyncSession, organization_id: int, rows: Sequence[Device]
 ) -> list[DeviceOut]:
     """The views of `rows`, each with its push registration (one query)."""
     states = await push_registrations.states(
-        session=session, organization_id=caller_org, device_ids=[row.id for row in rows]
+        session=session, organization_id=organization_id, device_ids=[row.id for row in rows]
     )
     return [device_out(row, states.get(row.id)) for row in rows]
 
@@ -132,13 +132,17 @@ async def list_devices(
     rows = await devices.list_devices(
         session=session, caller=caller, site_id=site_id, kind=kind, revoked=revoked
     )
-    return await devices_out(session, caller.organization_id, rows)
+    return await devices_out(session=session, organization_id=caller.organization_id, rows=rows)
 
 
 @router.get("/devices/self")
 async def own_device(session: SessionDep, caller: CurrentCaller) -> DeviceOut:
     """The calling device's own record (device tokens only)."""
-    [out] = await devices_out(session, caller.organization_id, [devices.own_device(caller=caller)])
+    [out] = await devices_out(
+        session=session,
+        organization_id=caller.organization_id,
+        rows=[devices.own_device(caller=caller)],
+    )
     return out
 
 
@@ -171,7 +175,9 @@ async def unregister_push(session: SessionDep, caller: CurrentCaller) -> DeviceO
 @router.get("/devices/{device_id}")
 async def get_device(device_id: PathId, session: SessionDep, caller: CurrentCaller) -> DeviceOut:
     device = await devices.get_device(session=session, caller=caller, device_id=device_id)
-    [out] = await devices_out(session, caller.organization_id, [device])
+    [out] = await devices_out(
+        session=session, organization_id=caller.organization_id, rows=[device]
+    )
     return out
 
 
@@ -184,7 +190,9 @@ async def update_device(
     device = await devices.update_device(
         session=session, sink=sink, caller=caller, device_id=device_id, now=utcnow(), **changes
     )
-    [out] = await devices_out(session, caller.organization_id, [device])
+    [out] = await devices_out(
+        session=session, organization_id=caller.organization_id, rows=[device]
+    )
     return out
 
 
