@@ -28,6 +28,7 @@ ROUTERS = (
     "config",
     "auth",
     "alerts",
+    "answers",
     "rollcall",
     "presence",
     "sites",

@@ -1,4 +1,5 @@
-"""The `pdv-alert` command: serve, migrate, init, demo, people, codes, keys, trigger, audit.
+"""The `pdv-alert` command: serve, migrate, init, demo, people, codes, keys, trigger, audit,
+vapid-keys.
 
 Exit codes: 0 done, 1 the operation failed (a domain error prints its stable code and the
 Swedish message), 2 usage or configuration error. Result lines are Swedish with the English
@@ -15,6 +16,7 @@ import secrets
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
@@ -24,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import DeviceKind, Kind, Mode, Role
-from server import demo
+from server import demo, vapid
 from server.clock import utcnow
 from server.core.errors import CoreError
 from server.errors import ERRORS, ServiceError
@@ -216,6 +218,11 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             await database.migrate()
     if args.ws_port is not None:
         settings = settings.model_copy(update={"ws_port": args.ws_port})
+    try:
+        settings = vapid.with_demo_key(settings)
+    except (ValidationError, ValueError) as exc:
+        print(f"pdv-alert: demo-nyckeln för Web Push (the demo VAPID key): {exc}", file=sys.stderr)
+        return 2
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     config = uvicorn.Config(
@@ -295,6 +302,7 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 return 2
     org = result.organization
+    key_file = vapid.ensure_demo_key(settings)
     state = "skapad (created)" if result.created else "fanns redan (already there)"
     _say(f"Demo: {org.name} [{org.slug}] {state}; skolor (sites): {', '.join(result.sites)}", "")
     _say("Inloggningar (logins):")
@@ -325,6 +333,32 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             [k.site, k.name, k.key or f"{k.prefix}… aktiv, visas ej (active, hidden; --reset)"]
             for k in result.api_keys
         ],
+    )
+    if key_file is not None:
+        _say(
+            "", f"Web Push: demo-nyckel (demo VAPID key) {key_file}; serve använder den (uses it)."
+        )
+    return 0
+
+
+async def cmd_vapid_keys(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.out)
+    try:
+        public, path = vapid.write_key_file(path)
+    except vapid.KeyFileExists:
+        print(
+            f"pdv-alert vapid-keys: {path} finns redan och skrivs inte över (exists; not "
+            "overwritten: browsers subscribed with that key would stop getting pushes)",
+            file=sys.stderr,
+        )
+        return 1
+    _say(
+        f"Privat nyckel (private key, mode 0600): {path}",
+        f"Publik nyckel (public key, applicationServerKey): {public}",
+        "",
+        "Inställningar (settings):",
+        f'  vapid_private_key = "{path}"',
+        '  vapid_subject = "mailto:it@example.se"   # er kontaktadress (your contact)',
     )
     return 0
 
@@ -571,6 +605,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--reset",
         action="store_true",
         help="issue fresh enrollment codes and API key, restore the demo passwords",
+    )
+
+    p = command(
+        commands,
+        "vapid-keys",
+        cmd_vapid_keys,
+        "write a Web Push (VAPID) P-256 key pair and print the public key",
+    )
+    p.add_argument(
+        "--out",
+        default="vapid-private.pem",
+        metavar="PATH",
+        help="the private key file to write (PEM, mode 0600; never overwritten); "
+        "default vapid-private.pem",
     )
 
     person = commands.add_parser("person", help="manage people").add_subparsers(

@@ -96,6 +96,27 @@ ERRORS: dict[str, ErrorSpec] = {
     "enrollment.not_found": ErrorSpec(
         404, "Registreringskoden finns inte.", "No such enrollment code."
     ),
+    # push registrations (server/core/push_registrations.py)
+    "push.invalid_subscription": ErrorSpec(
+        422,
+        "Push-prenumerationen är ogiltig (adress eller nycklar).",
+        "The push subscription is invalid (endpoint or keys).",
+    ),
+    "push.endpoint_not_allowed": ErrorSpec(
+        422,
+        "Push-adressen hör inte till en tillåten push-tjänst (https krävs).",
+        "The push endpoint is not at an allowed push service (https is required).",
+    ),
+    "push.invalid_token": ErrorSpec(
+        422,
+        "APNs-token eller miljö är ogiltig.",
+        "The APNs device token or environment is invalid.",
+    ),
+    "push.wrong_type": ErrorSpec(
+        422,
+        "Den här typen av enhet kan inte ta emot den sortens push.",
+        "This kind of device cannot receive that type of push.",
+    ),
     # organization, sites, people
     "organization.not_found": ErrorSpec(404, "Organisationen finns inte.", "No such organization."),
     "organization.exists": ErrorSpec(
@@ -164,6 +185,29 @@ ERRORS: dict[str, ErrorSpec] = {
         409,
         "Nåbarhetsrapporten finns bara för övningar och tester.",
         "The reachability report is only for drills and tests.",
+    ),
+    # receipts and acks over HTTP (server/services/answers.py)
+    "receipt.device_required": ErrorSpec(
+        403,
+        "Kvitton tas bara emot från en registrerad enhet.",
+        "Receipts are only accepted from an enrolled device.",
+    ),
+    "receipt.not_targeted": ErrorSpec(
+        409,
+        "Larmet gäller inte den här enhetens skola.",
+        "The alert does not cover this device's site.",
+    ),
+    "receipt.unknown_seq": ErrorSpec(
+        422,
+        "seq är inte en händelse i det här larmet.",
+        "seq is not an event of this alert.",
+    ),
+    "receipt.no_device": ErrorSpec(
+        409,
+        "Du har ingen registrerad enhet på larmets skolor, så svaret kan inte räknas. "
+        "Svara i appen på din enhet.",
+        "You have no enrolled device at the alert's sites, so the answer cannot be counted. "
+        "Answer in the app on your device.",
     ),
     # WebSocket protocol: the codes of protocol.codec.ERROR_MESSAGES are added below
     "protocol.hello_required": ErrorSpec(

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -15,7 +15,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from push.vapid_keys import VapidKeyError, load_private_key
 from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
+from server.core.push_registrations import parse_origin_rule
 
 DEFAULT_SECRET = DEVELOPMENT_SECRET
 # The public push services a browser's subscription may point to: Google FCM (Chrome, Edge on
@@ -105,11 +107,41 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
+    @field_validator("vapid_private_key")
+    @classmethod
+    def _vapid_key_text(cls, value: str) -> str:
+        """PEM text, or the path of a PEM file read once here: afterwards always PEM text
+        (or empty: no Web Push)."""
+        return read_vapid_key(value)
+
+    @field_validator("push_allowed_origins")
+    @classmethod
+    def _push_origins(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_origin_rule(entry)  # ValueError names the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _vapid_subject(self) -> Settings:
+        subject = self.vapid_subject
+        if self.vapid_private_key and not subject.startswith(("mailto:", "https://")):
+            raise ValueError(
+                "PDV_VAPID_SUBJECT must be a mailto: or https: contact when a VAPID key is set "
+                "(push services contact the operator there)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment != "production":
             return self
         problems = []
+        local_push = [entry for entry in self.push_allowed_origins if entry.startswith("http:")]
+        if local_push:
+            problems.append(
+                "PDV_PUSH_ALLOWED_ORIGINS may not hold http:// origins (local push services "
+                f"are for development): {', '.join(local_push)}"
+            )
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32:
             problems.append("PDV_SECRET_KEY must be set to a random value of 32+ characters")
         if self.audit_key and (self.audit_key == DEFAULT_SECRET or len(self.audit_key) < 32):
@@ -132,6 +164,28 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry the Secure flag when the service is reached over TLS."""
         return self.public_url.startswith("https://")
+
+
+def read_vapid_key(value: str) -> str:
+    """The VAPID private key as PEM text: `value` itself when it is PEM, else the contents of
+    the file it names. ValueError when the file can't be read or holds no P-256 key."""
+    text = value.strip()
+    if not text:
+        return ""
+    if text.startswith("-----BEGIN"):
+        text = value
+    else:
+        try:
+            text = Path(text).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"PDV_VAPID_PRIVATE_KEY: cannot read the key file {text}: {exc}"
+            ) from None
+    try:
+        load_private_key(text)
+    except VapidKeyError as exc:
+        raise ValueError(f"PDV_VAPID_PRIVATE_KEY: {exc}") from None
+    return text
 
 
 def load_settings(**overrides: object) -> Settings:

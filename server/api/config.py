@@ -1,4 +1,5 @@
-"""What a client needs to know before it connects: where the WebSocket gateway is."""
+"""What a client needs to know before it connects: where the WebSocket gateway is, and the
+VAPID public key a browser subscribes to Web Push with."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter
 from protocol.messages import PROTOCOL_VERSION
 from server.api.deps import GatewayPortDep, SettingsDep
 from server.settings import Settings
+from server.vapid import public_vapid_key
 
 router = APIRouter(tags=["config"])
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listen everywhere: not an address to dial
@@ -17,7 +19,9 @@ WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})  # listen everywhere: not an a
 
 @router.get("/config")
 async def client_config(settings: SettingsDep, gateway_port: GatewayPortDep) -> dict[str, Any]:
-    """Public client configuration: the WebSocket URL, protocol version, languages."""
+    """Public client configuration: the WebSocket URL, protocol version, languages, and
+    `vapid_public_key` (base64url without padding of the uncompressed P-256 point, the
+    browser's `applicationServerKey`; null when the server has no Web Push key)."""
     port = settings.ws_port if gateway_port is None else gateway_port
     return {
         "ws_url": public_ws_url(settings, gateway_port=port),
@@ -25,6 +29,7 @@ async def client_config(settings: SettingsDep, gateway_port: GatewayPortDep) -> 
         "languages": ["sv", "en"],
         "default_language": settings.default_language,
         "trigger_countdown_seconds": settings.trigger_countdown_seconds,
+        "vapid_public_key": public_vapid_key(settings),
     }
 
 

@@ -67,6 +67,22 @@ OPERATION_CODES: dict[str, tuple[str, ...]] = {
     f"POST {_ALERT}/resolve": ("alert.not_active",),
     f"POST {_ALERT}/cancel": ("alert.not_active",),
     f"GET {_ALERT}/reachability": ("alert.not_drill_or_test",),
+    f"POST {_ALERT}/receipts": (
+        "receipt.device_required",
+        "receipt.not_targeted",
+        "receipt.unknown_seq",
+    ),
+    f"POST {_ALERT}/ack": (
+        "receipt.device_required",
+        "receipt.not_targeted",
+        "receipt.no_device",
+    ),
+    "PUT /api/v1/devices/self/push": (
+        "push.invalid_subscription",
+        "push.endpoint_not_allowed",
+        "push.invalid_token",
+        "push.wrong_type",
+    ),
     "GET /api/v1/presence": ("site.not_found",),
     f"POST {_SITES}": ("site.exists",),
     f"PATCH {_SITES}/{{site_id}}": ("site.exists",),

@@ -16,7 +16,15 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
-from server.realtime.signals import EventSignal, Reconnected, Signal, SignalError, decode, encode
+from server.realtime.signals import (
+    EventSignal,
+    Reconnected,
+    RollCallSignal,
+    Signal,
+    SignalError,
+    decode,
+    encode,
+)
 from server.services.sink import EventSink, NullSink
 
 if TYPE_CHECKING:
@@ -169,6 +177,9 @@ class BusSink:
 
     async def device_rebound(self, device_id: int) -> None:
         return None
+
+    async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        await self._publisher.publish(RollCallSignal(org=organization_id, alerts=alert_ids))
 
     async def __aenter__(self) -> BusSink:
         return self

@@ -109,14 +109,19 @@ class Realtime:
         self.gateway.reconnect_device(device_id)
         await self.bus.publish(RebindSignal(device_id=device_id))
 
+    async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        """Receipts or acks were committed over HTTP on this node: the same as a batch of
+        the receipt writer — roll call pushed here, and the other nodes told."""
+        await self.rollcall.alerts_changed(organization_id, alert_ids)
+        await self.bus.publish(RollCallSignal(org=organization_id, alerts=tuple(sorted(alert_ids))))
+
     async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
         """Receipts were committed here: push roll call here, and tell the other nodes."""
-        await self.rollcall.receipts_written(batch)
         by_org: dict[int, set[int]] = {}
         for update in batch:
             by_org.setdefault(update.organization_id, set()).add(update.alert_id)
         for org, alert_ids in by_org.items():
-            await self.bus.publish(RollCallSignal(org=org, alerts=tuple(sorted(alert_ids))))
+            await self.receipts_committed(org, tuple(sorted(alert_ids)))
 
     async def _presence_changed(self, organization_id: int, site_id: int) -> None:
         """Devices of the site connected here or their last connection here closed."""

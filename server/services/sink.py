@@ -37,6 +37,10 @@ class EventSink(Protocol):
     async def device_rebound(self, device_id: int) -> None:
         """A device's zone or person changed: its connections reconnect and hello anew."""
 
+    async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        """Receipts or acks of these alerts were committed outside the node's receipt writer
+        (over HTTP): their roll calls changed, here and for the other nodes' dashboards."""
+
 
 class NullSink:
     """Reacts to nothing: for tools and tests without a realtime layer or bus."""
@@ -59,10 +63,14 @@ class NullSink:
     async def device_rebound(self, device_id: int) -> None:
         return None
 
+    async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        return None
+
 
 class RecordingSink:
-    """Remembers what it was told: each kind in its own list, and every call but events in
-    `told` as (call, argument), in order — the fake for tests of services and routers.
+    """Remembers what it was told: each kind in its own list, and the calls about devices,
+    persons and sessions also in `told` as (call, argument), in order — the fake for tests
+    of services and routers.
     With `fail` set every call records and then raises it (a broken consumer)."""
 
     def __init__(self, *, fail: Exception | None = None) -> None:
@@ -73,6 +81,7 @@ class RecordingSink:
         self.closed_sessions: list[str] = []
         self.rights_changed: list[int] = []
         self.rebound_devices: list[int] = []
+        self.receipts: list[tuple[int, tuple[int, ...]]] = []
         self.fail = fail
 
     def _done(self) -> None:
@@ -106,6 +115,10 @@ class RecordingSink:
     async def device_rebound(self, device_id: int) -> None:
         self.rebound_devices.append(device_id)
         self.told.append(("device_rebound", device_id))
+        self._done()
+
+    async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        self.receipts.append((organization_id, alert_ids))
         self._done()
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import DeviceKind
 from server.errors import ServiceError
-from server.storage import audit
+from server.storage import audit, push_registrations
 from server.storage.sites import get_zone
 from server.storage.tables import ApiKey, Device, Person
 
@@ -170,7 +170,9 @@ async def update_device(
 async def revoke_device(
     session: AsyncSession, *, organization_id: int, device_id: int, actor: str, now: datetime
 ) -> Device:
-    """Revoke a device: its token stops working at once. `device.revoked` if it already is."""
+    """Revoke a device: its token stops working at once, and its push registration and
+    pending push deliveries are deleted in the same transaction. `device.revoked` if it
+    already is."""
     device = await get_device(session, organization_id=organization_id, device_id=device_id)
     await revoke_row(
         session,
@@ -181,4 +183,5 @@ async def revoke_device(
         now=now,
         details={"site_id": device.site_id, "kind": device.kind, "name": device.name},
     )
+    await push_registrations.unregister(session, device=device, actor=None, now=now)
     return device

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from push.vapid_keys import generate_private_key_pem
 from server.settings import DEFAULT_SECRET, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "pdv-alert.example.toml"
@@ -199,7 +200,8 @@ def test_example_file_loads_with_the_production_values(monkeypatch: pytest.Monke
 def test_example_file_with_every_key_uncommented_loads(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Every commented-out example value is valid for its field."""
+    """Every commented-out example value is valid for its field (the VAPID key file it names
+    is read at start-up, so a real one stands in for it)."""
     lines = []
     for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
         candidate = line.removeprefix("# ")
@@ -211,8 +213,12 @@ def test_example_file_with_every_key_uncommented_loads(
     path = write_toml(tmp_path, "\n".join(lines) + "\n")
     monkeypatch.setenv("PDV_CONFIG_FILE", str(path))
     production_values(monkeypatch)  # the example's secret is the development one
+    key_file = tmp_path / "vapid.pem"
+    key_file.write_text(generate_private_key_pem())
+    monkeypatch.setenv("PDV_VAPID_PRIVATE_KEY", str(key_file))
     settings = load_settings()
     assert settings.port == values["port"]
+    assert settings.vapid_subject == values["vapid_subject"]
 
 
 @pytest.mark.parametrize("audit_key", [DEFAULT_SECRET, "short"])

@@ -21,7 +21,7 @@ DEVICES = "/api/v1/devices"
 SELF = "/api/v1/devices/self"
 DEVICE_FIELDS = {
     "id", "name", "kind", "site_id", "zone_id", "person_id", "created_at", "revoked_at",
-    "last_seen_at", "client_version",
+    "last_seen_at", "client_version", "push",
 }  # fmt: skip
 
 
