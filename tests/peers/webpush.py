@@ -119,6 +119,7 @@ class Received:
     status: int
     hung: bool
     at: float
+    client: str  # the sender's host:port (one per connection)
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,7 @@ class WebPushPeer:
                     answer.status,
                     answer.hang,
                     self.clock(),
+                    f"{request.client.host}:{request.client.port}" if request.client else "",
                 )
             )
             self._hanging += answer.hang
@@ -379,9 +381,7 @@ class WebPushPeer:
         scheme, _, rest = authorization.partition(" ")
         if scheme.lower() != "vapid":
             raise Refusal(401, "authorization scheme must be vapid")
-        params = dict(
-            part.strip().partition("=")[::2] for part in rest.split(",") if "=" in part
-        )
+        params = dict(part.strip().partition("=")[::2] for part in rest.split(",") if "=" in part)
         if "t" not in params or "k" not in params:
             raise Refusal(401, "vapid needs t= and k=")
         try:
