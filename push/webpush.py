@@ -2,13 +2,15 @@
 
 `to_webpush_request()` is pure (no I/O): it encrypts one `PushMessage` for one browser
 subscription and returns the URL, headers and body to POST. `WebPushSender` makes the call
-over one pooled `httpx.AsyncClient` and turns the push service's answer — or a timeout or a
+over one pooled aiohttp session and turns the push service's answer — or a timeout or a
 network failure — into a typed result; it never raises for either. `to_result()` is that
 mapping, pure too.
 
 Encryption is http-ece's (`http_ece.encrypt` with a fresh ECDH key per message, as RFC 8291
-asks); the JWT is py-vapid's, cached per push-service origin by `push.vapid.VapidTokens`
-(bench/push_crypto.py measured the alternatives; bench/README.md has the table).
+asks); the JWT is py-vapid's, cached per push-service origin by `push.vapid.VapidTokens`.
+bench/push_crypto.py measured the alternatives (bench/README.md has the table): signing a JWT
+per call costs a third of the request's CPU, and httpx's connection pool costs ~10× aiohttp's
+CPU per request with 50 in flight, so the HTTP client is aiohttp.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 import http_ece
-import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from push.message import (
@@ -42,7 +45,7 @@ from push.message import (
 from push.vapid import VapidTokens, generate_vapid_key, vapid_public_key
 
 __all__ = [
-    "SubscriptionKeyError",
+    "InvalidSubscription",
     "WebPushRequest",
     "WebPushSender",
     "encode_payload",
@@ -62,10 +65,12 @@ RECORD_SIZE = 4096
 AUTH_SECRET_BYTES = 16
 REASON_CHARS = 200  # of a provider's answer kept in a result's `reason`
 DETAIL_CHARS = 1000  # of a provider's answer kept in `Rejected.detail`
+ANSWER_BYTES = 8192  # of a provider's answer read at all
 
 
-class SubscriptionKeyError(ValueError):
-    """A subscription's `p256dh` or `auth` is not what a browser sends."""
+class InvalidSubscription(ValueError):
+    """A subscription no request can go to: its endpoint is not an http(s) URL, or its
+    `p256dh` or `auth` is not what a browser sends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +86,11 @@ def b64url_decode(text: str, what: str) -> bytes:
     """Strict base64url (padding optional): anything outside the alphabet is an error."""
     stripped = text.rstrip("=")
     if not BASE64URL.fullmatch(stripped):
-        raise SubscriptionKeyError(f"{what} is not base64url")
+        raise InvalidSubscription(f"{what} is not base64url")
     try:
         return base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise SubscriptionKeyError(f"{what} is not base64url") from exc
+        raise InvalidSubscription(f"{what} is not base64url") from exc
 
 
 def subscription_keys(subscription: WebPushSubscription) -> tuple[bytes, bytes]:
@@ -94,12 +99,12 @@ def subscription_keys(subscription: WebPushSubscription) -> tuple[bytes, bytes]:
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError as exc:
-        raise SubscriptionKeyError("p256dh is not an uncompressed P-256 point") from exc
+        raise InvalidSubscription("p256dh is not an uncompressed P-256 point") from exc
     if len(point) != 65:
-        raise SubscriptionKeyError("p256dh is not an uncompressed P-256 point")
+        raise InvalidSubscription("p256dh is not an uncompressed P-256 point")
     auth = b64url_decode(subscription.auth, "auth")
     if len(auth) != AUTH_SECRET_BYTES:
-        raise SubscriptionKeyError(f"auth must be {AUTH_SECRET_BYTES} bytes, not {len(auth)}")
+        raise InvalidSubscription(f"auth must be {AUTH_SECRET_BYTES} bytes, not {len(auth)}")
     return point, auth
 
 
@@ -142,12 +147,15 @@ def to_webpush_request(
     salt: bytes | None = None,
 ) -> WebPushRequest:
     """The request that delivers `message` to `subscription` at time `now` (epoch seconds;
-    it decides whether the cached VAPID token is renewed). Raises `SubscriptionKeyError` for
-    keys a browser would not send, `ValueError` for a TTL below 1 or an invalid topic."""
+    it decides whether the cached VAPID token is renewed). Raises `InvalidSubscription` for
+    an endpoint that is not an http(s) URL or keys a browser would not send, `ValueError` for a TTL below 1 or an invalid topic."""
     if ttl_seconds < 1:
         raise ValueError("TTL must be at least 1 s: 0 lets a push service drop the message")
     if not TOPIC.fullmatch(message.topic):
         raise ValueError(f"topic {message.topic!r} is not ≤ 32 base64url characters")
+    endpoint = urlsplit(subscription.endpoint)
+    if endpoint.scheme not in ("https", "http") or not endpoint.hostname:
+        raise InvalidSubscription("the endpoint is not an http(s) URL")
     body = encrypt(encode_payload(message), subscription, sender_key=sender_key, salt=salt)
     headers = {
         "TTL": str(ttl_seconds),
@@ -218,10 +226,12 @@ def to_result(
 
 
 class WebPushSender:
-    """Sends `PushMessage`s to browser subscriptions: one pooled HTTP client, explicit
-    timeouts (`timeout` seconds each for connecting, writing, reading and waiting for a
-    pooled connection), the VAPID token cached per push-service origin. `clock` (epoch
-    seconds) is for tests. An `async with` object; `aclose()` releases the connections."""
+    """Sends `PushMessage`s to browser subscriptions over one pooled aiohttp session (made on
+    first use, inside the running loop): at most `max_connections` connections, each
+    request bounded by `timeout` seconds in all (waiting for a connection, connecting,
+    sending, reading the answer), the VAPID token cached per push-service origin. Honours
+    HTTPS_PROXY/NO_PROXY. `clock` (epoch seconds) is for tests. An `async with` object;
+    `aclose()` releases the connections."""
 
     def __init__(
         self,
@@ -235,55 +245,80 @@ class WebPushSender:
     ) -> None:
         if ttl_seconds < 1:
             raise ValueError("ttl_seconds must be at least 1")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
         self.vapid = VapidTokens(vapid_private_key, subject=vapid_subject)
         self.ttl_seconds = ttl_seconds
-        self._clock = clock
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            follow_redirects=False,
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=timeout, sock_read=timeout
         )
+        self._max_connections = max_connections
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def public_key(self) -> str:
         """The `applicationServerKey` browsers subscribe with."""
         return self.vapid.public_key
 
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeout,
+                trust_env=True,
+            )
+        return self._session
+
     async def send(self, message: PushMessage, target: Target) -> PushResult:
         """Deliver `message` to one subscription; every answer and failure is a result."""
         if not isinstance(target, WebPushSubscription):
             raise TypeError(f"WebPushSender cannot send to {type(target).__name__}")
-        now = self._clock()
         try:
             request = to_webpush_request(
-                message, target, vapid=self.vapid, ttl_seconds=self.ttl_seconds, now=now
+                message, target, vapid=self.vapid, ttl_seconds=self.ttl_seconds, now=self._clock()
             )
-        except SubscriptionKeyError as exc:
+        except InvalidSubscription as exc:
             return Rejected(reason=f"invalid subscription: {exc}", detail={"sent": False})
+        # A pooled connection the service closed just as we sent is tried once more, at
+        # once, on a fresh one (a duplicate is harmless: clients de-duplicate by seq).
+        for _ in range(2):
+            try:
+                return await self._post(request)
+            except aiohttp.ServerDisconnectedError as exc:
+                disconnected = exc
+        return Retry(reason=f"ServerDisconnectedError: {disconnected}"[:REASON_CHARS])
+
+    async def _post(self, request: WebPushRequest) -> PushResult:
+        """One attempt; lets ServerDisconnectedError through for `send` to decide."""
         try:
-            response = await self._client.post(
-                request.url, headers=dict(request.headers), content=request.body
-            )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            async with self._client().post(
+                request.url, headers=dict(request.headers), data=request.body
+            ) as response:
+                body = await response.content.read(ANSWER_BYTES)
+                return to_result(
+                    response.status,
+                    body=body,
+                    phrase=response.reason or "",
+                    retry_after=response.headers.get("Retry-After"),
+                    now=self._clock(),
+                )
+        except aiohttp.ServerDisconnectedError:
+            raise
+        except aiohttp.InvalidURL as exc:
             return Rejected(reason=f"invalid endpoint: {exc}", detail={"sent": False})
-        except httpx.TimeoutException as exc:
-            return Retry(reason=f"timeout: {type(exc).__name__}")
-        except httpx.HTTPError as exc:
+        except TimeoutError:
+            return Retry(reason="timeout")
+        except (aiohttp.ClientError, OSError) as exc:
             return Retry(reason=f"{type(exc).__name__}: {exc}"[:REASON_CHARS])
-        return to_result(
-            response.status_code,
-            body=response.content,
-            phrase=response.reason_phrase,
-            retry_after=response.headers.get("retry-after"),
-            now=self._clock(),
-        )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> WebPushSender:
+        self._client()
         return self
 
     async def __aexit__(

@@ -418,6 +418,7 @@ class WebPushPeer:
             http="h11",
             loop="asyncio",
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=60,  # push services keep connections open for long
         )
         self._server = uvicorn.Server(config)
         await self._server.serve(sockets=[self._socket])

@@ -20,7 +20,7 @@ from protocol.messages import MAX_ID
 from push.message import Delivered, Gone, PushMessage, Rejected, Retry, WebPushSubscription
 from push.vapid import VapidTokens, generate_vapid_key, vapid_public_key
 from push.webpush import (
-    SubscriptionKeyError,
+    InvalidSubscription,
     WebPushSender,
     encode_payload,
     parse_retry_after,
@@ -159,10 +159,10 @@ def test_keys_a_browser_would_not_send_are_refused(
     vapid_pem: str, message: PushMessage, p256dh: str | None, auth: str | None, problem: str
 ) -> None:
     """A p256dh that is not a P-256 point or an auth secret not 16 bytes raises
-    SubscriptionKeyError before anything is sent."""
+    InvalidSubscription before anything is sent."""
     good = browser_subscription().target
     bad = WebPushSubscription(good.endpoint, p256dh or good.p256dh, auth or good.auth)
-    with pytest.raises(SubscriptionKeyError, match=problem):
+    with pytest.raises(InvalidSubscription, match=problem):
         to_webpush_request(
             message, bad, vapid=VapidTokens(vapid_pem, subject=SUBJECT), ttl_seconds=60, now=NOW
         )
@@ -340,7 +340,7 @@ async def test_a_hanging_service_is_retried_after_the_timeout(
     async with asyncio.timeout(TIMEOUT), sender(vapid_pem, timeout=0.2) as push:
         result = await push.send(message, subscription.target)
         assert isinstance(result, Retry) and result.status is None
-        assert result.reason == "timeout: ReadTimeout"
+        assert result.reason == "timeout"
         assert [item.hung for item in webpush_peer.received] == [True]
         webpush_peer.release()
         assert await push.send(message, subscription.target) == Delivered(201)
@@ -354,7 +354,8 @@ async def test_an_unreachable_service_is_retried(vapid_pem: str, message: PushMe
     target = browser_subscription(f"http://127.0.0.1:{port}/push/1").target
     async with sender(vapid_pem, timeout=2) as push:
         result = await push.send(message, target)
-    assert isinstance(result, Retry) and result.reason.startswith("ConnectError")
+    assert isinstance(result, Retry) and result.status is None
+    assert result.reason.startswith("ClientConnectorError")
 
 
 async def test_invalid_keys_are_rejected_without_a_request(
@@ -452,3 +453,72 @@ async def test_many_messages_share_the_pooled_client(
         assert seqs == list(range(number, 200, 20))
     assert len({item.client for item in webpush_peer.received}) <= 8
     assert push.vapid.signed == 1
+
+
+class ClosingService:
+    """A push service at the TCP level that reads each request and closes the connection
+    without an answer `drops` times, then answers 201 — a keep-alive connection closed by
+    the service just as a request went out."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.requests = 0
+        self.server: asyncio.Server | None = None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.lower().split(b"\r\n")
+                if line.startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            self.requests += 1
+            if self.requests <= self.drops:
+                writer.close()
+                return
+            writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/push/1"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+async def test_a_connection_closed_by_the_service_is_tried_once_more(
+    vapid_pem: str, message: PushMessage
+) -> None:
+    """A request whose connection the service closes unanswered is sent again at once on a
+    fresh connection and delivered."""
+    service = ClosingService(drops=1)
+    async with service as endpoint, sender(vapid_pem, timeout=5) as push:
+        result = await push.send(message, browser_subscription(endpoint).target)
+    assert result == Delivered(201)
+    assert service.requests == 2
+
+
+async def test_a_service_that_keeps_closing_is_retried_later(
+    vapid_pem: str, message: PushMessage
+) -> None:
+    """Only one immediate second try: a service that closes again yields Retry."""
+    service = ClosingService(drops=5)
+    async with service as endpoint, sender(vapid_pem, timeout=5) as push:
+        result = await push.send(message, browser_subscription(endpoint).target)
+    assert isinstance(result, Retry) and result.reason.startswith("ServerDisconnectedError")
+    assert service.requests == 2
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://push.example/1", "https:///no-host"])
+async def test_an_endpoint_that_is_not_an_http_url_is_rejected(
+    vapid_pem: str, message: PushMessage, endpoint: str
+) -> None:
+    """An endpoint no HTTP request can go to is Rejected (retrying cannot help)."""
+    async with sender(vapid_pem) as push:
+        result = await push.send(message, browser_subscription(endpoint).target)
+    assert isinstance(result, Rejected) and "endpoint" in result.reason
+    assert result.detail == {"sent": False}
