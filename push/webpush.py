@@ -229,8 +229,9 @@ class WebPushSender:
     """Sends `PushMessage`s to browser subscriptions over one pooled aiohttp session (made on
     first use, inside the running loop): at most `max_connections` connections, each
     request bounded by `timeout` seconds in all (waiting for a connection, connecting,
-    sending, reading the answer), the VAPID token cached per push-service origin. Honours
-    HTTPS_PROXY/NO_PROXY. `clock` (epoch seconds) is for tests. An `async with` object;
+    sending, reading the answer), the VAPID token cached per push-service origin. No proxy
+    (aiohttp's `trust_env` reads ~/.netrc on every request). `clock` (epoch seconds) is for
+    tests. An `async with` object;
     `aclose()` releases the connections."""
 
     def __init__(
@@ -249,9 +250,7 @@ class WebPushSender:
             raise ValueError("timeout must be positive")
         self.vapid = VapidTokens(vapid_private_key, subject=vapid_subject)
         self.ttl_seconds = ttl_seconds
-        self._timeout = aiohttp.ClientTimeout(
-            total=timeout, sock_connect=timeout, sock_read=timeout
-        )
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
@@ -266,7 +265,6 @@ class WebPushSender:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=self._timeout,
-                trust_env=True,
             )
         return self._session
 
