@@ -148,7 +148,8 @@ def to_webpush_request(
 ) -> WebPushRequest:
     """The request that delivers `message` to `subscription` at time `now` (epoch seconds;
     it decides whether the cached VAPID token is renewed). Raises `InvalidSubscription` for
-    an endpoint that is not an http(s) URL or keys a browser would not send, `ValueError` for a TTL below 1 or an invalid topic."""
+    an endpoint that is not an http(s) URL or keys a browser would not send, `ValueError`
+    for a TTL below 1 or an invalid topic."""
     if ttl_seconds < 1:
         raise ValueError("TTL must be at least 1 s: 0 lets a push service drop the message")
     if not TOPIC.fullmatch(message.topic):
