@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from push.vapid_keys import VapidKeyError, load_private_key
+from push.vapid import VapidKeyError, load_vapid_key
 from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
 from server.core.push_registrations import parse_origin_rule
 
@@ -182,7 +182,7 @@ def read_vapid_key(value: str) -> str:
                 f"PDV_VAPID_PRIVATE_KEY: cannot read the key file {text}: {exc}"
             ) from None
     try:
-        load_private_key(text)
+        load_vapid_key(text)
     except VapidKeyError as exc:
         raise ValueError(f"PDV_VAPID_PRIVATE_KEY: {exc}") from None
     return text

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from push.vapid_keys import generate_private_key_pem, public_key
+from push.vapid import generate_vapid_key, vapid_public_key
 from server.settings import Settings
 
 DEMO_KEY_NAME = "vapid-demo.pem"
@@ -35,13 +35,13 @@ def public_vapid_key(settings: Settings) -> str | None:
 
 @lru_cache(maxsize=4)
 def _public_key(pem: str) -> str:
-    return public_key(pem)
+    return vapid_public_key(pem)
 
 
 def write_key_file(path: Path) -> tuple[str, Path]:
     """Write a new P-256 private key (PEM, mode 0600) to `path`, which must not exist; its
     public key (base64url) and the file's absolute path are returned."""
-    pem = generate_private_key_pem()
+    pem = generate_vapid_key()
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -49,7 +49,7 @@ def write_key_file(path: Path) -> tuple[str, Path]:
         raise KeyFileExists(str(path)) from None
     with os.fdopen(descriptor, "w", encoding="ascii") as file:
         file.write(pem)
-    return public_key(pem), path.resolve()
+    return vapid_public_key(pem), path.resolve()
 
 
 def demo_key_path(settings: Settings) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from push.vapid_keys import generate_private_key_pem
+from push.vapid import generate_vapid_key
 from server.settings import DEFAULT_SECRET, Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "pdv-alert.example.toml"
@@ -214,7 +214,7 @@ def test_example_file_with_every_key_uncommented_loads(
     monkeypatch.setenv("PDV_CONFIG_FILE", str(path))
     production_values(monkeypatch)  # the example's secret is the development one
     key_file = tmp_path / "vapid.pem"
-    key_file.write_text(generate_private_key_pem())
+    key_file.write_text(generate_vapid_key())
     monkeypatch.setenv("PDV_VAPID_PRIVATE_KEY", str(key_file))
     settings = load_settings()
     assert settings.port == values["port"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from push.vapid_keys import generate_private_key_pem, public_key
+from push.vapid import generate_vapid_key, vapid_public_key
 from server.app import create_app
 from server.cli import main
 from server.settings import PUBLIC_PUSH_SERVICES, Settings
@@ -42,7 +42,7 @@ def settings(**values: object) -> Settings:
 
 def test_the_key_may_be_pem_text_or_a_file_read_once(tmp_path: Path) -> None:
     """PEM text is kept; a path is read at start-up and the setting holds its PEM."""
-    pem = generate_private_key_pem()
+    pem = generate_vapid_key()
     assert settings(vapid_private_key=pem, vapid_subject=SUBJECT).vapid_private_key == pem
     path = tmp_path / "vapid.pem"
     path.write_text(pem)
@@ -58,7 +58,7 @@ def test_an_unreadable_or_invalid_key_stops_the_start_up(tmp_path: Path) -> None
         settings(vapid_private_key=str(tmp_path / "missing.pem"), vapid_subject=SUBJECT)
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
-    with pytest.raises(ValidationError, match="PDV_VAPID_PRIVATE_KEY: not an unencrypted PEM"):
+    with pytest.raises(ValidationError, match="PDV_VAPID_PRIVATE_KEY: not a PEM private key"):
         settings(vapid_private_key=str(garbage), vapid_subject=SUBJECT)
 
 
@@ -66,8 +66,8 @@ def test_an_unreadable_or_invalid_key_stops_the_start_up(tmp_path: Path) -> None
 def test_a_key_needs_a_mailto_or_https_subject(subject: str) -> None:
     """With a key set, the subject must be mailto: or https:."""
     with pytest.raises(ValidationError, match="PDV_VAPID_SUBJECT"):
-        settings(vapid_private_key=generate_private_key_pem(), vapid_subject=subject)
-    settings(vapid_private_key=generate_private_key_pem(), vapid_subject="https://koping.example")
+        settings(vapid_private_key=generate_vapid_key(), vapid_subject=subject)
+    settings(vapid_private_key=generate_vapid_key(), vapid_subject="https://koping.example")
 
 
 def test_push_origins_come_from_a_json_list_in_the_environment(
@@ -110,9 +110,9 @@ async def _config(values: Settings, database: Database) -> dict[str, object]:
 async def test_config_tells_browsers_the_public_key(sqlite_database: Database) -> None:
     """vapid_public_key is the key's uncompressed point in base64url, null without a key."""
     assert (await _config(settings(), sqlite_database))["vapid_public_key"] is None
-    pem = generate_private_key_pem()
+    pem = generate_vapid_key()
     body = await _config(settings(vapid_private_key=pem, vapid_subject=SUBJECT), sqlite_database)
-    assert body["vapid_public_key"] == public_key(pem)
+    assert body["vapid_public_key"] == vapid_public_key(pem)
     assert len(str(body["vapid_public_key"])) == 87
 
 
@@ -126,7 +126,7 @@ def test_vapid_keys_writes_a_private_key_file_and_prints_the_public_key(
     out = capsys.readouterr().out
     pem = path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert public_key(pem) in out and str(path) in out
+    assert vapid_public_key(pem) in out and str(path) in out
     assert main(["vapid-keys", "--out", str(path)]) == 1
     assert "skrivs inte över" in capsys.readouterr().err
     assert path.read_text() == pem
@@ -148,7 +148,7 @@ def test_the_demo_writes_its_key_next_to_the_database_and_serve_uses_it(
     assert key_file.read_text() == pem
     served = with_demo_key(Settings(database_url=url))
     assert served.vapid_private_key == pem and served.vapid_subject == DEMO_SUBJECT
-    configured = generate_private_key_pem()
+    configured = generate_vapid_key()
     own = Settings(database_url=url, vapid_private_key=configured, vapid_subject=SUBJECT)
     assert with_demo_key(own).vapid_private_key == configured
     production = Settings(database_url=url, **PRODUCTION)  # type: ignore[arg-type]
@@ -159,7 +159,7 @@ def test_the_demo_writes_no_key_when_one_is_configured(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A configured key is used as it is: no demo key file appears."""
-    monkeypatch.setenv("PDV_VAPID_PRIVATE_KEY", generate_private_key_pem())
+    monkeypatch.setenv("PDV_VAPID_PRIVATE_KEY", generate_vapid_key())
     monkeypatch.setenv("PDV_VAPID_SUBJECT", SUBJECT)
     url = f"sqlite+aiosqlite:///{tmp_path / 'pdv.db'}"
     assert main(["--database-url", url, "demo"]) == 0
