@@ -10,7 +10,7 @@ log by seq from a durable cursor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,15 @@ class EventSink(Protocol):
         """A device's zone or person changed: its connections reconnect and hello anew."""
 
 
+class PushStateSink(Protocol):
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
+        """Pushes of these alerts to devices of these sites changed state (recorded and
+        committed by the dispatcher): roll calls and presence are recomputed on every node.
+        The node's `Realtime` is one; `NullSink` ignores it."""
+
+
 class NullSink:
     """Reacts to nothing: for tools and tests without a realtime layer or bus."""
 
@@ -57,6 +66,11 @@ class NullSink:
         return None
 
     async def device_rebound(self, device_id: int) -> None:
+        return None
+
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
         return None
 
 

@@ -203,9 +203,7 @@ roll_calls = st.builds(
     not_answered_count=counts,
     push=push_counts,
 )
-presences = st.builds(
-    Presence, site_id=ids, reachable=counts, unreachable=counts, push=push_counts
-)
+presences = st.builds(Presence, site_id=ids, reachable=counts, unreachable=counts, push=push_counts)
 pongs = st.builds(Pong, ts=st.none() | timestamps)
 errors = st.builds(Error, code=line(40), message=note(200))
 server_messages = st.one_of(welcomes, alert_events, pongs, errors, roll_calls, presences)
