@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from protocol.codec import decode_server
+from protocol.messages import RollCall
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.credentials import token_hash
@@ -407,6 +410,10 @@ async def test_a_school_with_people_and_no_devices_reads_all_not_reached(
     ]
     assert body["not_reached"][0]["person_id"] == world.persons["anna"]
     assert body["not_reached"][0]["site_ids"] == [world.sites["Ullvi"]]
+    # one parser reads both: the frame decoder reads the HTTP answer (its lists ignored)
+    message = decode_server(json.dumps({"type": "rollcall", **body}))
+    assert isinstance(message, RollCall) and message.totals.no_device == 4
+    assert message.sites[world.sites["Ullvi"]].zones["none"].totals.not_reached == 4
 
 
 async def test_push_states_show_per_device_and_a_delivered_push_reaches(
