@@ -66,6 +66,7 @@ from protocol.messages import (
     Ping,
     Pong,
     Presence,
+    PushCounts,
     ReceiptMsg,
     RollCall,
     RollCallCounts,
@@ -148,6 +149,17 @@ def _counts_dict(c: RollCallCounts) -> dict[str, Any]:
         "targeted": c.targeted,
         "delivered": c.delivered,
         "acked": c.acked,
+        "no_device": c.no_device,
+    }
+
+
+def _push_counts_dict(c: PushCounts) -> dict[str, Any]:
+    return {
+        "queued": c.queued,
+        "sent": c.sent,
+        "delivered": c.delivered,
+        "receipted": c.receipted,
+        "failed": c.failed,
     }
 
 
@@ -240,6 +252,7 @@ def _site_dict(s: SiteRollCall) -> dict[str, Any]:
         "name": s.name,
         "totals": _counts_dict(s.totals),
         "zones": {zone: _zone_dict(z) for zone, z in s.zones.items()},
+        "push": _push_counts_dict(s.push),
     }
 
 
@@ -253,6 +266,7 @@ def _rollcall_dict(m: RollCall) -> dict[str, Any]:
         "need_help": [_need_help_dict(n) for n in m.need_help],
         "not_reached_count": m.not_reached_count,
         "not_answered_count": m.not_answered_count,
+        "push": _push_counts_dict(m.push),
     }
 
 
@@ -262,6 +276,7 @@ def _presence_dict(m: Presence) -> dict[str, Any]:
         "site_id": m.site_id,
         "reachable": m.reachable,
         "unreachable": m.unreachable,
+        "push": _push_counts_dict(m.push),
     }
 
 
@@ -281,6 +296,7 @@ _TO_DICT: dict[type, Callable[[Any], dict[str, Any]]] = {
     ClientInfo: _client_info_dict,
     DeviceInfo: _device_dict,
     RollCallCounts: _counts_dict,
+    PushCounts: _push_counts_dict,
     SiteRollCall: _site_dict,
     ZoneRollCall: _zone_dict,
     NeedHelp: _need_help_dict,
@@ -293,6 +309,7 @@ Document = (
     | ClientInfo
     | DeviceInfo
     | RollCallCounts
+    | PushCounts
     | NeedHelp
     | SiteRollCall
     | ZoneRollCall
@@ -559,6 +576,17 @@ def _counts(obj: dict[str, Any], where: str) -> RollCallCounts:
         targeted=integer(obj, "targeted", where),
         delivered=integer(obj, "delivered", where),
         acked=integer(obj, "acked", where),
+        no_device=integer(obj, "no_device", where),
+    )
+
+
+def _push_counts(obj: dict[str, Any], where: str) -> PushCounts:
+    return PushCounts(
+        queued=integer(obj, "queued", where),
+        sent=integer(obj, "sent", where),
+        delivered=integer(obj, "delivered", where),
+        receipted=integer(obj, "receipted", where),
+        failed=integer(obj, "failed", where),
     )
 
 
@@ -598,6 +626,7 @@ def _site(obj: dict[str, Any], where: str) -> SiteRollCall:
         name=string(obj, "name", where),
         totals=_counts(subobject(obj, "totals", where), f"{where}.totals"),
         zones=_zones(obj, where),
+        push=_push_counts(subobject(obj, "push", where), f"{where}.push"),
     )
 
 
@@ -629,6 +658,7 @@ def _rollcall(obj: dict[str, Any]) -> RollCall:
         need_help=[_need_help(item, w) for w, item in _items(obj, "need_help", where)],
         not_reached_count=integer(obj, "not_reached_count", where),
         not_answered_count=integer(obj, "not_answered_count", where),
+        push=_push_counts(subobject(obj, "push", where), f"{where}.push"),
     )
 
 
@@ -637,6 +667,7 @@ def _presence(obj: dict[str, Any]) -> Presence:
         site_id=ident(obj, "site_id", "presence"),
         reachable=integer(obj, "reachable", "presence"),
         unreachable=integer(obj, "unreachable", "presence"),
+        push=_push_counts(subobject(obj, "push", "presence"), "presence.push"),
     )
 
 

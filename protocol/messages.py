@@ -102,7 +102,9 @@ class RollCallCounts:
     (with the best status of their devices) or a device without a person. `expected` ≥
     `reached` ≥ `displayed` ≥ `answered` = `safe` + `need_help` + `not_on_site`;
     `not_reached` = `expected` - `reached`. `targeted`, `delivered` and `acked` are the
-    protocol's original names for `expected`, `reached` and `answered` (the same numbers)."""
+    protocol's original names for `expected`, `reached` and `answered` (the same numbers).
+    `no_device` ≤ `not_reached`: the persons not reached because no device of theirs receives
+    the alert (they hold a role at the site but have enrolled none there)."""
 
     expected: int
     reached: int
@@ -115,6 +117,19 @@ class RollCallCounts:
     targeted: int
     delivered: int
     acked: int
+    no_device: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushCounts:
+    """How many devices' latest push stands at each `PushState` (devices that were never
+    pushed are in none of them)."""
+
+    queued: int
+    sent: int
+    delivered: int
+    receipted: int
+    failed: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,6 +258,7 @@ class SiteRollCall:
     name: str
     totals: RollCallCounts
     zones: dict[str, ZoneRollCall]
+    push: PushCounts  # the site's devices by the state of their latest push of the alert
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,16 +276,20 @@ class RollCall:
     need_help: list[NeedHelp]
     not_reached_count: int
     not_answered_count: int
+    push: PushCounts  # the devices of `sites` by the state of their latest push of the alert
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Presence:
-    """Dashboards: how many of a site's devices are connected right now and how many not."""
+    """Dashboards: how many of a site's devices are reachable right now (a live connection,
+    or a push registration whose latest push got through) and how many not, and the site's
+    devices by the state of their latest push."""
 
     TYPE: ClassVar[str] = "presence"
     site_id: int
     reachable: int
     unreachable: int
+    push: PushCounts
 
 
 ClientMessage = Hello | ReceiptMsg | Ack | Ping

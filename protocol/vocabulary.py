@@ -47,6 +47,19 @@ class ReceiptState(StrEnum):
     DISPLAYED = "displayed"
 
 
+class PushState(StrEnum):
+    """Where a device's latest push of an alert stands, as dashboards see it: waiting to be
+    sent (`queued`), handed to the push service awaiting its answer
+    (`sent`), accepted by the push service for the device (`delivered`), confirmed by the
+    device itself (`receipted`), or given up (`failed`, with the provider's reason)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    RECEIPTED = "receipted"
+    FAILED = "failed"
+
+
 class DeviceKind(StrEnum):
     DESKTOP = "desktop"
     WEB = "web"

@@ -23,6 +23,8 @@ from server.storage.tables import (
     LoginSession,
     Organization,
     Person,
+    PushDelivery,
+    PushRegistration,
     RoleAssignment,
     Site,
 )
@@ -176,6 +178,55 @@ async def api_key(world: World, key: str, *, site: str) -> int:
         await session.commit()
         world.tokens[key] = token
         return row.id
+
+
+async def push_registration(world: World, device_key: str, *, type: str = "webpush") -> None:
+    """A push registration for the device (made-up keys: nothing is sent in these tests)."""
+    async with world.database.session() as session:
+        session.add(
+            PushRegistration(
+                device_id=world.devices[device_key],
+                organization_id=world.organization_id,
+                type=type,
+                endpoint="https://fcm.googleapis.com/fcm/send/test" if type == "webpush" else "",
+                p256dh="B" * 87 if type == "webpush" else "",
+                auth="A" * 22 if type == "webpush" else "",
+                token="ab" * 32 if type == "apns" else "",
+                environment="sandbox" if type == "apns" else "",
+                since=utcnow(),
+            )
+        )
+        await session.commit()
+
+
+async def push_delivery(
+    world: World,
+    device_key: str,
+    *,
+    alert_id: int,
+    seq: int,
+    state: str,
+    last_result: str = "",
+    attempts: int = 1,
+) -> None:
+    """A row of the push outbox as the dispatcher would leave it."""
+    now = utcnow()
+    async with world.database.session() as session:
+        session.add(
+            PushDelivery(
+                organization_id=world.organization_id,
+                alert_id=alert_id,
+                device_id=world.devices[device_key],
+                seq=seq,
+                state=state,
+                attempts=attempts,
+                next_attempt_at=now if state in ("queued", "sent") else None,
+                last_attempt_at=now if attempts else None,
+                last_result=last_result,
+                created_at=now,
+            )
+        )
+        await session.commit()
 
 
 def bearer(world: World, key: str) -> dict[str, str]:

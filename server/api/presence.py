@@ -3,13 +3,17 @@
     GET /presence?site_id=   VIEW_ROLLCALL or MANAGE_DEVICES on the sites
         → {"at", "stale_after_s",
            "sites": [{"site_id", "name", "reachable": n, "unreachable": n,
+                      "push": {"queued", "sent", "delivered", "receipted", "failed"},
                       "devices": [{"id", "name", "kind", "zone_id", "person_id",
-                                   "last_seen_at", "reachable"}]}]}
+                                   "last_seen_at", "reachable", "connected",
+                                   "push": {"type", "state", "reason", "alert_id",
+                                            "seq", "attempts", "at"} | null}]}]}
 
 Without `site_id`: every site where the caller may look, by id; devices reachable first,
-then by name. A device is reachable when it is not revoked and some node saw it connected
-within 2.5 heartbeats. Errors: `site.not_found` (unknown or another organization's site),
-`auth.forbidden` (no such right on the site, or on any site).
+then by name. A device is reachable when it is not revoked and either some node saw it
+connected within 2.5 heartbeats (`connected`), or it has a push registration and its latest
+push got through (server/core/delivery.py). Errors: `site.not_found` (unknown or another
+organization's site), `auth.forbidden` (no such right on the site, or on any site).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from protocol.codec import to_dict
+from protocol.vocabulary import PushState
 from server.api.base import QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
 from server.clock import utcnow
@@ -26,6 +32,28 @@ from server.services import presence
 from server.storage.presence import stale_after as stale_after_of
 
 router = APIRouter(tags=["presence"])
+
+
+class DevicePush(BaseModel):
+    """A device's push registration and its latest push, of any alert."""
+
+    type: str | None = Field(description="webpush | apns; null: no registration (any more)")
+    state: PushState | None = Field(description="the latest push's state; null: never pushed")
+    reason: str | None = Field(description="the provider's latest answer, or why it failed")
+    alert_id: int | None
+    seq: int | None
+    attempts: int
+    at: datetime | None = Field(description="the latest push's last attempt, else its queuing")
+
+
+class PushStateCounts(BaseModel):
+    """How many devices' latest push stands at each state."""
+
+    queued: int
+    sent: int
+    delivered: int
+    receipted: int
+    failed: int
 
 
 class DevicePresence(BaseModel):
@@ -36,6 +64,8 @@ class DevicePresence(BaseModel):
     person_id: int | None
     last_seen_at: datetime | None
     reachable: bool
+    connected: bool = Field(description="a live connection now")
+    push: DevicePush | None
 
 
 class SitePresence(BaseModel):
@@ -43,6 +73,7 @@ class SitePresence(BaseModel):
     name: str
     reachable: int
     unreachable: int
+    push: PushStateCounts
     devices: list[DevicePresence]
 
 
@@ -74,6 +105,7 @@ async def get_presence(
                 name=site.name,
                 reachable=len(site.reachable),
                 unreachable=len(site.unreachable),
+                push=PushStateCounts(**to_dict(site.push)),
                 devices=[
                     *(DevicePresence(**device, reachable=True) for device in site.reachable),
                     *(DevicePresence(**device, reachable=False) for device in site.unreachable),

@@ -12,8 +12,11 @@
         → {"alert_id", "mode", "created_at", "at", "totals", "latency_ms",
            "sites": {"<site_id>": {"name", "totals", "latency_ms", "devices": […]}}}
 
-Only the sites where the caller may view the roll call are included. The documents are
-described in `server.core.rollcall`; `server.services.rollcall` checks who may see them.
+Only the sites where the caller may view the roll call are included. Everyone with a role
+at those sites is expected (a person without a device is not reached, `reason:
+"no_device"`), and each device shows the state of its latest push (`push`). The documents
+are described in `server.core.rollcall` and `server.core.delivery`;
+`server.services.rollcall` checks who may see them.
 Errors: `alert.not_found` (unknown, another organization's, or an alert the caller doesn't
 receive), `auth.forbidden` (receives it but may not view its roll call),
 `alert.not_drill_or_test` (reachability of an actual alert).

@@ -1,12 +1,19 @@
 """The roll call of one alert, and the reachability report of a drill or test: pure
 functions over plain rows.
 
-Who is expected: every device of the alert's sites that is not revoked. A device revoked (or
-moved to another site) after it receipted the alert still counts where it receipted: an
-answer, above all "need help", is never dropped. A device bound to a person counts for that
-person; a device without one (a shared classroom PC) is an entry of its own.
+Who is expected: every device of the alert's sites that is not revoked, and every person
+with a role at one of those sites (`PersonRow`; the caller leaves out persons whose device
+counts on another of the alert's sites). A device revoked (or moved to another site) after
+it receipted the alert still counts where it receipted: an answer, above all "need help",
+is never dropped. A device bound to a person counts for that person; a device without one (a
+shared classroom PC) is an entry of its own. A person none of whose devices counts is "not
+reached — no device": counted at each of their role's sites (zone "none"), listed with
+`"reason": "no_device"`.
 
-A device's status comes from its receipt; a person's is the highest of their devices':
+A device's status comes from its receipt, and for a device with a push registration also
+from its pushes of the alert (server/core/delivery.py): a push that got through makes it
+`delivered` even without a receipt or a live connection. A person's status is the highest
+of their devices':
 
     need_help > safe > not_on_site > displayed > delivered > not_reached
 
@@ -18,6 +25,10 @@ Counts (the same shape for the whole alert, a site and a zone), each over entrie
     safe, need_help, not_on_site                   the answers
     targeted, delivered, acked                     the protocol's names (protocol.messages.
                                                    RollCallCounts) for expected, reached, answered
+    no_device    persons not reached because none of their devices counts (⊆ not_reached)
+
+The message also counts devices (not entries) by the state of their latest push of the
+alert (`push`: queued, sent, delivered, receipted, failed), in total and per site.
 
 A site's or zone's counts aggregate only the devices there, so a person with devices at two
 sites counts once in each site and once in the totals.
@@ -30,14 +41,19 @@ name. Its `document()` is what GET /api/v1/alerts/{id}/rollcall answers: the mes
     {"alert_id", "at",
      "totals": counts,
      "sites": {"<site_id>": {"name", "totals": counts,
-                             "zones": {"<zone_id>" | "none": {"name", "totals": counts}}}},
+                             "zones": {"<zone_id>" | "none": {"name", "totals": counts}},
+                             "push": push_counts}},
      "need_help":    [{"person_id", "person", "device_id", "device", "kind", "site_id",
                        "zone_id", "note", "location", "at"}]          oldest answer first
      "not_reached_count", "not_answered_count",
+     "push": push_counts,
      "not_reached":  [entry]   reached by none of their devices     by name (HTTP only)
      "not_answered": [entry]]  reached, but no answer yet           by name (HTTP only)
-    entry = {"person_id", "name", "status", "site_ids",
-             "devices": [{"id", "name", "kind", "site_id", "zone_id", "status"}]}
+    entry = {"person_id", "name", "status", "reason", "site_ids",
+             "devices": [{"id", "name", "kind", "site_id", "zone_id", "status", "push"}]}
+    reason = "no_device" (no device of theirs counts: `devices` is empty)
+           | "not_delivered" (not reached on any of their devices) | null (reached)
+    push   = the device's push object (server/core/delivery.py), or null
 
 `unchanged()` tells whether a new message says nothing new (only `at` moved).
 """
@@ -51,10 +67,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protocol.codec import to_dict
-from protocol.messages import NeedHelp, RollCall, RollCallCounts, SiteRollCall, ZoneRollCall
+from protocol.messages import (
+    NeedHelp,
+    PushCounts,
+    RollCall,
+    RollCallCounts,
+    SiteRollCall,
+    ZoneRollCall,
+)
 from protocol.vocabulary import DeviceKind, Response
+from server.core import delivery
+from server.core.delivery import PushRow
 
 NOT_REACHED = "not_reached"
+NO_DEVICE = "no_device"  # a person none of whose devices counts: not reached, and why
+NOT_DELIVERED = "not_delivered"  # the reason of an entry with devices, none reached
 DELIVERED = "delivered"
 DISPLAYED = "displayed"
 # Lowest to highest priority: a person's status is the highest of their devices'.
@@ -86,6 +113,16 @@ class DeviceRow:
     person_id: int | None = None
     person_name: str | None = None
     revoked: bool = False
+    push: str | None = None  # the push registration's type (webpush, apns), None: none
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """An active person with a role at some of the alert's sites (`site_ids`)."""
+
+    id: int
+    name: str
+    site_ids: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -111,6 +148,7 @@ class _Placed:
     zone_id: int | None
     status: str
     receipt: ReceiptRow | None
+    push: PushRow | None = None
 
     @property
     def entry(self) -> tuple[str, int]:
@@ -119,27 +157,32 @@ class _Placed:
         return ("device", self.device.id)
 
 
-def device_status(receipt: ReceiptRow | None) -> str:
-    """A device's status from its receipt (None: not reached)."""
-    if receipt is None:
-        return NOT_REACHED
-    if receipt.acked_at is not None and receipt.response in ANSWERS:
-        return receipt.response
-    if receipt.displayed_at is not None:
-        return DISPLAYED
-    if receipt.delivered_at is not None:
-        return DELIVERED
-    return NOT_REACHED
+def device_status(receipt: ReceiptRow | None, *, pushed: bool = False) -> str:
+    """A device's status from its receipt (None: none), or `delivered` when it has no
+    receipt beyond that but a push got the alert to it (`pushed`, see core.delivery)."""
+    if receipt is not None:
+        if receipt.acked_at is not None and receipt.response in ANSWERS:
+            return receipt.response
+        if receipt.displayed_at is not None:
+            return DISPLAYED
+        if receipt.delivered_at is not None:
+            return DELIVERED
+    return DELIVERED if pushed else NOT_REACHED
 
 
 def _place(
-    site_ids: Collection[int], devices: Iterable[DeviceRow], receipts: Iterable[ReceiptRow]
+    site_ids: Collection[int],
+    devices: Iterable[DeviceRow],
+    receipts: Iterable[ReceiptRow],
+    pushes: Iterable[PushRow],
 ) -> list[_Placed]:
     """The devices that count on `site_ids`, each with where it counts and its status."""
     by_device = {receipt.device_id: receipt for receipt in receipts}
+    push_of = {push.device_id: push for push in pushes}
     placed = []
     for device in devices:
         receipt = by_device.get(device.id)
+        push = push_of.get(device.id)
         site_id, zone_id = device.site_id, device.zone_id
         if receipt is None:
             if device.revoked:
@@ -148,8 +191,22 @@ def _place(
             site_id, zone_id = receipt.site_id, None  # revoked or moved since it receipted
         if site_id not in site_ids:
             continue
-        placed.append(_Placed(device, site_id, zone_id, device_status(receipt), receipt))
+        pushed = delivery.reached(registered=device.push is not None, push=push)
+        status = device_status(receipt, pushed=pushed)
+        placed.append(_Placed(device, site_id, zone_id, status, receipt, push))
     return placed
+
+
+def _absent(
+    site_ids: Collection[int], persons: Iterable[PersonRow], placed: Iterable[_Placed]
+) -> dict[int, PersonRow]:
+    """The persons with a role at `site_ids` none of whose devices counts there, by id."""
+    present = {item.device.person_id for item in placed}
+    return {
+        person.id: person
+        for person in persons
+        if person.id not in present and not person.site_ids.isdisjoint(site_ids)
+    }
 
 
 def _statuses(placed: Iterable[_Placed]) -> dict[tuple[str, int], str]:
@@ -163,18 +220,20 @@ def _statuses(placed: Iterable[_Placed]) -> dict[tuple[str, int], str]:
 
 
 def counts(statuses: Iterable[str]) -> RollCallCounts:
-    """The counts of a set of entry statuses (see the module docstring)."""
-    tally = dict.fromkeys(STATUSES, 0)
+    """The counts of a set of entry statuses (see the module docstring); `NO_DEVICE` is the
+    status of a person none of whose devices counts."""
+    tally = dict.fromkeys((NO_DEVICE, *STATUSES), 0)
     for status in statuses:
         tally[status] += 1
     expected = sum(tally.values())
     answered = sum(tally[answer] for answer in ANSWERS)
-    reached = expected - tally[NOT_REACHED]
+    not_reached = tally[NOT_REACHED] + tally[NO_DEVICE]
     displayed = answered + tally[DISPLAYED]
+    reached = expected - not_reached
     return RollCallCounts(
         expected=expected,
         reached=reached,
-        not_reached=tally[NOT_REACHED],
+        not_reached=not_reached,
         displayed=displayed,
         answered=answered,
         safe=tally[Response.SAFE.value],
@@ -183,6 +242,7 @@ def counts(statuses: Iterable[str]) -> RollCallCounts:
         targeted=expected,
         delivered=reached,
         acked=answered,
+        no_device=tally[NO_DEVICE],
     )
 
 
@@ -196,6 +256,7 @@ def _entry(status: str, items: Sequence[_Placed]) -> dict[str, Any]:
         "person_id": first.person_id,
         "name": first.person_name if first.person_id is not None else first.name,
         "status": status,
+        "reason": NOT_DELIVERED if status == NOT_REACHED else None,
         "site_ids": sorted({item.site_id for item in items}),
         "devices": [
             {
@@ -205,9 +266,21 @@ def _entry(status: str, items: Sequence[_Placed]) -> dict[str, Any]:
                 "site_id": item.site_id,
                 "zone_id": item.zone_id,
                 "status": item.status,
+                "push": delivery.document(registration=item.device.push, push=item.push),
             }
             for item in sorted(items, key=lambda item: item.device.id)
         ],
+    }
+
+
+def _no_device_entry(person: PersonRow, site_ids: Collection[int]) -> dict[str, Any]:
+    return {
+        "person_id": person.id,
+        "name": person.name,
+        "status": NOT_REACHED,
+        "reason": NO_DEVICE,
+        "site_ids": sorted(person.site_ids.intersection(site_ids)),
+        "devices": [],
     }
 
 
@@ -236,8 +309,11 @@ def _acked(item: _Placed) -> datetime:
     return acked or _EPOCH
 
 
-def _name_key(entry: Mapping[str, Any]) -> tuple[str, int]:
-    return ((entry["name"] or "").casefold(), entry["devices"][0]["id"])
+def _name_key(entry: Mapping[str, Any]) -> tuple[str, int, int]:
+    devices = entry["devices"]
+    if devices:
+        return ((entry["name"] or "").casefold(), 0, devices[0]["id"])
+    return ((entry["name"] or "").casefold(), 1, entry["person_id"])
 
 
 @dataclass(frozen=True)
@@ -258,21 +334,37 @@ class RollCallReport:
         return body
 
 
-def _site(name: str, items: Sequence[_Placed], zone_names: Mapping[int, str]) -> SiteRollCall:
+def _with_absent(items: Iterable[_Placed], absent: int) -> list[str]:
+    """The entry statuses of `items`, plus `absent` persons without a device."""
+    return [*_statuses(items).values(), *[NO_DEVICE] * absent]
+
+
+def _site(
+    name: str, items: Sequence[_Placed], absent: int, zone_names: Mapping[int, str]
+) -> SiteRollCall:
+    """One site's roll call: its placed devices, and `absent` persons without a device
+    there (who count in the zone "none")."""
     by_zone: dict[int | None, list[_Placed]] = {}
     for item in items:
         by_zone.setdefault(item.zone_id, []).append(item)
+    if absent:
+        by_zone.setdefault(None, [])
     return SiteRollCall(
         name=name,
-        totals=counts(_statuses(items).values()),
+        totals=counts(_with_absent(items, absent)),
         zones={
             (NO_ZONE if zone_id is None else str(zone_id)): ZoneRollCall(
                 name=None if zone_id is None else zone_names.get(zone_id),
-                totals=counts(_statuses(in_zone).values()),
+                totals=counts(_with_absent(in_zone, absent if zone_id is None else 0)),
             )
             for zone_id, in_zone in sorted(by_zone.items(), key=lambda pair: pair[0] or 0)
         },
+        push=_push_counts(items),
     )
+
+
+def _push_counts(items: Iterable[_Placed]) -> PushCounts:
+    return delivery.counts(item.push for item in items)
 
 
 def _entries(
@@ -293,16 +385,24 @@ def compute(
     receipts: Iterable[ReceiptRow],
     at: datetime,
     zones: Mapping[int, str] | None = None,
+    persons: Iterable[PersonRow] = (),
+    pushes: Iterable[PushRow] = (),
 ) -> RollCallReport:
     """The roll call over `sites` (site id → name; only these are counted). `zones` maps
-    zone ids to names."""
+    zone ids to names; `persons` are those with a role at the alert's sites; `pushes` the
+    latest push of the alert per device."""
     zone_names = zones or {}
-    placed = _place(sites, devices, receipts)
+    placed = _place(sites, devices, receipts, pushes)
+    absent = _absent(sites, persons, placed)
     entries: dict[tuple[str, int], list[_Placed]] = {}
     by_site: dict[int, list[_Placed]] = {site_id: [] for site_id in sites}
     for item in placed:
         entries.setdefault(item.entry, []).append(item)
         by_site[item.site_id].append(item)
+    absent_at = {
+        site_id: sum(1 for person in absent.values() if site_id in person.site_ids)
+        for site_id in sites
+    }
     overall = _statuses(placed)
     need_help = [
         _need_help(entries[key])
@@ -311,18 +411,21 @@ def compute(
     ]
     need_help.sort(key=lambda item: (item.at or "", item.device_id))
     not_reached = _entries(entries, overall, (NOT_REACHED,))
+    not_reached.extend(_no_device_entry(person, sites) for person in absent.values())
+    not_reached.sort(key=_name_key)
     not_answered = _entries(entries, overall, (DELIVERED, DISPLAYED))
     message = RollCall(
         alert_id=alert_id,
         at=at.isoformat(),
-        totals=counts(overall.values()),
+        totals=counts(_with_absent(placed, len(absent))),
         sites={
-            site_id: _site(sites[site_id], by_site[site_id], zone_names)
+            site_id: _site(sites[site_id], by_site[site_id], absent_at[site_id], zone_names)
             for site_id in sorted(sites)
         },
         need_help=need_help,
         not_reached_count=len(not_reached),
         not_answered_count=len(not_answered),
+        push=_push_counts(placed),
     )
     return RollCallReport(message=message, not_reached=not_reached, not_answered=not_answered)
 
@@ -369,83 +472,99 @@ def reachability(
     devices: Iterable[DeviceRow],
     receipts: Iterable[ReceiptRow],
     at: datetime,
+    persons: Iterable[PersonRow] = (),
+    pushes: Iterable[PushRow] = (),
 ) -> dict[str, Any]:
     """The reachability report of a drill or test, per device (not per person):
 
     {"alert_id", "mode", "created_at", "at",
-     "totals": {"devices", "reached", "not_reached", "displayed"},
-     "latency_ms": {"p50", "p95", "max"},            over the reached devices; None if none
-     "sites": {"<site_id>": {"name", "totals", "latency_ms",
+     "totals": {"devices", "reached", "not_reached", "displayed", "no_device"},
+     "latency_ms": {"p50", "p95", "max"},     over the devices that receipted; None if none
+     "push": push_counts,                     the devices by the state of their latest push
+     "sites": {"<site_id>": {"name", "totals", "latency_ms", "push",
                              "devices": [{"device_id", "name", "kind", "zone_id",
                                           "person": {"id", "name"} | None,
-                                          "delivered_at", "displayed_at", "latency_ms"}]}}}
+                                          "delivered_at", "displayed_at", "latency_ms",
+                                          "reached", "push"}],
+                             "no_device": [{"person_id", "name"}]}}}
 
-    Devices are listed not-reached first, then by latency, then by name."""
-    placed = _place(sites, devices, receipts)
+    A device is reached when it receipted, or a push got the alert to it (then without a
+    latency: the device said nothing). `no_device` counts and lists the persons with a role
+    at the site none of whose devices counts. Devices are listed not-reached first, then
+    reached by push alone, then by latency, then by name; persons by name."""
+    placed = _place(sites, devices, receipts, pushes)
+    absent = _absent(sites, persons, placed)
     per_site: dict[int, list[_Placed]] = {site_id: [] for site_id in sites}
     for item in placed:
         per_site[item.site_id].append(item)
-
-    def summary(items: Sequence[_Placed]) -> tuple[dict[str, int], dict[str, int | None]]:
-        latencies = [
-            value
-            for item in items
-            if (value := _latency_ms(created_at, _delivered(item))) is not None
-        ]
-        displayed = sum(
-            1 for item in items if item.receipt is not None and item.receipt.displayed_at
-        )
-        totals = {
-            "devices": len(items),
-            "reached": len(latencies),
-            "not_reached": len(items) - len(latencies),
-            "displayed": displayed,
-        }
-        return totals, latency_summary(latencies)
-
-    def device_item(item: _Placed) -> dict[str, Any]:
-        device, receipt = item.device, item.receipt
-        return {
-            "device_id": device.id,
-            "name": device.name,
-            "kind": device.kind,
-            "zone_id": item.zone_id,
-            "person": None
-            if device.person_id is None
-            else {"id": device.person_id, "name": device.person_name},
-            "delivered_at": _iso(receipt.delivered_at if receipt else None),
-            "displayed_at": _iso(receipt.displayed_at if receipt else None),
-            "latency_ms": _latency_ms(created_at, _delivered(item)),
-        }
-
-    def order(item: dict[str, Any]) -> tuple[int, int, str, int]:
-        latency = item["latency_ms"]
-        return (
-            0 if latency is None else 1,
-            latency or 0,
-            item["name"].casefold(),
-            item["device_id"],
-        )
-
     site_documents: dict[str, Any] = {}
     for site_id in sorted(sites):
-        totals, latency = summary(per_site[site_id])
+        missing = [person for person in absent.values() if site_id in person.site_ids]
         site_documents[str(site_id)] = {
             "name": sites[site_id],
-            "totals": totals,
-            "latency_ms": latency,
-            "devices": sorted((device_item(item) for item in per_site[site_id]), key=order),
+            **_report_part(per_site[site_id], len(missing), created_at),
+            "devices": sorted(
+                (_report_device(item, created_at) for item in per_site[site_id]),
+                key=_report_order,
+            ),
+            "no_device": [
+                {"person_id": person.id, "name": person.name}
+                for person in sorted(missing, key=lambda person: (person.name, person.id))
+            ],
         }
-    totals, latency = summary(placed)
     return {
         "alert_id": alert_id,
         "mode": mode,
         "created_at": created_at.isoformat(),
         "at": at.isoformat(),
-        "totals": totals,
-        "latency_ms": latency,
+        **_report_part(placed, len(absent), created_at),
         "sites": site_documents,
     }
+
+
+def _report_part(items: Sequence[_Placed], absent: int, created_at: datetime) -> dict[str, Any]:
+    """A report's `totals`, `latency_ms` and `push` over `items` and `absent` persons."""
+    latencies = [
+        value for item in items if (value := _latency_ms(created_at, _delivered(item))) is not None
+    ]
+    reached = sum(1 for item in items if item.status != NOT_REACHED)
+    displayed = sum(1 for item in items if item.receipt is not None and item.receipt.displayed_at)
+    return {
+        "totals": {
+            "devices": len(items),
+            "reached": reached,
+            "not_reached": len(items) - reached,
+            "displayed": displayed,
+            "no_device": absent,
+        },
+        "latency_ms": latency_summary(latencies),
+        "push": to_dict(_push_counts(items)),
+    }
+
+
+def _report_device(item: _Placed, created_at: datetime) -> dict[str, Any]:
+    device, receipt = item.device, item.receipt
+    return {
+        "device_id": device.id,
+        "name": device.name,
+        "kind": device.kind,
+        "zone_id": item.zone_id,
+        "person": None
+        if device.person_id is None
+        else {"id": device.person_id, "name": device.person_name},
+        "delivered_at": _iso(receipt.delivered_at if receipt else None),
+        "displayed_at": _iso(receipt.displayed_at if receipt else None),
+        "latency_ms": _latency_ms(created_at, _delivered(item)),
+        "reached": item.status != NOT_REACHED,
+        "push": delivery.document(registration=device.push, push=item.push),
+    }
+
+
+def _report_order(item: dict[str, Any]) -> tuple[int, int, str, int]:
+    """Not reached first, then reached by push alone (no latency), then by latency."""
+    latency = item["latency_ms"]
+    group = 0 if not item["reached"] else (1 if latency is None else 2)
+    return (group, latency or 0, item["name"].casefold(), item["device_id"])
 
 
 def _delivered(item: _Placed) -> datetime | None:

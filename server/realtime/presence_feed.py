@@ -1,7 +1,8 @@
-"""The presence feed: `presence` frames ({site_id, reachable, unreachable}) to the dashboards
-that lead a site whenever a device of it connects or disconnects, on any node. Throttled per
-site (server/realtime/feeds.py): the first change at once, then at most one per
-`min_interval`, the last always.
+"""The presence feed: `presence` frames ({site_id, reachable, unreachable, push}) to the
+dashboards that lead a site whenever a device of it connects or disconnects, or a push to
+one of its devices changes state, on any node. Throttled per site
+(server/realtime/feeds.py): the first change at once, then at most one per `min_interval`,
+the last always.
 
     async with PresenceFeed(database=db, hub=hub, stale_after=stale) as feed:
         feed.site_changed(organization_id, site_id)
@@ -34,7 +35,8 @@ class PresenceFeed:
         self.pushes = 0  # frames written (observability, tests)
 
     def site_changed(self, organization_id: int, site_id: int) -> None:
-        """A device of the site connected or its last connection closed (here or elsewhere)."""
+        """A device of the site connected or its last connection closed, or a push to one
+        of its devices changed state (here or elsewhere)."""
         self.feed.mark_dirty((organization_id, site_id))
 
     async def _push(self, key: SiteKey) -> None:
@@ -57,8 +59,9 @@ class PresenceFeed:
         split = sites[site_id]
         message = Presence(
             site_id=site_id,
-            reachable=len(split["reachable"]),
-            unreachable=len(split["unreachable"]),
+            reachable=len(split.reachable),
+            unreachable=len(split.unreachable),
+            push=split.push,
         )
         self.pushes += self.hub.send_to(audience, message)
 

@@ -11,7 +11,9 @@ A frame is only sent when it differs from the last one that audience got
 so a dashboard opens its socket, waits for the welcome, then reads GET
 /api/v1/alerts/{id}/rollcall; every later change is pushed.
 
-Receipts written on another node reach this one through `alerts_changed` (a bus signal).
+Receipts written on another node, and push states recorded by the dispatcher (here or on
+another node), reach this one through `alerts_changed` (a bus signal, or
+`Realtime.push_states_changed`).
 
     async with RollCallFeed(database=db, hub=hub) as feed:
         writer.on_written = feed.receipts_written

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -114,6 +115,19 @@ class Realtime:
         the receipt writer — roll call pushed here, and the other nodes told."""
         await self.rollcall.alerts_changed(organization_id, alert_ids)
         await self.bus.publish(RollCallSignal(org=organization_id, alerts=tuple(sorted(alert_ids))))
+
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
+        """Pushes of these alerts to devices of these sites changed state (the dispatcher
+        recorded attempts or answers): the roll calls and presence here are recomputed, and
+        the other nodes are told to do the same."""
+        alerts = tuple(sorted(set(alert_ids)))
+        await self.rollcall.alerts_changed(organization_id, alerts)
+        if alerts:
+            await self.bus.publish(RollCallSignal(org=organization_id, alerts=alerts))
+        for site_id in sorted(set(site_ids)):
+            await self._presence_changed(organization_id, site_id)
 
     async def _receipts_written(self, batch: list[ReceiptUpdate]) -> None:
         """Receipts were committed here: push roll call here, and tell the other nodes."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.messages import PushCounts
 from server.core.permissions import Action
 from server.services.access import allowed_sites
 from server.storage import presence
@@ -20,12 +21,14 @@ VIEW_PRESENCE = (Action.VIEW_ROLLCALL, Action.MANAGE_DEVICES)
 @dataclass(frozen=True)
 class SiteDevices:
     """One site's non-revoked devices, reachable and not, each by name (the rows of
-    `server.storage.presence.site_presence`)."""
+    `server.storage.presence.site_presence`), and its devices by the state of their latest
+    push."""
 
     site_id: int
     name: str
     reachable: list[dict[str, Any]]
     unreachable: list[dict[str, Any]]
+    push: PushCounts
 
 
 async def site_presence(
@@ -52,8 +55,9 @@ async def site_presence(
         SiteDevices(
             site_id=site,
             name=names[site],
-            reachable=split["reachable"],
-            unreachable=split["unreachable"],
+            reachable=split.reachable,
+            unreachable=split.unreachable,
+            push=split.push,
         )
         for site, split in sorted(found.items())
     ]

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import Mode
-from server.core import rollcall as core
 from server.core.errors import Forbidden
 from server.core.permissions import Action, can, sites_where
 from server.errors import ServiceError
@@ -69,15 +68,7 @@ async def reachability(
     if alert.mode not in REPORT_MODES:
         raise ServiceError("alert.not_drill_or_test", f"alert {alert_id} is {alert.mode}")
     data = await rows.load(session, alert=alert, site_ids=viewable_sites(caller, alert))
-    return core.reachability(
-        alert_id=alert.id,
-        mode=alert.mode,
-        created_at=alert.created_at,
-        sites=data.sites,
-        devices=data.devices,
-        receipts=data.receipts,
-        at=now,
-    )
+    return data.reachability(at=now)
 
 
 async def answers(*, session: AsyncSession, caller: Caller, alert_id: int) -> dict[str, Any]:

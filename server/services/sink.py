@@ -10,7 +10,7 @@ log by seq from a durable cursor.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Collection, Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,15 @@ class EventSink(Protocol):
         (over HTTP): their roll calls changed, here and for the other nodes' dashboards."""
 
 
+class PushStateSink(Protocol):
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
+        """Pushes of these alerts to devices of these sites changed state (recorded and
+        committed by the dispatcher): roll calls and presence are recomputed on every node.
+        The node's `Realtime` is one; `NullSink` ignores it."""
+
+
 class NullSink:
     """Reacts to nothing: for tools and tests without a realtime layer or bus."""
 
@@ -64,6 +73,11 @@ class NullSink:
         return None
 
     async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
+        return None
+
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
         return None
 
 

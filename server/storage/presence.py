@@ -1,18 +1,24 @@
 """Device presence: every node writes `last_seen_at` of the devices connected to it (see
-server/realtime/presence.py), so the database holds every node's view; a device is
-reachable now when it is not revoked, a node holds its live connection (`connected_node`),
-and it was seen within `stale_after` (2.5 heartbeats: a crashed node's devices go stale)."""
+server/realtime/presence.py), so the database holds every node's view. A device is
+reachable now when it is not revoked and either it is connected (a node holds its live
+connection, `connected_node`, and saw it within `stale_after`: 2.5 heartbeats, so a crashed
+node's devices go stale) or push reaches it (it has a push registration and its latest push,
+of any alert, got through: `server.core.delivery.reached`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.storage.tables import Device, Site
+from protocol.messages import PushCounts
+from server.core import delivery
+from server.storage.push_states import PUSH_KINDS, latest_pushes
+from server.storage.tables import Device, PushRegistration, Site
 
 CHUNK = 1000
 STALE_HEARTBEATS = 2.5
@@ -96,6 +102,16 @@ async def site_names(session: AsyncSession, *, organization_id: int) -> dict[int
     return {row.id: row.name for row in rows}
 
 
+@dataclass
+class SitePresence:
+    """One site's non-revoked devices, reachable now and not, each by name, and the site's
+    devices by the state of their latest push."""
+
+    reachable: list[dict[str, Any]] = field(default_factory=list)
+    unreachable: list[dict[str, Any]] = field(default_factory=list)
+    push: PushCounts = field(default_factory=lambda: delivery.counts(()))
+
+
 async def site_presence(
     session: AsyncSession,
     *,
@@ -103,39 +119,55 @@ async def site_presence(
     site_ids: Collection[int],
     now: datetime,
     stale_after: timedelta,
-) -> dict[int, dict[str, list[dict[str, Any]]]]:
+) -> dict[int, SitePresence]:
     """For each of `site_ids` (every one present, possibly empty), its non-revoked devices,
-    split into `reachable` (seen after `now - stale_after`) and `unreachable`, each by name:
-    `{"id", "name", "kind", "zone_id", "person_id", "last_seen_at"}` (a datetime or None)."""
-    result: dict[int, dict[str, list[dict[str, Any]]]] = {
-        site_id: {"reachable": [], "unreachable": []} for site_id in site_ids
-    }
+    split into `reachable` and `unreachable` (see the module docstring), each by name:
+    `{"id", "name", "kind", "zone_id", "person_id", "last_seen_at"` (a datetime or None),
+    `"connected"` (a live connection now), `"push"` (`server.core.delivery.document` over
+    the device's latest push of any alert, or None)`}`."""
+    result = {site_id: SitePresence() for site_id in site_ids}
     if not result:
         return result
     threshold = now - stale_after
-    rows = await session.execute(
-        select(
-            Device.id,
-            Device.name,
-            Device.kind,
-            Device.site_id,
-            Device.zone_id,
-            Device.person_id,
-            Device.last_seen_at,
-            Device.connected_node,
+    rows = (
+        await session.execute(
+            select(
+                Device.id,
+                Device.name,
+                Device.kind,
+                Device.site_id,
+                Device.zone_id,
+                Device.person_id,
+                Device.last_seen_at,
+                Device.connected_node,
+                PushRegistration.type.label("push"),
+            )
+            .outerjoin(PushRegistration, PushRegistration.device_id == Device.id)
+            .where(
+                Device.organization_id == organization_id,
+                Device.site_id.in_(list(result)),
+                Device.revoked_at.is_(None),
+            )
+            .order_by(Device.name, Device.id)
         )
-        .where(
-            Device.organization_id == organization_id,
-            Device.site_id.in_(list(result)),
-            Device.revoked_at.is_(None),
+    ).all()
+    pushes = {
+        push.device_id: push
+        for push in await latest_pushes(
+            session,
+            organization_id=organization_id,
+            device_ids=[row.id for row in rows if row.kind in PUSH_KINDS],
         )
-        .order_by(Device.name, Device.id)
-    )
+    }
+    by_site: dict[int, list[delivery.PushRow | None]] = {site_id: [] for site_id in result}
     for row in rows:
         seen = row.last_seen_at
-        live = row.connected_node is not None and seen is not None and seen > threshold
-        bucket = "reachable" if live else "unreachable"
-        result[row.site_id][bucket].append(
+        connected = row.connected_node is not None and seen is not None and seen > threshold
+        push = pushes.get(row.id)
+        by_site[row.site_id].append(push)
+        site = result[row.site_id]
+        live = connected or delivery.reached(registered=row.push is not None, push=push)
+        (site.reachable if live else site.unreachable).append(
             {
                 "id": row.id,
                 "name": row.name,
@@ -143,6 +175,10 @@ async def site_presence(
                 "zone_id": row.zone_id,
                 "person_id": row.person_id,
                 "last_seen_at": seen,
+                "connected": connected,
+                "push": delivery.document(registration=row.push, push=push),
             }
         )
+    for site_id, site_pushes in by_site.items():
+        result[site_id].push = delivery.counts(site_pushes)
     return result

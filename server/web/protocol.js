@@ -49,6 +49,13 @@ export const Response = Object.freeze({
   NOT_ON_SITE: "not_on_site",
 });
 export const ReceiptState = Object.freeze({ DELIVERED: "delivered", DISPLAYED: "displayed" });
+export const PushState = Object.freeze({
+  QUEUED: "queued",
+  SENT: "sent",
+  DELIVERED: "delivered",
+  RECEIPTED: "receipted",
+  FAILED: "failed",
+});
 export const DeviceKind = Object.freeze({
   DESKTOP: "desktop",
   WEB: "web",
@@ -331,7 +338,8 @@ function eventBody(obj, where) {
 }
 
 // Counted over entries (a person, or a device without a person); targeted, delivered and
-// acked are the protocol's original names for expected, reached and answered.
+// acked are the protocol's original names for expected, reached and answered; no_device
+// counts the persons not reached because no device of theirs receives the alert.
 const COUNT_KEYS = [
   "expected",
   "reached",
@@ -344,10 +352,20 @@ const COUNT_KEYS = [
   "targeted",
   "delivered",
   "acked",
+  "no_device",
 ];
 function counts(obj, where) {
   const result = {};
   for (const key of COUNT_KEYS) result[key] = int(obj, key, where);
+  return result;
+}
+
+// Devices by the state of their latest push (one key per PushState).
+const PUSH_COUNT_KEYS = Object.values(PushState);
+function pushCounts(obj, key, where) {
+  const value = object(obj, key, where);
+  const result = {};
+  for (const state of PUSH_COUNT_KEYS) result[state] = int(value, state, `${where}.${key}`);
   return result;
 }
 
@@ -382,6 +400,7 @@ function site(obj, where) {
     name: str(obj, "name", where),
     totals: counts(object(obj, "totals", where), `${where}.totals`),
     zones: zones(obj, where),
+    push: pushCounts(obj, "push", where),
   };
 }
 
@@ -454,6 +473,7 @@ const DECODERS = {
       need_help: objects(obj, "need_help", where, needHelp),
       not_reached_count: int(obj, "not_reached_count", where),
       not_answered_count: int(obj, "not_answered_count", where),
+      push: pushCounts(obj, "push", where),
     };
   },
   presence(obj) {
@@ -462,6 +482,7 @@ const DECODERS = {
       site_id: ident(obj, "site_id", "presence"),
       reachable: int(obj, "reachable", "presence"),
       unreachable: int(obj, "unreachable", "presence"),
+      push: pushCounts(obj, "push", "presence"),
     };
   },
 };

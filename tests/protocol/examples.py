@@ -58,6 +58,7 @@ COUNTS: dict[str, Any] = {
     "targeted": 10,
     "delivered": 9,
     "acked": 5,
+    "no_device": 1,
 }
 ZONE_COUNTS: dict[str, Any] = {
     "expected": 4,
@@ -71,6 +72,14 @@ ZONE_COUNTS: dict[str, Any] = {
     "targeted": 4,
     "delivered": 4,
     "acked": 2,
+    "no_device": 0,
+}
+PUSH_COUNTS: dict[str, Any] = {
+    "queued": 1,
+    "sent": 0,
+    "delivered": 3,
+    "receipted": 2,
+    "failed": 1,
 }
 NEED_HELP: dict[str, Any] = {
     "person_id": 12,
@@ -97,6 +106,7 @@ ROLLCALL: dict[str, Any] = {
                 "10": {"name": "Hus B", "totals": ZONE_COUNTS},
                 "none": {"name": None, "totals": ZONE_COUNTS},
             },
+            "push": PUSH_COUNTS,
         }
     },
     "need_help": [
@@ -115,6 +125,7 @@ ROLLCALL: dict[str, Any] = {
     ],
     "not_reached_count": 1,
     "not_answered_count": 4,
+    "push": PUSH_COUNTS,
 }
 WELCOME: dict[str, Any] = {
     "type": "welcome",
@@ -133,7 +144,13 @@ SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
     "pong": {"type": "pong", "ts": 1732550400.25},
     "error": {"type": "error", "code": "protocol.invalid", "message": "Ogiltigt"},
     "rollcall": ROLLCALL,
-    "presence": {"type": "presence", "site_id": 1, "reachable": 40, "unreachable": 2},
+    "presence": {
+        "type": "presence",
+        "site_id": 1,
+        "reachable": 40,
+        "unreachable": 2,
+        "push": PUSH_COUNTS,
+    },
 }
 
 

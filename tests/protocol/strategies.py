@@ -27,6 +27,7 @@ from protocol.messages import (
     Ping,
     Pong,
     Presence,
+    PushCounts,
     ReceiptMsg,
     RollCall,
     RollCallCounts,
@@ -164,6 +165,10 @@ roll_call_counts = st.builds(
     targeted=counts,
     delivered=counts,
     acked=counts,
+    no_device=counts,
+)
+push_counts = st.builds(
+    PushCounts, queued=counts, sent=counts, delivered=counts, receipted=counts, failed=counts
 )
 zone_keys = st.just("none") | ids.map(str)
 need_helps = st.builds(
@@ -185,6 +190,7 @@ site_roll_calls = st.builds(
     name=line(50),
     totals=roll_call_counts,
     zones=st.dictionaries(zone_keys, zone_roll_calls, max_size=3),
+    push=push_counts,
 )
 roll_calls = st.builds(
     RollCall,
@@ -195,8 +201,9 @@ roll_calls = st.builds(
     need_help=st.lists(need_helps, max_size=3),
     not_reached_count=counts,
     not_answered_count=counts,
+    push=push_counts,
 )
-presences = st.builds(Presence, site_id=ids, reachable=counts, unreachable=counts)
+presences = st.builds(Presence, site_id=ids, reachable=counts, unreachable=counts, push=push_counts)
 pongs = st.builds(Pong, ts=st.none() | timestamps)
 errors = st.builds(Error, code=line(40), message=note(200))
 server_messages = st.one_of(welcomes, alert_events, pongs, errors, roll_calls, presences)

@@ -35,6 +35,7 @@ from protocol.messages import (
     Ping,
     Pong,
     Presence,
+    PushCounts,
     ReceiptMsg,
     RollCall,
     RollCallCounts,
@@ -62,6 +63,7 @@ from tests.protocol.examples import (
     EVENT,
     HELLO,
     NEED_HELP,
+    PUSH_COUNTS,
     SERVER_EXAMPLES,
     WELCOME,
     frame,
@@ -594,6 +596,12 @@ def test_server_frames_that_are_not_json_objects_are_malformed(data: str | bytes
         ("rollcall", ["not_answered_count"], None),
         ("presence", ["reachable"], 1.5),
         ("presence", ["site_id"], 0),
+        ("presence", ["push"], None),
+        ("presence", ["push", "failed"], -1),
+        ("rollcall", ["push", "queued"], "1"),
+        ("rollcall", ["sites", "1", "push"], []),
+        ("rollcall", ["sites", "1", "push", "receipted"], None),
+        ("rollcall", ["totals", "no_device"], -1),
     ],
 )
 def test_server_frames_with_bad_known_fields_are_invalid(
@@ -627,6 +635,8 @@ def test_server_frames_with_bad_known_fields_are_invalid(
         ("rollcall", "not_reached_count"),
         ("rollcall", "not_answered_count"),
         ("presence", "site_id"),
+        ("presence", "push"),
+        ("rollcall", "push"),
     ],
 )
 def test_server_frames_missing_required_fields_are_invalid(name: str, field: str) -> None:
@@ -635,7 +645,7 @@ def test_server_frames_missing_required_fields_are_invalid(name: str, field: str
 
 
 def _site(**zones: Any) -> dict[str, Any]:
-    return {"name": "Ullvi", "totals": COUNTS, "zones": zones}
+    return {"name": "Ullvi", "totals": COUNTS, "zones": zones, "push": PUSH_COUNTS}
 
 
 def test_rollcall_site_keys_must_be_site_ids() -> None:
@@ -789,7 +799,9 @@ def test_constructed_messages_compare_by_value() -> None:
         targeted=1,
         delivered=1,
         acked=0,
+        no_device=0,
     )
+    no_push = PushCounts(queued=0, sent=0, delivered=0, receipted=0, failed=0)
     empty: dict[str, Any] = {
         "alert_id": 1,
         "at": "2025-03-01T08:00:00+00:00",
@@ -798,11 +810,12 @@ def test_constructed_messages_compare_by_value() -> None:
         "need_help": [],
         "not_reached_count": 0,
         "not_answered_count": 0,
+        "push": no_push,
     }
     assert RollCall(**empty) == RollCall(**empty)
     assert RollCall(**empty) != RollCall(**{**empty, "not_answered_count": 1})
-    assert Presence(site_id=1, reachable=2, unreachable=0) != Presence(
-        site_id=1, reachable=2, unreachable=1
+    assert Presence(site_id=1, reachable=2, unreachable=0, push=no_push) != Presence(
+        site_id=1, reachable=2, unreachable=1, push=no_push
     )
     error = '{"type":"error","code":"x","message":"y"}'
     assert Error(code="x", message="y") == decode_server(error)

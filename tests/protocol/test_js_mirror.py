@@ -121,6 +121,13 @@ def _server_error_examples() -> list[dict[str, str]]:
         frame(rollcall, need_help=[5]),
         frame(rollcall, not_answered_count=...),
         frame(SERVER_EXAMPLES["presence"], reachable=-1),
+        frame(SERVER_EXAMPLES["presence"], push=...),
+        frame(
+            SERVER_EXAMPLES["presence"], push={**SERVER_EXAMPLES["presence"]["push"], "sent": "1"}
+        ),
+        frame(rollcall, push={k: v for k, v in rollcall["push"].items() if k != "failed"}),
+        frame(rollcall, sites={"1": {**site, "push": None}}),
+        frame(rollcall, totals={k: v for k, v in rollcall["totals"].items() if k != "no_device"}),
     ]
     result = []
     for text in frames:
@@ -168,6 +175,7 @@ def examples() -> dict[str, Any]:
                 "EventType",
                 "Response",
                 "ReceiptState",
+                "PushState",
                 "DeviceKind",
                 "Language",
             )

@@ -21,7 +21,17 @@ from tests.conftest import app_client
 from tests.factories import World, bearer
 
 PRESENCE = "/api/v1/presence"
-DEVICE_FIELDS = {"id", "name", "kind", "zone_id", "person_id", "last_seen_at", "reachable"}
+DEVICE_FIELDS = {
+    "id",
+    "name",
+    "kind",
+    "zone_id",
+    "person_id",
+    "last_seen_at",
+    "reachable",
+    "connected",
+    "push",
+}
 
 
 @dataclass
@@ -213,3 +223,43 @@ async def test_presence_is_read_only(client: httpx.AsyncClient, worlds: Worlds) 
     response = await client.post(PRESENCE, json={}, headers=bearer(worlds.home, "chief"))
     assert _error(response) == (405, "request.method_not_allowed")
     assert await _audit_count(worlds.database) == before
+
+
+async def test_presence_shows_push_state_and_push_reaches_without_a_socket(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """A web device never connected whose last push was delivered is reachable; an iPad
+    whose last push failed is not, with the reason; the site counts devices by push state."""
+    home = worlds.home
+    await factories.device(home, "web_a", site="A", kind=DeviceKind.WEB)
+    await factories.device(home, "ipad_a", site="A", kind=DeviceKind.IOS)
+    await factories.push_registration(home, "web_a")
+    await factories.push_registration(home, "ipad_a", type="apns")
+    response = await client.post(
+        "/api/v1/alerts",
+        json={"kind": "pdv_lockdown", "mode": "test", "site_ids": [home.sites["A"]]},
+        headers=bearer(home, "chief"),
+    )
+    assert response.status_code == 201, response.text
+    alert_id = response.json()["alert"]["id"]
+    await factories.push_delivery(home, "web_a", alert_id=alert_id, seq=1, state="delivered")
+    await factories.push_delivery(
+        home, "ipad_a", alert_id=alert_id, seq=1, state="failed", last_result="Unregistered"
+    )
+    response = await client.get(
+        PRESENCE, params={"site_id": home.sites["A"]}, headers=bearer(home, "principal_a")
+    )
+    assert response.status_code == 200, response.text
+    [site] = response.json()["sites"]
+    assert (site["reachable"], site["unreachable"]) == (2, 3)
+    assert site["push"] == {"queued": 0, "sent": 0, "delivered": 1, "receipted": 0, "failed": 1}
+    devices = {d["name"]: d for d in site["devices"]}
+    web = devices["web_a"]
+    assert (web["reachable"], web["connected"]) == (True, False)
+    assert web["push"]["type"] == "webpush" and web["push"]["state"] == "delivered"
+    assert web["push"]["alert_id"] == alert_id and web["push"]["seq"] == 1
+    ipad = devices["ipad_a"]
+    assert (ipad["reachable"], ipad["push"]["state"]) == (False, "failed")
+    assert ipad["push"]["reason"] == "Unregistered"
+    phone = devices["phone_a"]
+    assert (phone["reachable"], phone["connected"], phone["push"]) == (True, True, None)

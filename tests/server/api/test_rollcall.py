@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from protocol.codec import decode_server
+from protocol.messages import RollCall
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.credentials import token_hash
@@ -17,7 +20,7 @@ from server.settings import Settings
 from server.storage import receipts
 from server.storage.database import Database
 from server.storage.receipts import ReceiptUpdate
-from server.storage.tables import Alert, AuditEntry, Device, LoginSession, Receipt
+from server.storage.tables import Alert, AlertEvent, AuditEntry, Device, LoginSession, Receipt
 from tests import factories
 from tests.conftest import app_client
 from tests.factories import World, bearer
@@ -156,15 +159,18 @@ async def test_rollcall_aggregates_persons_sites_and_lists(
         "need_help",
         "not_reached_count",
         "not_answered_count",
+        "push",
         "not_reached",
         "not_answered",
     }
     assert body["alert_id"] == alert_id
     totals = body["totals"]
-    assert (totals["expected"], totals["reached"], totals["not_reached"]) == (3, 2, 1)
+    # principal_a and principal_b have a role at A or B and no device: not reached
+    assert (totals["expected"], totals["reached"], totals["not_reached"]) == (5, 2, 3)
     assert (totals["need_help"], totals["answered"], totals["displayed"]) == (1, 1, 1)
+    assert totals["no_device"] == 2
     site_a = body["sites"][str(home.sites["A"])]
-    assert site_a["name"] == "A" and site_a["totals"]["expected"] == 2
+    assert site_a["name"] == "A" and site_a["totals"]["expected"] == 3
     assert site_a["zones"]["none"]["totals"]["need_help"] == 1
     assert body["sites"][str(home.sites["B"])]["totals"]["reached"] == 1
     [help_item] = body["need_help"]
@@ -172,9 +178,13 @@ async def test_rollcall_aggregates_persons_sites_and_lists(
     assert help_item["person"] == "Staff_A"
     assert help_item["device_id"] == home.devices["phone_a"]
     assert (help_item["note"], help_item["location"]) == ("skadad", "Hus B, rum 12")
-    assert [entry["name"] for entry in body["not_reached"]] == ["pc_a"]
+    assert [(e["name"], e["reason"]) for e in body["not_reached"]] == [
+        ("pc_a", "not_delivered"),
+        ("Principal_A", "no_device"),
+        ("Principal_B", "no_device"),
+    ]
     assert [entry["name"] for entry in body["not_answered"]] == ["pc_b"]
-    assert (body["not_reached_count"], body["not_answered_count"]) == (1, 1)
+    assert (body["not_reached_count"], body["not_answered_count"]) == (3, 1)
 
 
 async def test_principal_sees_only_the_sites_where_they_lead(
@@ -188,7 +198,8 @@ async def test_principal_sees_only_the_sites_where_they_lead(
     assert response.status_code == 200
     body = response.json()
     assert list(body["sites"]) == [str(home.sites["A"])]
-    assert body["totals"]["expected"] == 2 and body["totals"]["safe"] == 0
+    # staff_a, pc_a and principal_a (no device); principal_b is B's
+    assert body["totals"]["expected"] == 3 and body["totals"]["safe"] == 0
 
 
 async def test_revoked_devices_are_not_expected(client: httpx.AsyncClient, worlds: Worlds) -> None:
@@ -201,8 +212,11 @@ async def test_revoked_devices_are_not_expected(client: httpx.AsyncClient, world
         await session.commit()
     alert_id = await trigger(client, home, "chief", ("A",))
     body = (await client.get(rollcall_url(alert_id), headers=bearer(home, "chief"))).json()
-    assert body["totals"]["expected"] == 1  # staff A only
-    assert [entry["person_id"] for entry in body["not_reached"]] == [home.persons["staff_a"]]
+    assert body["totals"]["expected"] == 2  # staff A, and principal A without a device
+    assert [entry["person_id"] for entry in body["not_reached"]] == [
+        home.persons["principal_a"],
+        home.persons["staff_a"],
+    ]
 
 
 async def test_session_cookie_works_like_the_bearer_token(
@@ -328,7 +342,13 @@ async def test_reachability_reports_every_device_with_latency(
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["alert_id"] == alert_id and report["mode"] == "test"
-    assert report["totals"] == {"devices": 4, "reached": 2, "not_reached": 2, "displayed": 1}
+    assert report["totals"] == {
+        "devices": 4,
+        "reached": 2,
+        "not_reached": 2,
+        "displayed": 1,
+        "no_device": 2,
+    }
     assert report["latency_ms"] == {"p50": 120, "p95": 2000, "max": 2000}
     site_a = report["sites"][str(home.sites["A"])]
     assert [d["name"] for d in site_a["devices"]] == ["desk_a", "phone_a", "pc_a"]
@@ -358,3 +378,130 @@ async def test_reachability_of_an_actual_alert_is_refused(
     alert_id = await trigger(client, worlds.home, "chief", ("A",))
     response = await client.get(reachability_url(alert_id), headers=bearer(worlds.home, "chief"))
     assert _error(response) == (409, "alert.not_drill_or_test")
+
+
+# -- persons without a device, and pushes ----------------------------------------------------
+
+
+async def test_a_school_with_people_and_no_devices_reads_all_not_reached(
+    client: httpx.AsyncClient,
+) -> None:
+    """Nobody at the school has enrolled: everyone with a role there is not reached, reason
+    no_device (never `expected: 0, not_reached: 0`); the chief's organization-wide role
+    does not make them expected at the school."""
+    database = client.app.state.database  # type: ignore[attr-defined]
+    world = await factories.organization(database, name="Ullvi", sites=("Ullvi",))
+    await factories.person(world, "chief", roles=((Role.SECURITY_CHIEF, None),))
+    await factories.person(world, "rektor", roles=((Role.PRINCIPAL, "Ullvi"),))
+    for key in ("anna", "bo", "cecilia"):
+        await factories.person(world, key, roles=((Role.STAFF, "Ullvi"),), login=False)
+    alert_id = await trigger(client, world, "chief", ("Ullvi",))
+    body = (await client.get(rollcall_url(alert_id), headers=bearer(world, "chief"))).json()
+    totals = body["totals"]
+    assert (totals["expected"], totals["reached"], totals["not_reached"]) == (4, 0, 4)
+    assert totals["no_device"] == 4 and body["not_reached_count"] == 4
+    site = body["sites"][str(world.sites["Ullvi"])]
+    assert site["totals"] == totals and site["zones"]["none"]["totals"] == totals
+    assert [(e["name"], e["reason"], e["devices"]) for e in body["not_reached"]] == [
+        ("Anna", "no_device", []),
+        ("Bo", "no_device", []),
+        ("Cecilia", "no_device", []),
+        ("Rektor", "no_device", []),
+    ]
+    assert body["not_reached"][0]["person_id"] == world.persons["anna"]
+    assert body["not_reached"][0]["site_ids"] == [world.sites["Ullvi"]]
+    # one parser reads both: the frame decoder reads the HTTP answer (its lists ignored)
+    message = decode_server(json.dumps({"type": "rollcall", **body}))
+    assert isinstance(message, RollCall) and message.totals.no_device == 4
+    assert message.sites[world.sites["Ullvi"]].zones["none"].totals.not_reached == 4
+
+
+async def test_push_states_show_per_device_and_a_delivered_push_reaches(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """staff_a's phone has no socket and no receipt, but its push was delivered: reached.
+    A web device whose push failed is not reached, its reason shown; the counts agree."""
+    home = worlds.home
+    await factories.device(home, "web_a", site="A", kind=DeviceKind.WEB)
+    await factories.push_registration(home, "phone_a", type="apns")
+    await factories.push_registration(home, "web_a")
+    alert_id = await trigger(client, home, "chief", ("A",))
+    seq = await _latest_seq(home)
+    await factories.push_delivery(home, "phone_a", alert_id=alert_id, seq=seq, state="delivered")
+    await factories.push_delivery(
+        home,
+        "web_a",
+        alert_id=alert_id,
+        seq=seq,
+        state="failed",
+        last_result="rejected: 403 invalid VAPID",
+        attempts=3,
+    )
+    body = (await client.get(rollcall_url(alert_id), headers=bearer(home, "chief"))).json()
+    assert body["push"] == {"queued": 0, "sent": 0, "delivered": 1, "receipted": 0, "failed": 1}
+    assert body["sites"][str(home.sites["A"])]["push"] == body["push"]
+    [answering] = body["not_answered"]
+    assert answering["person_id"] == home.persons["staff_a"]
+    phone = next(d for d in answering["devices"] if d["id"] == home.devices["phone_a"])
+    assert phone["status"] == "delivered"
+    assert phone["push"]["type"] == "apns" and phone["push"]["state"] == "delivered"
+    assert phone["push"]["alert_id"] == alert_id and phone["push"]["seq"] == seq
+    desk = next(d for d in answering["devices"] if d["id"] == home.devices["desk_a"])
+    assert desk["status"] == "not_reached" and desk["push"] is None
+    web = next(e for e in body["not_reached"] if e["name"] == "web_a")
+    assert web["reason"] == "not_delivered"
+    assert web["devices"][0]["push"] == {
+        "type": "webpush",
+        "state": "failed",
+        "reason": "rejected: 403 invalid VAPID",
+        "alert_id": alert_id,
+        "seq": seq,
+        "attempts": 3,
+        "at": web["devices"][0]["push"]["at"],
+    }
+    assert web["devices"][0]["push"]["at"] is not None
+
+
+async def test_a_test_alerts_report_counts_push_devices_by_delivery_state(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """A test alert: push devices are counted by state, a delivered push reaches without a
+    latency, and the persons without a device are named per site."""
+    home = worlds.home
+    await factories.device(home, "web_a", site="A", kind=DeviceKind.WEB)
+    await factories.push_registration(home, "phone_a", type="apns")
+    await factories.push_registration(home, "web_a")
+    alert_id = await trigger(client, home, "chief", ("A",), mode="test")
+    seq = await _latest_seq(home)
+    await factories.push_delivery(home, "phone_a", alert_id=alert_id, seq=seq, state="receipted")
+    await factories.push_delivery(
+        home, "web_a", alert_id=alert_id, seq=seq, state="sent", attempts=1
+    )
+    report = (await client.get(reachability_url(alert_id), headers=bearer(home, "chief"))).json()
+    assert report["push"] == {"queued": 0, "sent": 1, "delivered": 0, "receipted": 1, "failed": 0}
+    assert report["totals"] == {
+        "devices": 4,
+        "reached": 1,
+        "not_reached": 3,
+        "displayed": 0,
+        "no_device": 1,
+    }
+    site = report["sites"][str(home.sites["A"])]
+    assert site["push"] == report["push"]
+    by_name = {d["name"]: d for d in site["devices"]}
+    assert by_name["phone_a"]["reached"] is True and by_name["phone_a"]["latency_ms"] is None
+    assert by_name["web_a"]["reached"] is False
+    assert by_name["web_a"]["push"]["state"] == "sent"
+    assert [d["name"] for d in site["devices"]][-1] == "phone_a"
+    assert site["no_device"] == [{"person_id": home.persons["principal_a"], "name": "Principal_A"}]
+
+
+async def _latest_seq(world: World) -> int:
+    async with world.database.session() as session:
+        seq = await session.scalar(
+            select(func.max(AlertEvent.seq)).where(
+                AlertEvent.organization_id == world.organization_id
+            )
+        )
+        assert seq is not None
+        return int(seq)

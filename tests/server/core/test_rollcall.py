@@ -4,6 +4,7 @@ and the document, and the reachability report."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +13,13 @@ from hypothesis import strategies as st
 
 from protocol.codec import decode_server, encode, to_dict
 from protocol.messages import RollCall
+from server.core.delivery import PushRow
 from server.core.rollcall import (
     COUNT_KEYS,
     RANK,
     STATUSES,
     DeviceRow,
+    PersonRow,
     ReceiptRow,
     RollCallReport,
     compute,
@@ -30,6 +33,7 @@ from server.core.rollcall import (
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 AT = T0 + timedelta(minutes=2)
 SITES = {1: "Ullvi", 2: "Kyrkbacken"}
+NO_PUSHES = {"queued": 0, "sent": 0, "delivered": 0, "receipted": 0, "failed": 0}
 ZONES = {10: "Hus A", 11: "Hus B"}
 
 
@@ -262,6 +266,7 @@ def test_sites_and_zones_have_their_own_totals() -> None:
         "name": "Kyrkbacken",
         "totals": expected_counts(),
         "zones": {},
+        "push": NO_PUSHES,
     }
 
 
@@ -291,6 +296,7 @@ def test_lists_are_sorted_and_describe_every_device() -> None:
         "person_id": 101,
         "name": "Person 101",
         "status": "not_reached",
+        "reason": "not_delivered",
         "site_ids": [1],
         "devices": [
             {
@@ -300,6 +306,7 @@ def test_lists_are_sorted_and_describe_every_device() -> None:
                 "site_id": 1,
                 "zone_id": None,
                 "status": "not_reached",
+                "push": None,
             }
         ],
     }
@@ -316,6 +323,7 @@ def test_document_is_json_and_complete() -> None:
         "need_help",
         "not_reached_count",
         "not_answered_count",
+        "push",
         "not_reached",
         "not_answered",
     }
@@ -386,7 +394,12 @@ def test_the_document_is_the_message_plus_the_lists_by_name() -> None:
     lists = {"not_reached": result.not_reached, "not_answered": result.not_answered}
     assert document == {**frame, **lists}
     assert frame["sites"]["1"]["zones"]["10"]["totals"]["need_help"] == 1
-    assert frame["sites"]["2"] == {"name": "Kyrkbacken", "totals": expected_counts(), "zones": {}}
+    assert frame["sites"]["2"] == {
+        "name": "Kyrkbacken",
+        "totals": expected_counts(),
+        "zones": {},
+        "push": NO_PUSHES,
+    }
     assert frame["not_reached_count"] == 1 and frame["not_answered_count"] == 1
     assert len(result.not_reached) == 1 and len(result.not_answered) == 1
 
@@ -430,7 +443,13 @@ def test_reachability_lists_devices_with_latency_and_totals() -> None:
         receipts=receipts,
         at=AT,
     )
-    assert report["totals"] == {"devices": 4, "reached": 3, "not_reached": 1, "displayed": 1}
+    assert report["totals"] == {
+        "devices": 4,
+        "reached": 3,
+        "not_reached": 1,
+        "displayed": 1,
+        "no_device": 0,
+    }
     assert report["latency_ms"] == {"p50": 1000, "p95": 4000, "max": 4000}
     site = report["sites"]["1"]
     assert [d["device_id"] for d in site["devices"]] == [2, 1, 3]
@@ -443,6 +462,8 @@ def test_reachability_lists_devices_with_latency_and_totals() -> None:
         "delivered_at": None,
         "displayed_at": None,
         "latency_ms": None,
+        "reached": False,
+        "push": None,
     }
     assert site["devices"][1]["latency_ms"] == 250
     assert site["devices"][2]["person"] == {"id": 101, "name": "Person 101"}
@@ -480,6 +501,268 @@ def test_reachability_with_no_devices_has_empty_summaries() -> None:
         receipts=[],
         at=AT,
     )
-    assert report["totals"] == {"devices": 0, "reached": 0, "not_reached": 0, "displayed": 0}
+    assert report["totals"] == {
+        "devices": 0,
+        "reached": 0,
+        "not_reached": 0,
+        "displayed": 0,
+        "no_device": 0,
+    }
+    assert report["push"] == NO_PUSHES
     assert report["latency_ms"] == {"p50": None, "p95": None, "max": None}
     assert report["sites"]["1"]["devices"] == []
+
+
+# -- persons without a device ----------------------------------------------------------------
+
+
+def person(id: int, *sites: int) -> PersonRow:
+    return PersonRow(id=id, name=f"Person {id}", site_ids=frozenset(sites))
+
+
+def with_persons(
+    devices: list[DeviceRow],
+    receipts: list[ReceiptRow],
+    persons: list[PersonRow],
+    pushes: tuple[PushRow, ...] | list[PushRow] = (),
+    sites: dict[int, str] = SITES,
+) -> RollCallReport:
+    return compute(
+        alert_id=7,
+        sites=sites,
+        zones=ZONES,
+        devices=devices,
+        receipts=receipts,
+        at=AT,
+        persons=persons,
+        pushes=pushes,
+    )
+
+
+def test_a_school_where_nobody_enrolled_reads_everyone_not_reached() -> None:
+    """No devices at all: every person with a role there is expected and not reached, with
+    the reason no_device, never `expected: 0`."""
+    result = with_persons([], [], [person(100, 1), person(101, 1), person(102, 2)])
+    document = result.document()
+    assert document["totals"] == expected_counts(expected=3, not_reached=3, no_device=3)
+    assert document["sites"]["1"]["totals"] == expected_counts(
+        expected=2, not_reached=2, no_device=2
+    )
+    assert document["sites"]["1"]["zones"] == {
+        "none": {"name": None, "totals": expected_counts(expected=2, not_reached=2, no_device=2)}
+    }
+    assert document["not_reached_count"] == 3
+    assert document["not_reached"][0] == {
+        "person_id": 100,
+        "name": "Person 100",
+        "status": "not_reached",
+        "reason": "no_device",
+        "site_ids": [1],
+        "devices": [],
+    }
+    assert [e["reason"] for e in document["not_reached"]] == ["no_device"] * 3
+
+
+def test_persons_with_and_without_devices_are_listed_together_by_name() -> None:
+    """A person whose device counts is no "no device" entry even when also given as a
+    person; the two kinds of not reached are sorted together by name."""
+    devices = [phone(1, 101), phone(2, 103)]
+    result = with_persons(devices, [delivered(2)], [person(101, 1), person(102, 1)])
+    document = result.document()
+    assert document["totals"] == expected_counts(expected=3, reached=1, not_reached=2, no_device=1)
+    assert [(e["person_id"], e["reason"]) for e in document["not_reached"]] == [
+        (101, "not_delivered"),
+        (102, "no_device"),
+    ]
+    assert [e["reason"] for e in document["not_answered"]] == [None]
+
+
+def test_a_person_with_roles_at_two_sites_counts_once_in_total() -> None:
+    """No device, roles at both sites: once in each site, once in the totals; a site not
+    counted (outside the caller's view) does not list them."""
+    both = [person(100, 1, 2)]
+    document = with_persons([], [], both).document()
+    assert document["totals"]["expected"] == 1 and document["totals"]["no_device"] == 1
+    assert document["sites"]["1"]["totals"]["no_device"] == 1
+    assert document["sites"]["2"]["totals"]["no_device"] == 1
+    assert document["not_reached"][0]["site_ids"] == [1, 2]
+    only_one = with_persons([], [], both, sites={2: "Kyrkbacken"}).document()
+    assert only_one["not_reached"][0]["site_ids"] == [2]
+    elsewhere = with_persons([], [], [person(100, 3)]).document()
+    assert elsewhere["totals"]["expected"] == 0 and elsewhere["not_reached"] == []
+
+
+def test_no_device_persons_share_the_none_zone_with_zoneless_devices() -> None:
+    """Zone "none" holds devices without a zone and persons without a device."""
+    devices = [phone(1, None), phone(2, 101, zone=10)]
+    document = with_persons(devices, [delivered(1)], [person(100, 1)]).document()
+    zones = document["sites"]["1"]["zones"]
+    assert zones["none"]["totals"] == expected_counts(
+        expected=2, reached=1, not_reached=1, no_device=1
+    )
+    assert zones["10"]["totals"] == expected_counts(expected=1, not_reached=1)
+
+
+# -- pushes -----------------------------------------------------------------------------------
+
+
+def pushed(device_id: int, state: str, *, seq: int = 42, reason: str = "") -> PushRow:
+    return PushRow(
+        device_id=device_id,
+        alert_id=7,
+        seq=seq,
+        state=state,
+        last_result=reason,
+        attempts=1,
+        at=at(1),
+        any_delivered=state in ("delivered", "receipted"),
+    )
+
+
+def registered(id: int, person: int | None, kind: str = "web", site: int = 1) -> DeviceRow:
+    return DeviceRow(
+        id=id,
+        name=f"device {id}",
+        kind=kind,
+        site_id=site,
+        person_id=person,
+        person_name=None if person is None else f"Person {person}",
+        push="webpush" if kind == "web" else "apns",
+    )
+
+
+def test_a_delivered_push_reaches_a_device_without_receipt_or_socket() -> None:
+    """The push service accepted the alert for the phone: reached (status delivered), not
+    answered yet, its push state on the entry's device."""
+    result = with_persons([registered(1, 100)], [], [], [pushed(1, "delivered")])
+    document = result.document()
+    assert document["totals"] == expected_counts(expected=1, reached=1)
+    [entry] = document["not_answered"]
+    assert entry["status"] == "delivered" and entry["reason"] is None
+    assert entry["devices"][0]["push"] == {
+        "type": "webpush",
+        "state": "delivered",
+        "reason": None,
+        "alert_id": 7,
+        "seq": 42,
+        "attempts": 1,
+        "at": at(1).isoformat(),
+    }
+
+
+def test_a_failed_push_is_not_reached_with_its_reason_per_device() -> None:
+    """The provider refused: not reached (not_delivered), the device shows failed and why;
+    a push to a registration since removed reaches nobody either."""
+    devices = [registered(1, 100, kind="ios"), replace(registered(2, 101), push=None)]
+    pushes = [pushed(1, "failed", reason="rejected: 400 BadTopic"), pushed(2, "delivered")]
+    document = with_persons(devices, [], [], pushes).document()
+    assert document["totals"] == expected_counts(expected=2, not_reached=2)
+    by_person = {e["person_id"]: e for e in document["not_reached"]}
+    assert by_person[100]["reason"] == "not_delivered"
+    assert by_person[100]["devices"][0]["push"]["state"] == "failed"
+    assert by_person[100]["devices"][0]["push"]["reason"] == "rejected: 400 BadTopic"
+    assert by_person[101]["devices"][0]["push"]["type"] is None
+
+
+def test_the_message_counts_devices_by_push_state_in_total_and_per_site() -> None:
+    """`push` counts devices (a person's two phones are two), per site and overall."""
+    devices = [
+        registered(1, 100),
+        registered(2, 100, kind="ios"),
+        registered(3, 101, site=2),
+        phone(4, None),
+    ]
+    pushes = [pushed(1, "queued"), pushed(2, "receipted"), pushed(3, "failed")]
+    message = with_persons(devices, [], [], pushes).message
+    assert to_dict(message.push) == {**NO_PUSHES, "queued": 1, "receipted": 1, "failed": 1}
+    assert to_dict(message.sites[1].push) == {**NO_PUSHES, "queued": 1, "receipted": 1}
+    assert to_dict(message.sites[2].push) == {**NO_PUSHES, "failed": 1}
+    assert message.totals.reached == 1  # person 100, by the receipted phone
+
+
+def test_a_pushed_update_in_flight_keeps_the_device_reached() -> None:
+    """After a delivered trigger the update is queued: still reached, shown as queued."""
+    update = PushRow(device_id=1, alert_id=7, seq=43, state="queued", any_delivered=True, at=at(60))
+    document = with_persons([registered(1, 100)], [], [], [update]).document()
+    assert document["totals"]["reached"] == 1
+    assert document["not_answered"][0]["devices"][0]["push"]["state"] == "queued"
+
+
+def test_reachability_counts_push_states_and_lists_persons_without_device() -> None:
+    """A test alert: a push-delivered phone is reached without a latency (listed after the
+    not reached, before the timed ones), push states are counted, and persons without a
+    device are counted and named per site."""
+    devices = [registered(1, 100), registered(2, 101), phone(3, 102)]
+    pushes = [pushed(1, "delivered"), pushed(2, "failed", reason="rejected: 403")]
+    report = reachability(
+        alert_id=7,
+        mode="test",
+        created_at=T0,
+        sites=SITES,
+        devices=devices,
+        receipts=[delivered(3, seconds=0.5)],
+        at=AT,
+        persons=[person(103, 1), person(104, 1, 2)],
+        pushes=pushes,
+    )
+    assert report["totals"] == {
+        "devices": 3,
+        "reached": 2,
+        "not_reached": 1,
+        "displayed": 0,
+        "no_device": 2,
+    }
+    assert report["push"] == {**NO_PUSHES, "delivered": 1, "failed": 1}
+    assert report["latency_ms"] == {"p50": 500, "p95": 500, "max": 500}
+    site = report["sites"]["1"]
+    assert [(d["device_id"], d["reached"]) for d in site["devices"]] == [
+        (2, False),
+        (1, True),
+        (3, True),
+    ]
+    assert site["devices"][0]["push"]["reason"] == "rejected: 403"
+    assert site["devices"][1]["latency_ms"] is None
+    assert site["no_device"] == [
+        {"person_id": 103, "name": "Person 103"},
+        {"person_id": 104, "name": "Person 104"},
+    ]
+    assert report["sites"]["2"]["no_device"] == [{"person_id": 104, "name": "Person 104"}]
+    assert report["sites"]["2"]["totals"]["no_device"] == 1
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.sampled_from([1, 2]), STATUS_RECEIPTS),
+        max_size=15,
+    ),
+    st.lists(st.tuples(st.integers(1, 9), st.sampled_from([1, 2, 3])), max_size=8),
+)
+def test_persons_without_devices_add_up_for_any_mix(
+    rows: list[tuple[int, int, str | None]], roles: list[tuple[int, int]]
+) -> None:
+    """Persons with a role and no counted device add to expected and not_reached exactly
+    once each; no_device never exceeds not_reached; the list agrees with the count."""
+    devices = [
+        phone(device_id, person if person < 6 else None, site=site)
+        for device_id, (person, site, _) in enumerate(rows, start=1)
+    ]
+    receipts = [
+        delivered(device_id, site)
+        for device_id, (_, site, status) in enumerate(rows, start=1)
+        if status is not None
+    ]
+    sites_of: dict[int, set[int]] = {}
+    for person_id, site in roles:
+        sites_of.setdefault(100 + person_id, set()).add(site)
+    persons = [person(pid, *sites) for pid, sites in sites_of.items()]
+    document = with_persons(devices, receipts, persons).document()
+    totals = document["totals"]
+    with_device = {p for p, _, _ in rows if p < 6}
+    absent = {pid for pid, sites in sites_of.items() if sites & {1, 2}} - with_device
+    shared = sum(1 for p, _, _ in rows if p == 6)
+    assert totals["expected"] == len(with_device) + shared + len(absent)
+    assert totals["no_device"] == len(absent) <= totals["not_reached"]
+    assert totals["reached"] + totals["not_reached"] == totals["expected"]
+    assert document["not_reached_count"] == totals["not_reached"]
+    no_device = [e for e in document["not_reached"] if e["reason"] == "no_device"]
+    assert sorted(e["person_id"] for e in no_device) == sorted(absent)

@@ -37,6 +37,7 @@ async def test_dashboard_sees_devices_connect_and_disconnect(live_server: LiveSe
         "site_id": world.sites["A"],
         "reachable": 1,
         "unreachable": 1,
+        "push": {"queued": 0, "sent": 0, "delivered": 0, "receipted": 0, "failed": 0},
     }
     await device.close()
     frame = await presence_until(board, reachable=0)

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection
 
 from protocol.codec import decode_server
 from protocol.messages import RollCall
-from protocol.vocabulary import Role
+from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.realtime.rollcall_feed import RollCallFeed
 from server.storage.receipts import ReceiptUpdate
@@ -64,6 +64,17 @@ async def rollcall_until(
             return frame, frames
 
 
+async def frames_until(ws: ClientConnection, done: Any, *kinds: str) -> dict[str, dict[str, Any]]:
+    """Read frames until, for each of `kinds`, one has come for which `done(frame)`; the
+    latest such frame of each kind (frames of other kinds are skipped)."""
+    latest: dict[str, dict[str, Any]] = {}
+    while set(latest) != set(kinds):
+        message = await receive(ws)
+        if message["type"] in kinds and done(message):
+            latest[message["type"]] = message
+    return latest
+
+
 async def no_rollcall_before_pong(ws: ClientConnection) -> bool:
     """Ping and read up to the pong: True when no `rollcall` frame came first."""
     await ws.send(json.dumps({"type": "ping"}))
@@ -112,8 +123,10 @@ async def test_acks_reach_the_dashboard_as_rollcall_frames(
     )
     site = str(world.sites["A"])
     assert list(frame["sites"]) == [site]
-    assert frame["totals"]["expected"] == 3 and frame["totals"]["need_help"] == 1
-    assert frame["totals"]["safe"] == 1 and frame["not_reached_count"] == 0
+    # a0..a2 and principal_a, who has a role at A and no device: not reached
+    assert frame["totals"]["expected"] == 4 and frame["totals"]["need_help"] == 1
+    assert frame["totals"]["safe"] == 1 and frame["not_reached_count"] == 1
+    assert frame["totals"]["no_device"] == 1
     assert frame["not_answered_count"] == 1
     assert frame["sites"][site]["zones"]["none"]["totals"] == frame["sites"][site]["totals"]
     [help_item] = frame["need_help"]
@@ -146,8 +159,9 @@ async def test_a_burst_of_50_acks_yields_few_frames_and_the_last_has_all(
         await asyncio.gather(*(ack(ws, alert_id, "safe") for ws in devices))
 
         frame, frames = await rollcall_until(board, alert_id, lambda f: f["totals"]["safe"] == 50)
-        assert frame["totals"]["expected"] == 50 and frame["totals"]["answered"] == 50
-        assert frame["not_reached_count"] == 0 and frame["need_help"] == []
+        assert frame["totals"]["expected"] == 51 and frame["totals"]["answered"] == 50
+        assert frame["totals"]["no_device"] == 1  # principal_a
+        assert frame["not_reached_count"] == 1 and frame["need_help"] == []
         assert frames <= 10
         for ws in (board, *devices):
             await ws.close()
@@ -248,3 +262,57 @@ async def test_the_production_feed_pushes_the_http_roll_call(live_server: LiveSe
     }
     for ws in (board, device):
         await ws.close()
+
+
+async def test_push_states_reach_the_dashboard_as_the_http_answers_them(
+    live_server: LiveServer,
+) -> None:
+    """The dispatcher's signal that push states changed (`push_states_changed`) makes the
+    app's feeds push a `rollcall` frame that counts the delivered push as reached, the
+    failed one by state and the person without a device as not reached — exactly what GET
+    /alerts/{id}/rollcall answers — and a `presence` frame that matches GET /presence."""
+    world = await school(live_server, devices=1)
+    await factories.device(world, "phone", site="A", kind=DeviceKind.IOS, person_key="anna")
+    await factories.device(world, "web", site="A", kind=DeviceKind.WEB)
+    await factories.push_registration(world, "phone", type="apns")
+    await factories.push_registration(world, "web")
+    board = await dashboard(live_server, world, "principal_a")
+    alert_id = await trigger(live_server, world, "A")
+    await factories.push_delivery(world, "phone", alert_id=alert_id, seq=1, state="delivered")
+    await factories.push_delivery(
+        world, "web", alert_id=alert_id, seq=1, state="failed", last_result="rejected: 413"
+    )
+    await live_server.realtime.push_states_changed(
+        world.organization_id, alert_ids=[alert_id], site_ids=[world.sites["A"]]
+    )
+    latest = await frames_until(board, lambda f: f["push"]["failed"] == 1, "rollcall", "presence")
+    frame, presence = latest["rollcall"], latest["presence"]
+    assert frame["alert_id"] == alert_id and presence["site_id"] == world.sites["A"]
+    assert isinstance(decode_server(json.dumps(frame)), RollCall)
+    assert frame["totals"]["expected"] == 3  # anna (a0, phone), web, principal_a
+    assert frame["totals"]["reached"] == 1 and frame["totals"]["no_device"] == 1
+    assert frame["push"]["delivered"] == 1
+    response = await live_server.http.get(
+        f"/api/v1/alerts/{alert_id}/rollcall", headers=bearer(world, "principal_a")
+    )
+    document = response.json()
+    lists = ("not_reached", "not_answered")
+    assert {k: v for k, v in document.items() if k not in (*lists, "at")} == {
+        k: v for k, v in frame.items() if k not in ("type", "at")
+    }
+    assert [(e["name"], e["reason"]) for e in document["not_reached"]] == [
+        ("Principal_A", "no_device"),
+        ("web", "not_delivered"),
+    ]
+
+    response = await live_server.http.get(
+        "/api/v1/presence",
+        params={"site_id": world.sites["A"]},
+        headers=bearer(world, "principal_a"),
+    )
+    [site] = response.json()["sites"]
+    assert {k: site[k] for k in ("reachable", "unreachable", "push")} == {
+        k: presence[k] for k in ("reachable", "unreachable", "push")
+    }
+    assert presence["reachable"] == 1  # the phone, by push; nothing is connected
+    await board.close()

@@ -35,7 +35,7 @@ async def test_rollcall_shows_only_the_sites_the_caller_may_view(database: Datab
             session=session, caller=await caller_of(world, "chief"), alert_id=alert_id, now=now
         )
     assert list(own["sites"]) == [str(world.sites["A"])]
-    assert own["totals"]["expected"] == 2
+    assert own["totals"]["expected"] == 3  # pc_a, staff_a; principal_a has no device
     assert sorted(everything["sites"]) == sorted(str(s) for s in world.sites.values())
 
 
@@ -95,7 +95,13 @@ async def test_reachability_only_for_drills_and_tests(database: Database) -> Non
                 session=session, caller=chief, alert_id=actual, now=utcnow()
             )
     assert refused.value.code == "alert.not_drill_or_test"
-    assert report["totals"] == {"devices": 1, "reached": 1, "not_reached": 0, "displayed": 1}
+    assert report["totals"] == {
+        "devices": 1,
+        "reached": 1,
+        "not_reached": 0,
+        "displayed": 1,
+        "no_device": 1,  # staff_b
+    }
     device = report["sites"][str(world.sites["B"])]["devices"][0]
     assert device["device_id"] == world.devices["pc_b"]
     assert device["latency_ms"] is not None and device["latency_ms"] >= 0

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from protocol.codec import to_dict
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.storage import presence
@@ -13,6 +14,7 @@ from server.storage.database import Database
 from server.storage.tables import Device
 from tests import factories
 from tests.factories import World
+from tests.server.storage.alert_rows import insert_alert
 
 STALE = timedelta(seconds=50)
 
@@ -63,9 +65,9 @@ async def test_site_presence_splits_reachable_and_unreachable(database: Database
             stale_after=STALE,
         )
     site_a = found[world.sites["A"]]
-    assert [d["name"] for d in site_a["reachable"]] == ["fresh"]
-    assert [d["name"] for d in site_a["unreachable"]] == ["never", "stale"]
-    fresh = site_a["reachable"][0]
+    assert [d["name"] for d in site_a.reachable] == ["fresh"]
+    assert [d["name"] for d in site_a.unreachable] == ["never", "stale"]
+    fresh = site_a.reachable[0]
     assert fresh == {
         "id": world.devices["fresh"],
         "name": "fresh",
@@ -73,9 +75,11 @@ async def test_site_presence_splits_reachable_and_unreachable(database: Database
         "zone_id": None,
         "person_id": world.persons["anna"],
         "last_seen_at": fresh["last_seen_at"],
+        "connected": True,
+        "push": None,
     }
     assert abs(fresh["last_seen_at"] - (now - timedelta(seconds=10))) < timedelta(seconds=1)
-    assert found[world.sites["C"]] == {"reachable": [], "unreachable": []}
+    assert found[world.sites["C"]] == presence.SitePresence()
     assert set(found) == {world.sites["A"], world.sites["C"]}
 
 
@@ -93,7 +97,61 @@ async def test_site_presence_is_scoped_to_the_organization(database: Database) -
             now=utcnow(),
             stale_after=STALE,
         )
-    assert found == {other.sites["A"]: {"reachable": [], "unreachable": []}}
+    assert found == {other.sites["A"]: presence.SitePresence()}
+
+
+async def test_push_reaches_a_device_without_a_live_connection(database: Database) -> None:
+    """A registered phone whose latest push got through is reachable with no socket; one
+    whose latest push failed, or without a registration, is not; each shows its push."""
+    world = await factories.organization(database, sites=("A",))
+    for key in ("pushed", "refused", "unregistered", "idle"):
+        await factories.device(world, key, site="A", kind=DeviceKind.IOS)
+    for key in ("pushed", "refused", "idle"):
+        await factories.push_registration(world, key, type="apns")
+    alert_id = await insert_alert(database, world, site_ids=[world.sites["A"]])
+    await factories.push_delivery(world, "pushed", alert_id=alert_id, seq=1, state="receipted")
+    await factories.push_delivery(world, "refused", alert_id=alert_id, seq=1, state="delivered")
+    await factories.push_delivery(
+        world, "refused", alert_id=alert_id, seq=2, state="failed", last_result="BadTopic"
+    )
+    await factories.push_delivery(
+        world, "unregistered", alert_id=alert_id, seq=1, state="delivered"
+    )
+    async with database.session() as session:
+        found = await presence.site_presence(
+            session,
+            organization_id=world.organization_id,
+            site_ids=[world.sites["A"]],
+            now=utcnow(),
+            stale_after=STALE,
+        )
+    site = found[world.sites["A"]]
+    assert [d["name"] for d in site.reachable] == ["pushed"]
+    assert [d["name"] for d in site.unreachable] == ["idle", "refused", "unregistered"]
+    pushed = site.reachable[0]
+    assert pushed["connected"] is False
+    assert pushed["push"]["type"] == "apns" and pushed["push"]["state"] == "receipted"
+    assert pushed["push"]["alert_id"] == alert_id
+    by_name = {d["name"]: d["push"] for d in site.unreachable}
+    assert by_name["refused"]["state"] == "failed"
+    assert by_name["refused"]["reason"] == "BadTopic" and by_name["refused"]["seq"] == 2
+    assert by_name["idle"] == {
+        "type": "apns",
+        "state": None,
+        "reason": None,
+        "alert_id": None,
+        "seq": None,
+        "attempts": 0,
+        "at": None,
+    }
+    assert by_name["unregistered"]["type"] is None
+    assert to_dict(site.push) == {
+        "queued": 0,
+        "sent": 0,
+        "delivered": 1,
+        "receipted": 1,
+        "failed": 1,
+    }
 
 
 async def test_site_presence_of_no_sites_is_empty(database: Database) -> None:
