@@ -75,12 +75,11 @@ def _seconds(delta: timedelta) -> float:
 def retry_at(event_at: datetime, *, now: datetime) -> datetime:
     """The first slot of the emergency schedule strictly after `now`: 0, 1, 2, 5, 10, 30,
     60 s after the event, then every `STEADY_SECONDS`."""
-    elapsed = _seconds(now - event_at)
     for offset in SCHEDULE_SECONDS:
-        if offset > elapsed:
-            return event_at + timedelta(seconds=offset)
-    steps = math.floor(elapsed / STEADY_SECONDS) + 1
-    return event_at + timedelta(seconds=steps * STEADY_SECONDS)
+        if (moment := event_at + timedelta(seconds=offset)) > now:
+            return moment
+    steps = (now - event_at) // timedelta(seconds=STEADY_SECONDS) + 1
+    return event_at + steps * timedelta(seconds=STEADY_SECONDS)
 
 
 def resend_at(event_at: datetime, *, now: datetime, resend_after: float) -> datetime:
@@ -88,11 +87,10 @@ def resend_at(event_at: datetime, *, now: datetime, resend_after: float) -> date
     2×, 4×, … after the event that is strictly after `now`."""
     if resend_after <= 0:
         raise ValueError("resend_after must be positive")
-    elapsed = _seconds(now - event_at)
     multiple = 1
-    while multiple * resend_after <= elapsed:
+    while (moment := event_at + timedelta(seconds=multiple * resend_after)) <= now:
         multiple *= 2
-    return event_at + timedelta(seconds=multiple * resend_after)
+    return moment
 
 
 # -- deciding a due delivery ---------------------------------------------------------------

@@ -172,7 +172,9 @@ class Dispatcher:
 
     # -- expansion ---------------------------------------------------------------------------
     async def expand(self) -> int:
-        """Expand every organization's new events; returns the deliveries written."""
+        """Expand every organization's new events; returns the deliveries expanded (rows
+        that already existed, after a crash before the cursor's commit, are kept as they
+        are and counted too)."""
         async with self.database.session() as session:
             lagging = await outbox.lagging_organizations(session)
         written = 0

@@ -314,16 +314,16 @@ async def message_context(
     organizations = await session.execute(
         select(Organization.id, Organization.language).where(Organization.id.in_(organization_ids))
     )
-    persons: Iterable[tuple[int, str]] = []
+    person_languages: dict[int, str] = {}
     if person_ids:
         query = select(Person.id, Person.language).where(Person.id.in_(person_ids))
-        persons = (await session.execute(query)).tuples()
+        person_languages = {person: language for person, language in await session.execute(query)}
     sites = await session.execute(
         select(Site.id, Site.name).where(Site.organization_id.in_(organization_ids))
     )
     return MessageContext(
         organization_languages={org: language for org, language in organizations},
-        person_languages={person: language for person, language in persons},
+        person_languages=person_languages,
         site_names={site: name for site, name in sites},
     )
 
