@@ -142,6 +142,8 @@ class Dispatcher:
         self._woken = asyncio.Event()
         self._claiming = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
+        # When the slots were full, the loop claims again once this many are free.
+        self._refill = max(1, min(self.batch, self.concurrency) // 4)
         self._loop: asyncio.Task[None] | None = None
         # observability and tests
         self.expanded = 0  # deliveries written
@@ -167,7 +169,7 @@ class Dispatcher:
     async def _round(self) -> None:
         await self.expand()
         async with self._claiming:
-            while await self._claim_and_send() == self.batch:
+            while await self._claim_and_send():
                 pass
 
     # -- expansion ---------------------------------------------------------------------------
@@ -239,12 +241,12 @@ class Dispatcher:
     def _free_slots(self) -> int:
         return self.concurrency - len(self._in_flight)
 
-    async def _claim_and_send(self) -> int:
+    async def _claim_and_send(self) -> bool:
         """Claim up to a batch (as many as there are free slots), decide, start the sends;
-        returns how many were claimed."""
+        True when it got all it asked for (there may be more)."""
         limit = min(self.batch, self._free_slots())
         if limit <= 0:
-            return 0
+            return False
         now = self.clock()
         async with self.database.session() as session:
             ids = await outbox.claim_due(
@@ -252,7 +254,7 @@ class Dispatcher:
             )
             if not ids:
                 await session.commit()
-                return 0
+                return False
             rows = await outbox.claimed(session, ids=ids)
             accepted = await outbox.newest_accepted(
                 session, pairs={(row.alert_id, row.device_id) for row in rows}
@@ -273,7 +275,7 @@ class Dispatcher:
             await session.commit()
         for job in jobs:
             self._start(job)
-        return len(ids)
+        return len(ids) == limit
 
     def _due(self, row: Claimed, accepted: Mapping[tuple[int, int], int]) -> schedule.Due:
         registration = row.registration
@@ -362,7 +364,7 @@ class Dispatcher:
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         self.sent += 1
-        if self._free_slots() == 1:  # it was full: claim again
+        if self._free_slots() == self._refill:  # enough room again to claim a batch
             self._woken.set()
 
     async def _send(self, job: Job) -> None:
@@ -455,8 +457,8 @@ class Dispatcher:
     # -- the loop and the lifecycle ----------------------------------------------------------
     async def _delay(self) -> float:
         """Seconds until the next round: the tick, or sooner when a delivery falls due."""
-        if self._free_slots() <= 0:
-            return self.tick  # a finished send wakes the loop
+        if self._free_slots() < self._refill:
+            return self.tick  # sends finishing wake the loop when there is room
         async with self.database.session() as session:
             due = await outbox.next_due(session)
         if due is None:

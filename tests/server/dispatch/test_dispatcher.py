@@ -27,6 +27,7 @@ from push.message import (
 from server.storage import push_deliveries as outbox
 from server.storage.database import Database
 from server.storage.tables import Device, Person, PushCursor, PushDelivery
+from tests import factories
 from tests.server.dispatch.worlds import push_world, sent_pairs
 
 
@@ -135,8 +136,6 @@ async def test_an_escalation_request_is_not_pushed(database: Database) -> None:
 async def test_the_texts_are_in_the_device_persons_language(database: Database) -> None:
     """A device bound to an English-speaking person gets English; others Swedish."""
     w = await push_world(database)
-    from tests import factories
-
     person = await factories.person(w.world, "anna", login=False)
     async with database.session() as session:
         await session.execute(update(Person).where(Person.id == person).values(language="en"))
