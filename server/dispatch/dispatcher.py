@@ -167,8 +167,9 @@ class Dispatcher:
         await self.results.flush()
 
     async def _round(self) -> None:
-        await self.expand()
+        """One worker at a time in this process (on SQLite the only one there is)."""
         async with self._claiming:
+            await self.expand()
             while await self._claim_and_send():
                 pass
 
