@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
+from push.message import Sender
 from server.api import errors, openapi
 from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
+from server.dispatch.dispatcher import Dispatcher
+from server.dispatch.senders import log_missing, senders_from_settings
 from server.origins import allowed_origins
 from server.realtime import collector
 from server.realtime.service import Realtime
@@ -47,11 +50,17 @@ def _set_sink(app: FastAPI, sink: EventSink) -> None:
 
 
 def create_app(
-    settings: Settings, *, database: Database | None = None, realtime: bool = True
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    realtime: bool = True,
+    push_senders: Mapping[str, Sender] | None = None,
 ) -> FastAPI:
     """Build the app. With `database` given the caller owns it; otherwise the app opens one
     from `settings.database_url` at start-up and closes it at shutdown. With `realtime` the
-    lifespan also runs the WebSocket gateway, hub, bus and receipt writer."""
+    lifespan also runs the WebSocket gateway, hub, bus and receipt writer, and the push
+    dispatcher with `push_senders` (default: those the settings configure; the dispatcher
+    closes them at shutdown)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +71,17 @@ def create_app(
                     Database(settings.database_url, audit_keys=settings.audit_keyring())
                 )
             if realtime:
-                live = await stack.enter_async_context(Realtime(settings, app.state.database))
+                senders = senders_from_settings(settings) if push_senders is None else push_senders
+                log_missing(senders)
+                # Entered first, so it closes last: pushes go on while connections close.
+                dispatcher = await stack.enter_async_context(
+                    Dispatcher(database=app.state.database, settings=settings, senders=senders)
+                )
+                app.state.dispatcher = dispatcher
+                live = await stack.enter_async_context(
+                    Realtime(settings, app.state.database, after_fan_out=dispatcher.wake)
+                )
+                dispatcher.report_states_to(live)
                 app.state.realtime = live
                 app.state.gateway_port = live.gateway.port
                 _set_sink(app, live)

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     push_allowed_origins: list[str] = Field(default_factory=lambda: list(PUBLIC_PUSH_SERVICES))
     push_ttl_seconds: int = Field(default=3600, ge=1)  # how long a push service keeps it
     push_resend_after_seconds: float = Field(default=30.0, gt=0)  # no receipt: push again
+    # The dispatcher (server/dispatch/): its safety-net tick, sends in flight at once, rows
+    # claimed per transaction, and the lease of a claimed row (longer than a send can take:
+    # a node that dies mid-send leaves its rows to be sent again when the lease runs out).
+    push_tick_seconds: float = Field(default=1.0, gt=0)
+    push_concurrency: int = Field(default=200, ge=1)
+    push_batch_size: int = Field(default=500, ge=1, le=1000)
+    push_lease_seconds: float = Field(default=30.0, ge=1)
     # APNs token authentication (an iOS app's key from Apple); empty key file: no APNs.
     apns_key_file: str = ""
     apns_key_id: str = ""

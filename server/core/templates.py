@@ -153,6 +153,17 @@ CANCELLED_TEXT = Texts(
     sv="Falsklarm – larmet är återkallat", en="False alarm – the alert is withdrawn"
 )
 
+# Push notifications (server/dispatch/messages.py): a test alert asks nothing of anyone, and a
+# drill that a real alert superseded must never read as "false alarm".
+TEST_NOTICE = Texts(
+    sv="Test av larmsystemet – ingen åtgärd", en="Test of the alert system – no action"
+)
+TEST_ENDED_TEXT = Texts(sv="Testet är avslutat – ingen åtgärd", en="The test is over – no action")
+SUPERSEDED_TEXT = Texts(
+    sv="Övningen är avbruten – ett skarpt larm har utlösts",
+    en="The drill is stopped – a real alert has been triggered",
+)
+
 
 def mode_label(mode: Mode) -> Texts | None:
     """The prefix every client shows for `mode`: ÖVNING/DRILL, TEST, or None for actual."""

@@ -1,13 +1,15 @@
 """The realtime layer of one node, as one `async with` resource: hub, receipt writer, bus,
 gateway and the catch-up ticker. It is the node's post-commit sink
 (`server.services.sink.EventSink`): the services tell it about each committed event,
-revocation, sign-out and logout."""
+revocation, sign-out and logout. `after_fan_out` (the push dispatcher's wake-up) is called
+with the organization once an event was fanned out here, or another node's event was
+signalled on the bus."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -40,11 +42,17 @@ from server.storage.receipts import ReceiptUpdate
 
 log = logging.getLogger(__name__)
 
+# Told the organization whose event log grew; must not block (it only wakes a task).
+EventWaker = Callable[[int], None]
+
 
 class Realtime:
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, *, after_fan_out: EventWaker | None = None
+    ) -> None:
         self.settings = settings
         self.database = database
+        self.after_fan_out = after_fan_out
         self.hub = Hub(
             read_events=self._read_events,
             read_seq=self._read_seq,
@@ -83,9 +91,17 @@ class Realtime:
 
     # -- the post-commit sink (server.services.sink.EventSink) ----------------------------
     async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
-        """An event was committed on this node: fan out here at once, then wake the others."""
+        """An event was committed on this node: fan out here at once, then wake the others,
+        then the push dispatcher (nothing per device is written before the fan-out)."""
         self.hub.offer(organization_id, event)
-        await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
+        try:
+            await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
+        finally:
+            self._event_logged(organization_id)
+
+    def _event_logged(self, organization_id: int) -> None:
+        if self.after_fan_out is not None:
+            self.after_fan_out(organization_id)
 
     async def device_revoked(self, device_id: int) -> None:
         self.gateway.close_device(device_id)
@@ -147,10 +163,13 @@ class Realtime:
         """What another node (or the bus itself) said; our own signals were handled here."""
         if isinstance(signal, Reconnected):
             await self.hub.catch_up_all()
+            for org in self.hub.organizations():
+                self._event_logged(org)
         elif node == self.bus.node_id:
             return
         elif isinstance(signal, EventSignal):
             self.hub.request_catch_up(signal.org)
+            self._event_logged(signal.org)
         elif isinstance(signal, RollCallSignal):
             await self.rollcall.alerts_changed(signal.org, list(signal.alerts))
         elif isinstance(signal, PresenceSignal):

@@ -90,6 +90,7 @@ class RecordingSink:
     def __init__(self, *, fail: Exception | None = None) -> None:
         self.told: list[tuple[str, int | str]] = []
         self.events: list[tuple[int, EventDocument]] = []
+        self.push_states: list[tuple[int, frozenset[int], frozenset[int]]] = []
         self.revoked_devices: list[int] = []
         self.signed_out_persons: list[int] = []
         self.closed_sessions: list[str] = []
@@ -133,6 +134,12 @@ class RecordingSink:
 
     async def receipts_committed(self, organization_id: int, alert_ids: tuple[int, ...]) -> None:
         self.receipts.append((organization_id, alert_ids))
+        self._done()
+
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
+        self.push_states.append((organization_id, frozenset(alert_ids), frozenset(site_ids)))
         self._done()
 
 

@@ -7,7 +7,7 @@ point."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -15,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
+from push.message import Sender
 from server.app import create_app
 from server.realtime.service import Realtime
 from server.settings import Settings
@@ -51,9 +52,12 @@ def live_settings(request: pytest.FixtureRequest) -> Settings:
 
 
 @asynccontextmanager
-async def start_live_server(settings: Settings, database: Database) -> AsyncIterator[LiveServer]:
-    """Run the app (HTTP + WebSocket gateway) with uvicorn on ephemeral ports."""
-    app = create_app(settings, database=database, realtime=True)
+async def start_live_server(
+    settings: Settings, database: Database, *, push_senders: Mapping[str, Sender] | None = None
+) -> AsyncIterator[LiveServer]:
+    """Run the app (HTTP + WebSocket gateway) with uvicorn on ephemeral ports; the push
+    dispatcher uses `push_senders` (default: none, settings without push keys)."""
+    app = create_app(settings, database=database, realtime=True, push_senders=push_senders)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
