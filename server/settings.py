@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     push_concurrency: int = Field(default=200, ge=1)
     push_batch_size: int = Field(default=500, ge=1, le=1000)
     push_lease_seconds: float = Field(default=30.0, ge=1)
+    push_timeout_seconds: float = Field(default=10.0, gt=0)  # one send, all in; then retried
     # APNs token authentication (an iOS app's key from Apple); empty key file: no APNs.
     apns_key_file: str = ""
     apns_key_id: str = ""
@@ -135,6 +136,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "PDV_VAPID_SUBJECT must be a mailto: or https: contact when a VAPID key is set "
                 "(push services contact the operator there)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> Settings:
+        if self.push_lease_seconds <= self.push_timeout_seconds:
+            raise ValueError(
+                "push_lease_seconds must be longer than push_timeout_seconds: a delivery "
+                "still being sent would be claimed and sent again"
             )
         return self
 

@@ -42,6 +42,7 @@ def senders_from_settings(settings: Settings) -> dict[str, Sender]:
             vapid_private_key=pem_text(settings.vapid_private_key, setting="vapid_private_key"),
             vapid_subject=settings.vapid_subject,
             ttl_seconds=settings.push_ttl_seconds,
+            timeout=settings.push_timeout_seconds,
         )
     if settings.apns_key_file:
         from push.apns import APNsSender
@@ -54,6 +55,7 @@ def senders_from_settings(settings: Settings) -> dict[str, Sender]:
             url=settings.apns_url or None,
             ca_file=settings.apns_ca_file or None,
             ttl_seconds=settings.push_ttl_seconds,
+            timeout=settings.push_timeout_seconds,
         )
     return senders
 

@@ -242,3 +242,11 @@ def test_the_audit_key_is_audit_key_else_derived_from_the_secret_key() -> None:
     assert own.current != derived and own.previous == ()
     rotated = Settings(audit_key="a" * 40, audit_previous_keys=[STRONG_SECRET]).audit_keyring()
     assert rotated.find(derived.fingerprint) == derived
+
+
+def test_a_push_lease_must_outlast_a_send() -> None:
+    """A claimed delivery's lease shorter than one send's timeout would let another worker
+    send it again while the first send is still waiting: refused."""
+    with pytest.raises(ValidationError, match="push_lease_seconds must be longer"):
+        Settings(push_lease_seconds=5, push_timeout_seconds=10)
+    assert Settings(push_lease_seconds=11, push_timeout_seconds=10).push_timeout_seconds == 10

@@ -276,7 +276,7 @@ async def test_push_states_reach_the_dashboard_as_the_http_answers_them(
     await factories.device(world, "web", site="A", kind=DeviceKind.WEB)
     await factories.push_registration(world, "phone", type="apns")
     await factories.push_registration(world, "web")
-    board = await dashboard(live_server, world, "principal_a")
+    board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
     alert_id = await trigger(live_server, world, "A")
     await factories.push_delivery(world, "phone", alert_id=alert_id, seq=1, state="delivered")
     await factories.push_delivery(
