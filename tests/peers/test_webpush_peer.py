@@ -14,22 +14,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from push.message import PushMessage, WebPushSubscription
+from push.message import WebPushSubscription
 from push.vapid import VapidTokens, generate_vapid_key
 from push.webpush import WebPushRequest, to_webpush_request
 from tests.peers.webpush import PeerSubscription, WebPushPeer
+from tests.push import samples
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBJECT = "mailto:it@skola.example"
 VAPID = VapidTokens(generate_vapid_key(), subject=SUBJECT)
 VAPID_PEM_24H = generate_vapid_key()
-MESSAGE = PushMessage(
+MESSAGE = samples.message(
     alert_id=3,
     seq=11,
     event="updated",
     kind="evacuate",
     mode="drill",
-    state="active",
     title="Övning: utrymning",
     body="Gå till återsamlingsplatsen.",
     sites=("Norrskolan", "Södra"),

@@ -10,6 +10,7 @@ import pytest
 from push.message import PushMessage
 from push.vapid import generate_vapid_key
 from tests.peers.webpush import WebPushPeer
+from tests.push import samples
 
 SUBJECT = "mailto:it@skola.example"
 
@@ -21,18 +22,7 @@ def vapid_pem() -> str:
 
 @pytest.fixture
 def message() -> PushMessage:
-    return PushMessage(
-        alert_id=42,
-        seq=7,
-        event="triggered",
-        kind="pdv_lockdown",
-        mode="actual",
-        state="active",
-        title="PDV – Pågående dödligt våld",
-        body="Lås in er. Håll er borta från fönster och dörrar. Vänta på besked.",
-        sites=("Västerskolan",),
-        url="/alerts/42",
-    )
+    return samples.message()
 
 
 @pytest.fixture

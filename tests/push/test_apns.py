@@ -40,6 +40,7 @@ from push.message import (
     WebPushSubscription,
 )
 from tests.peers.apns import Answer, APNsStandIn, ProviderKey, verify_provider_token
+from tests.push import samples
 
 TOPIC = "se.pdvalert.test"
 TOKEN = "ab" * 32
@@ -51,19 +52,15 @@ ALERT_KEYS = {"alert_id", "seq", "event", "kind", "mode", "state", "url"}
 
 
 def message(**changes: object) -> PushMessage:
-    base = PushMessage(
-        alert_id=42,
-        seq=7,
-        event="triggered",
-        kind="pdv_lockdown",
-        mode="actual",
-        state="active",
-        title="PÅGÅENDE DÖDLIGT VÅLD",
-        body="Lås in dig. Håll dig tyst.",
-        sites=("Skolan",),
-        url="https://pdv.example/alerts/42",
+    return samples.message(
+        **{
+            "title": "PÅGÅENDE DÖDLIGT VÅLD",
+            "body": "Lås in dig. Håll dig tyst.",
+            "sites": ("Skolan",),
+            "url": "https://pdv.example/alerts/42",
+            **changes,
+        }
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def sandbox(token: str = TOKEN) -> ApnsRegistration:
