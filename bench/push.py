@@ -56,10 +56,12 @@ from bench.fanout import (  # noqa: E402
     Http,
     Round,
     Server,
+    WireTap,
     Workers,
     collect,
     connect_clients,
     cpu_seconds,
+    drain_tap,
     latency_stats,
     machine,
     mono,
@@ -410,6 +412,7 @@ async def one_event(
     cpu0 = server_cpu(server.process.pid)
     peer_cpu0 = cpu_seconds(ctx.peers[provider].pid) if provider else 0.0
     machine_cpu0 = machine_cpu()
+    tap = WireTap.open(server.ws_port) if ws and args.tap else None
     t0 = mono()
     if event == "trigger":
         body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [site_id]}
@@ -436,6 +439,7 @@ async def one_event(
     received = results[0] if ws else None
     if received is not None:
         received.response = responded
+        drain_tap(tap, received, seq)
         say(
             f"WebSocket {event}: {len(received.wire)} clients, last "
             f"{received.last() * 1000:.1f} ms, HTTP {(responded - t0) * 1000:.1f} ms"
@@ -594,6 +598,17 @@ def fanout_table(results: Results, clients: int, devices: int) -> str:
             f"{label:34} {clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
             f"{s['last']:>8.1f} {statistics.median(http) if http else float('nan'):>8.1f}"
         )
+    if all(r.tap for r in results.without + results.with_push):
+        lines.append("on the wire (kernel timestamps of the server's writes on lo):")
+        for label, rounds in (
+            ("  without push registrations", results.without),
+            (f"  with {devices:,} push registrations", results.with_push),
+        ):
+            s = latency_stats(rounds, stamps="tap", from_first=False)
+            lines.append(
+                f"{label:34} {clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
+                f"{s['last']:>8.1f}"
+            )
     lines.append("")
     lines.append(
         "last client per round, without: "
@@ -609,6 +624,14 @@ def fanout_table(results: Results, clients: int, devices: int) -> str:
         f"last client, with / without: {with_push / without:.2f}× (median of the rounds); "
         f"clients without the frame: {missing}"
     )
+    if all(r.tap for r in results.without + results.with_push):
+        wire = [
+            latency_stats(rounds, stamps="tap", from_first=False)["last"]
+            for rounds in (results.without, results.with_push)
+        ]
+        lines.append(
+            f"last frame sent, with / without: {wire[1] / wire[0]:.2f}× (median of the rounds)"
+        )
     return "\n".join(lines)
 
 
@@ -761,7 +784,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10_000, help="web and ios devices each")
     parser.add_argument("--clients", type=int, default=2000, help="WebSocket clients (0: none)")
     parser.add_argument("--procs", type=int, default=2, help="WebSocket client processes")
-    parser.add_argument("--rounds", type=int, default=2, help="alerts per condition")
+    parser.add_argument("--rounds", type=int, default=3, help="alerts per condition")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured WebSocket alerts")
     parser.add_argument("--push-concurrency", type=int, help="PDV_PUSH_CONCURRENCY")
     parser.add_argument("--push-batch-size", type=int, help="PDV_PUSH_BATCH_SIZE")
@@ -776,6 +799,12 @@ def main() -> None:
         "pushed by each provider (slows those rounds down)",
     )
     parser.add_argument("--profile-top", type=int, default=25, help="functions listed")
+    parser.add_argument(
+        "--no-tap",
+        dest="tap",
+        action="store_false",
+        help="don't time the server's WebSocket writes on lo (AF_PACKET, needs CAP_NET_RAW)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, database)")
     args = parser.parse_args()
     if args.devices < 1 or args.rounds < 1 or args.clients < 0:
