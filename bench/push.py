@@ -2,7 +2,7 @@
 server to the local peers, and the WebSocket fan-out with and without 10,000 push
 registrations, in one run.
 
-    python bench/push.py [--devices 10000] [--clients 2000] [--rounds 2]
+    python bench/push.py [--devices 10000] [--clients 2000] [--rounds 3]
                          [--push-concurrency N] [--push-batch-size N] [--profile]
 
 One temporary SQLite database holds one organization with two sites: the fan-out site with
