@@ -41,6 +41,7 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -197,7 +198,14 @@ class Server:
     wrapper: ClassVar[str | None] = None  # a script run instead of `-m server.cli` (profiling)
 
     @classmethod
-    async def start(cls, *, database_url: str, ws_port: int, log: Path) -> Server:
+    async def start(
+        cls,
+        *,
+        database_url: str,
+        ws_port: int,
+        log: Path,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> Server:
         env = dict(os.environ)
         env.update(
             PDV_DATABASE_URL=database_url,
@@ -205,6 +213,7 @@ class Server:
             PDV_HOST="127.0.0.1",
             PDV_ENVIRONMENT="development",
         )
+        env.update(extra_env or {})
         env.pop("PDV_CONFIG_FILE", None)
         offset = log.stat().st_size if log.exists() else 0  # a restart appends to the log
         with open(log, "ab") as out:

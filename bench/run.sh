@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The fan-out benchmark with its defaults (10,000 clients, 2 client processes, 3 alerts),
-# from the repository's .venv. Arguments are passed on: bash bench/run.sh --clients 1000
+# The benchmarks from the repository's .venv, after raising the open-file limit:
+#   bash bench/run.sh [ARGS]        the fan-out benchmark (fanout.py; 10,000 clients, 3 alerts)
+#   bash bench/run.sh push [ARGS]   the push benchmark (push.py; 10,000 web + 10,000 ios devices)
+# Arguments are passed on: bash bench/run.sh --clients 1000, bash bench/run.sh push --devices 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -14,5 +16,9 @@ if ! ulimit -n 65536 2>/dev/null; then
     hard=$(ulimit -Hn)
     ulimit -n "$hard"
     echo "run.sh: cannot raise the open-file limit to 65536 (hard limit $hard); using $(ulimit -n)" >&2
+fi
+if [ "${1:-}" = push ]; then
+    shift
+    exec "$PY" bench/push.py "$@"
 fi
 exec "$PY" bench/fanout.py "$@"
