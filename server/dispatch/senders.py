@@ -43,6 +43,7 @@ def senders_from_settings(settings: Settings) -> dict[str, Sender]:
             vapid_subject=settings.vapid_subject,
             ttl_seconds=settings.push_ttl_seconds,
             timeout=settings.push_timeout_seconds,
+            max_connections=settings.push_concurrency,  # a connection per send in flight
         )
     if settings.apns_key_file:
         from push.apns import APNsSender
