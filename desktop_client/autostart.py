@@ -51,17 +51,24 @@ def set_autostart(enabled: bool, config_dir: Path | None) -> str:
     return str(path)
 
 
-def _windows(enabled: bool, config_dir: Path | None) -> str:  # pragma: no cover - Windows
-    import subprocess
-    import winreg
+if sys.platform == "win32":  # mypy checks this only for Windows
 
-    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
-        if enabled:
-            line = subprocess.list2cmdline(command(config_dir))
-            winreg.SetValueEx(key, RUN_VALUE, 0, winreg.REG_SZ, line)
-        else:
-            try:
-                winreg.DeleteValue(key, RUN_VALUE)
-            except FileNotFoundError:
-                pass
-    return "HKCU\\" + RUN_KEY
+    def _windows(enabled: bool, config_dir: Path | None) -> str:  # pragma: no cover - Windows
+        import subprocess
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+            if enabled:
+                line = subprocess.list2cmdline(command(config_dir))
+                winreg.SetValueEx(key, RUN_VALUE, 0, winreg.REG_SZ, line)
+            else:
+                try:
+                    winreg.DeleteValue(key, RUN_VALUE)
+                except FileNotFoundError:
+                    pass
+        return "HKCU\\" + RUN_KEY
+
+else:
+
+    def _windows(enabled: bool, config_dir: Path | None) -> str:
+        raise OSError("the Run key exists only on Windows")

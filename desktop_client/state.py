@@ -361,7 +361,9 @@ class ClientState:
             del self.alerts[alert.id]
             if tracked.silent:
                 return []
-            return [EndAlarm(alert, "resolved" if alert.state is AlertState.RESOLVED else "cancelled")]
+            return [
+                EndAlarm(alert, "resolved" if alert.state is AlertState.RESOLVED else "cancelled")
+            ]
         effects: list[Effect] = []
         if send:
             effects.append(Send(ReceiptMsg(alert_id=alert.id, state=ReceiptState.DELIVERED)))

@@ -98,7 +98,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
         "Enheten är inte registrerad. Kör pdv-alert-desktop --server URL --enroll KOD.",
         "This device is not enrolled. Run pdv-alert-desktop --server URL --enroll CODE.",
     ),
-    OFFLINE_TITLE: ("Du är inte ansluten till larmsystemet", "You are not connected to the alert system"),
+    OFFLINE_TITLE: (
+        "Du är inte ansluten till larmsystemet",
+        "You are not connected to the alert system",
+    ),
     OFFLINE_WHAT_TO_DO: (
         "Du får inga larm på den här datorn just nu. Kontrollera nätverksanslutningen. "
         "Om felet består: kontakta IT-supporten och håll telefonen nära till hands.",

@@ -33,8 +33,15 @@ def test_enroll_by_flags_then_status(school: School, tmp_path: Path) -> None:
     server, device, not connected and exits 0; the token works against the server."""
     cfg = tmp_path / "cfg"
     done = desktop(
-        "--server", school.url, "--enroll", school.code(), "--name", "Sal 12",
-        "--config-dir", str(cfg), "--status",
+        "--server",
+        school.url,
+        "--enroll",
+        school.code(),
+        "--name",
+        "Sal 12",
+        "--config-dir",
+        str(cfg),
+        "--status",
     )
     assert done.returncode == 0, done.stderr
     assert f"Server: {school.url}" in done.stdout

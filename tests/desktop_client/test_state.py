@@ -11,8 +11,8 @@ from desktop_client.state import (
     ClientState,
     Connect,
     Drop,
-    EndAlarm,
     Effect,
+    EndAlarm,
     FetchAlert,
     OfflineCleared,
     OfflineWarning,
@@ -224,7 +224,9 @@ def test_recovered_welcome_applies_missed_events() -> None:
     state.closed(1006, "", 2.0)
     state.connected(3.0)
     gone = doc(1, state=AlertState.RESOLVED)
-    effects = state.welcome(welcome(9, recovered=True, events=[event(4, gone), event(8, doc(2))]), 3.0)
+    effects = state.welcome(
+        welcome(9, recovered=True, events=[event(4, gone), event(8, doc(2))]), 3.0
+    )
     assert EndAlarm(gone, "resolved") in effects and ShowAlarm(doc(2)) in effects
     assert state.last_seq == 9 and list(state.alerts) == [2]
 
@@ -257,7 +259,12 @@ def test_vanished_alert_that_cannot_be_fetched_is_withdrawn() -> None:
 
 def test_stop_codes_stop_and_say_why() -> None:
     """1008, 4001 and 4002 stop with "revoked", 4005 with "unsupported_version"."""
-    for code, reason in ((1008, "revoked"), (4001, "revoked"), (4002, "revoked"), (4005, "unsupported_version")):
+    for code, reason in (
+        (1008, "revoked"),
+        (4001, "revoked"),
+        (4002, "revoked"),
+        (4005, "unsupported_version"),
+    ):
         state = online()
         effects = state.closed(code, "", 1.0)
         assert effects[0] == Stopped(reason, code)  # type: ignore[arg-type]
@@ -369,7 +376,9 @@ def test_any_welcome_leaves_a_consistent_state(
         shows = sum(1 for e in effects if isinstance(e, ShowAlarm) and e.alert.id == alert_id)
         ends = sum(1 for e in effects if isinstance(e, EndAlarm) and e.alert.id == alert_id)
         assert shows <= ends + 1
-    assert all(e.alert.mode is not Mode.TEST for e in effects if isinstance(e, ShowAlarm | UpdateAlarm))
+    assert all(
+        e.alert.mode is not Mode.TEST for e in effects if isinstance(e, ShowAlarm | UpdateAlarm)
+    )
     ended = {e.alert.id for e in effects if isinstance(e, EndAlarm)}
     fetched = {e.alert_id for e in effects if isinstance(e, FetchAlert)}
     assert not (ended | fetched) & set(state.alerts)

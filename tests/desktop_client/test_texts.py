@@ -19,11 +19,30 @@ def test_swedish_is_the_default_and_the_words_are_right() -> None:
     """Unknown languages read Swedish; the alarm's words are the issue's."""
     assert texts.text(texts.OFFLINE_TITLE, "de") == "Du är inte ansluten till larmsystemet"
     assert texts.text(texts.REVOKED, "sv") == "Enheten är borttagen – registrera igen"
-    assert [texts.text(k, "sv") for k in (texts.ANSWER_SAFE, texts.ANSWER_NEED_HELP,
-            texts.ANSWER_NOT_ON_SITE, texts.MUTE, texts.ALL_CLEAR, texts.FALSE_ALARM,
-            texts.DRILL, texts.MENU_TEST_SOUND, texts.TRIGGER)] == [
-        "Jag är i säkerhet", "Behöver hjälp", "Inte på plats", "Tyst", "Faran över",
-        "Falsklarm", "ÖVNING", "Testa larmljud", "Larma"]
+    assert [
+        texts.text(k, "sv")
+        for k in (
+            texts.ANSWER_SAFE,
+            texts.ANSWER_NEED_HELP,
+            texts.ANSWER_NOT_ON_SITE,
+            texts.MUTE,
+            texts.ALL_CLEAR,
+            texts.FALSE_ALARM,
+            texts.DRILL,
+            texts.MENU_TEST_SOUND,
+            texts.TRIGGER,
+        )
+    ] == [
+        "Jag är i säkerhet",
+        "Behöver hjälp",
+        "Inte på plats",
+        "Tyst",
+        "Faran över",
+        "Falsklarm",
+        "ÖVNING",
+        "Testa larmljud",
+        "Larma",
+    ]
 
 
 def test_unknown_key_fails() -> None:
