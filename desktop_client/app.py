@@ -1,16 +1,31 @@
-"""Entry point of `pdv-alert-desktop`. The tray client is not built yet (see the issue
-tracker); until then the command says so plainly instead of failing with a traceback."""
+"""Entry point of `pdv-alert-desktop` (and `python -m desktop_client`): the command line
+first (desktop_client/cli.py), then the Qt client, imported lazily so that `--status`,
+`--enroll` and `--autostart` work without PySide6."""
+
+from __future__ import annotations
 
 import sys
 
+from desktop_client import cli, config, texts
 
-def main() -> int:
-    print(
-        "pdv-alert-desktop: skrivbordsklienten är inte byggd ännu "
-        "(the desktop tray client is not built yet).",
-        file=sys.stderr,
-    )
-    return 2
+
+def main(argv: list[str] | None = None) -> int:
+    args = cli.parse(argv)
+    done = cli.run_command(args)
+    if done is not None:
+        return done
+    config_dir = cli.config_dir_of(args)
+    settings = config.read_settings(config_dir)
+    language = args.language or (settings.language if settings else "sv")
+    try:
+        from desktop_client.qt.app import run
+    except ImportError:
+        print(texts.text(texts.PYSIDE_MISSING, "sv"), file=sys.stderr)
+        print(texts.text(texts.PYSIDE_MISSING, "en"), file=sys.stderr)
+        return 2
+    token = config.read_token(config_dir) if settings else None
+    result: int = run(settings, token, language, config_dir=config_dir)
+    return result
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+"""Every text the desktop client shows, in Swedish (the default) and English.
+
+`text(key, language)` answers the text of `key` in `language` ("sv" or "en"; anything else
+reads as Swedish). Keys are the module constants below; a few texts hold `{name}`
+placeholders, filled with `text(...).format(...)`:
+
+    tray / status        TRAY_CONNECTED, TRAY_DISCONNECTED, TRAY_ALERT, TRAY_STOPPED,
+                         STATUS_SERVER ({server}), STATUS_DEVICE ({device}),
+                         STATUS_LAST_CONTACT ({when}), STATUS_NEVER, STATUS_CONNECTED,
+                         STATUS_NOT_CONNECTED, STATUS_NOT_ENROLLED
+    offline / stopped    OFFLINE_TITLE, OFFLINE_WHAT_TO_DO, REVOKED, UNSUPPORTED_VERSION,
+                         TRY_AGAIN
+    alarm window         DRILL (ÖVNING), MUTE (Tyst), UNMUTE, ANSWER_SAFE, ANSWER_NEED_HELP,
+                         ANSWER_NOT_ON_SITE, ANSWER_ROOM, ANSWER_NOTE, ANSWER_SENT,
+                         ANSWER_REQUIRED, ALL_CLEAR (Faran över), FALSE_ALARM (Falsklarm),
+                         WITHDRAWN, CLOSE
+    trigger              TRIGGER (Larma), TRIGGER_COUNTDOWN ({seconds}), TRIGGER_CANCEL,
+                         TRIGGER_SENT, TRIGGER_FAILED ({error})
+    menu                 MENU_STATUS, MENU_TEST_SOUND (Testa larmljud), MENU_TRIGGER,
+                         MENU_LANGUAGE, MENU_ABOUT, MENU_QUIT, LANGUAGE_SV, LANGUAGE_EN
+    enrollment window    ENROLL_TITLE, ENROLL_SERVER, ENROLL_CODE, ENROLL_NAME,
+                         ENROLL_BUTTON, ENROLL_FAILED ({error})
+    command line         PYSIDE_MISSING, ENROLLED ({device}), ALREADY_RUNNING
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+TRAY_CONNECTED: Final = "tray.connected"
+TRAY_DISCONNECTED: Final = "tray.disconnected"
+TRAY_ALERT: Final = "tray.alert"
+TRAY_STOPPED: Final = "tray.stopped"
+STATUS_SERVER: Final = "status.server"
+STATUS_DEVICE: Final = "status.device"
+STATUS_LAST_CONTACT: Final = "status.last_contact"
+STATUS_NEVER: Final = "status.never"
+STATUS_CONNECTED: Final = "status.connected"
+STATUS_NOT_CONNECTED: Final = "status.not_connected"
+STATUS_NOT_ENROLLED: Final = "status.not_enrolled"
+OFFLINE_TITLE: Final = "offline.title"
+OFFLINE_WHAT_TO_DO: Final = "offline.what_to_do"
+REVOKED: Final = "stopped.revoked"
+UNSUPPORTED_VERSION: Final = "stopped.unsupported_version"
+TRY_AGAIN: Final = "stopped.try_again"
+DRILL: Final = "alarm.drill"
+MUTE: Final = "alarm.mute"
+UNMUTE: Final = "alarm.unmute"
+ANSWER_SAFE: Final = "answer.safe"
+ANSWER_NEED_HELP: Final = "answer.need_help"
+ANSWER_NOT_ON_SITE: Final = "answer.not_on_site"
+ANSWER_ROOM: Final = "answer.room"
+ANSWER_NOTE: Final = "answer.note"
+ANSWER_SENT: Final = "answer.sent"
+ANSWER_REQUIRED: Final = "answer.required"
+ALL_CLEAR: Final = "alarm.all_clear"
+FALSE_ALARM: Final = "alarm.false_alarm"
+WITHDRAWN: Final = "alarm.withdrawn"
+CLOSE: Final = "alarm.close"
+TRIGGER: Final = "trigger.button"
+TRIGGER_COUNTDOWN: Final = "trigger.countdown"
+TRIGGER_CANCEL: Final = "trigger.cancel"
+TRIGGER_SENT: Final = "trigger.sent"
+TRIGGER_FAILED: Final = "trigger.failed"
+MENU_STATUS: Final = "menu.status"
+MENU_TEST_SOUND: Final = "menu.test_sound"
+MENU_TRIGGER: Final = "menu.trigger"
+MENU_LANGUAGE: Final = "menu.language"
+MENU_ABOUT: Final = "menu.about"
+MENU_QUIT: Final = "menu.quit"
+LANGUAGE_SV: Final = "language.sv"
+LANGUAGE_EN: Final = "language.en"
+ENROLL_TITLE: Final = "enroll.title"
+ENROLL_SERVER: Final = "enroll.server"
+ENROLL_CODE: Final = "enroll.code"
+ENROLL_NAME: Final = "enroll.name"
+ENROLL_BUTTON: Final = "enroll.button"
+ENROLL_FAILED: Final = "enroll.failed"
+PYSIDE_MISSING: Final = "cli.pyside_missing"
+ENROLLED: Final = "cli.enrolled"
+ALREADY_RUNNING: Final = "cli.already_running"
+
+LANGUAGES: Final = ("sv", "en")
+
+# key: (Swedish, English)
+TEXTS: Final[dict[str, tuple[str, str]]] = {
+    TRAY_CONNECTED: ("Ansluten till larmsystemet", "Connected to the alert system"),
+    TRAY_DISCONNECTED: ("INTE ANSLUTEN till larmsystemet", "NOT CONNECTED to the alert system"),
+    TRAY_ALERT: ("LARM PÅGÅR", "ALERT IN PROGRESS"),
+    TRAY_STOPPED: ("Enheten tar inte emot larm", "This device receives no alerts"),
+    STATUS_SERVER: ("Server: {server}", "Server: {server}"),
+    STATUS_DEVICE: ("Enhet: {device}", "Device: {device}"),
+    STATUS_LAST_CONTACT: ("Senaste kontakt: {when}", "Last contact: {when}"),
+    STATUS_NEVER: ("aldrig", "never"),
+    STATUS_CONNECTED: ("ansluten", "connected"),
+    STATUS_NOT_CONNECTED: ("inte ansluten", "not connected"),
+    STATUS_NOT_ENROLLED: (
+        "Enheten är inte registrerad. Kör pdv-alert-desktop --server URL --enroll KOD.",
+        "This device is not enrolled. Run pdv-alert-desktop --server URL --enroll CODE.",
+    ),
+    OFFLINE_TITLE: (
+        "Du är inte ansluten till larmsystemet",
+        "You are not connected to the alert system",
+    ),
+    OFFLINE_WHAT_TO_DO: (
+        "Du får inga larm på den här datorn just nu. Kontrollera nätverksanslutningen. "
+        "Om felet består: kontakta IT-supporten och håll telefonen nära till hands.",
+        "You will not get alerts on this computer right now. Check the network connection. "
+        "If it persists: contact IT support and keep your phone at hand.",
+    ),
+    REVOKED: (
+        "Enheten är borttagen – registrera igen",
+        "This device was removed – enroll it again",
+    ),
+    UNSUPPORTED_VERSION: (
+        "Programmet är för gammalt för servern – uppdatera det",
+        "This program is too old for the server – update it",
+    ),
+    TRY_AGAIN: ("Försök igen", "Try again"),
+    DRILL: ("ÖVNING", "DRILL"),
+    MUTE: ("Tyst", "Mute"),
+    UNMUTE: ("Ljud på", "Sound on"),
+    ANSWER_SAFE: ("Jag är i säkerhet", "I am safe"),
+    ANSWER_NEED_HELP: ("Behöver hjälp", "Need help"),
+    ANSWER_NOT_ON_SITE: ("Inte på plats", "Not on site"),
+    ANSWER_ROOM: ("Rum (valfritt)", "Room (optional)"),
+    ANSWER_NOTE: ("Meddelande (valfritt)", "Message (optional)"),
+    ANSWER_SENT: ("Ditt svar är skickat", "Your answer was sent"),
+    ANSWER_REQUIRED: ("Svara för att stänga", "Answer to close"),
+    ALL_CLEAR: ("Faran över", "All clear"),
+    FALSE_ALARM: ("Falsklarm", "False alarm"),
+    WITHDRAWN: ("Larmet gäller inte längre den här enheten", "The alert no longer applies here"),
+    CLOSE: ("Stäng", "Close"),
+    TRIGGER: ("Larma", "Raise alert"),
+    TRIGGER_COUNTDOWN: ("Larmar om {seconds} s", "Alerting in {seconds} s"),
+    TRIGGER_CANCEL: ("Avbryt", "Cancel"),
+    TRIGGER_SENT: ("Larmet är skickat", "The alert was sent"),
+    TRIGGER_FAILED: ("Larmet kunde inte skickas: {error}", "The alert could not be sent: {error}"),
+    MENU_STATUS: ("Status", "Status"),
+    MENU_TEST_SOUND: ("Testa larmljud", "Test alarm sound"),
+    MENU_TRIGGER: ("Larma", "Raise alert"),
+    MENU_LANGUAGE: ("Språk", "Language"),
+    MENU_ABOUT: ("Om pdv-alert", "About pdv-alert"),
+    MENU_QUIT: ("Avsluta", "Quit"),
+    LANGUAGE_SV: ("Svenska", "Svenska"),
+    LANGUAGE_EN: ("English", "English"),
+    ENROLL_TITLE: ("Registrera den här datorn", "Enroll this computer"),
+    ENROLL_SERVER: ("Serveradress", "Server address"),
+    ENROLL_CODE: ("Registreringskod", "Enrollment code"),
+    ENROLL_NAME: ("Datorns namn", "Computer name"),
+    ENROLL_BUTTON: ("Registrera", "Enroll"),
+    ENROLL_FAILED: ("Registreringen misslyckades: {error}", "Enrollment failed: {error}"),
+    PYSIDE_MISSING: (
+        "pdv-alert-desktop: PySide6 saknas – installera paketet pdv-alert-desktop "
+        "(PySide6-Essentials och PySide6-Addons).",
+        "pdv-alert-desktop: PySide6 is missing – install the pdv-alert-desktop package "
+        "(PySide6-Essentials and PySide6-Addons).",
+    ),
+    ENROLLED: ("Registrerad som {device}", "Enrolled as {device}"),
+    ALREADY_RUNNING: ("pdv-alert-desktop körs redan", "pdv-alert-desktop is already running"),
+}
+
+
+def text(key: str, language: str) -> str:
+    """The text of `key` in `language` (Swedish unless "en"). Raises KeyError for a key that
+    does not exist: a typo must fail in the tests, not show an empty label."""
+    sv, en = TEXTS[key]
+    return en if language == "en" else sv

@@ -1,0 +1,65 @@
+"""Fixtures for the desktop client's tests against the real `pdv-alert serve` process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from protocol.vocabulary import Role
+from server import demo
+from tests.server.serving import HTTP_TIMEOUT, Running, serving
+
+SITE = "Ullvigymnasiet"
+PRINCIPAL = next(p for p in demo.PEOPLE if p.roles == ((Role.PRINCIPAL, SITE),))
+ADMIN = next(p for p in demo.PEOPLE if p.roles == ((Role.ADMIN, None),))
+
+
+@contextmanager
+def logged_in(url: str, person: demo.DemoPerson) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=url, timeout=HTTP_TIMEOUT) as client:
+        answer = client.post(
+            "/api/v1/auth/login", json={"email": person.email, "password": person.password}
+        )
+        assert answer.status_code == 200, answer.text
+        yield client
+
+
+def site_id(url: str) -> int:
+    with logged_in(url, PRINCIPAL) as principal:
+        return int(principal.get("/api/v1/me").json()["roles"][0]["site_id"])
+
+
+def enrollment_code(url: str, site: int) -> str:
+    """A fresh one-use code for a desktop at `site`, made by the demo admin over HTTP."""
+    with logged_in(url, ADMIN) as admin:
+        made = admin.post(
+            "/api/v1/enrollment-codes",
+            json={"site_id": site, "device_kind": "desktop", "max_uses": 1},
+        )
+    assert made.status_code == 201, made.text
+    return str(made.json()["code"])
+
+
+@dataclass
+class School:
+    running: Running
+    site_id: int
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    def code(self) -> str:
+        return enrollment_code(self.url, self.site_id)
+
+
+@pytest.fixture
+def school(tmp_path: Path) -> Iterator[School]:
+    """`pdv-alert demo` + `pdv-alert serve` on a fresh SQLite file, and the site to enroll at."""
+    with serving(tmp_path / "server") as running:
+        yield School(running=running, site_id=site_id(running.url))
