@@ -162,7 +162,7 @@ class AlarmWindow(QWidget):
         self.symbol_label.setFont(font(height // 11, bold=True))
         self.title_label = QLabel()
         self.title_label.setFont(font(height // 13, bold=True))
-        self.order_label = self._text_label(font(height // 12, bold=True))
+        self.order_label = self._text_label(font(height // 14, bold=True))
         self.instructions_label = self._text_label(font(height // 24))
         self.drill_note_label = self._text_label(font(height // 34, bold=True))
         self.prompt_label = QLabel()
@@ -198,6 +198,7 @@ class AlarmWindow(QWidget):
         margin = height // 25
         body.setContentsMargins(margin, margin // 2, margin, margin)
         body.setSpacing(height // 60)
+        body.addStretch(1)
         body.addLayout(heading)
         body.addWidget(self.order_label)
         body.addWidget(self.instructions_label)

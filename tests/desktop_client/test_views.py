@@ -251,3 +251,14 @@ def test_views_import_no_qt_and_only_the_qt_package_imports_pyside6() -> None:
         if "qt" in path.relative_to(client).parts[:-1]:
             continue
         assert "PySide6" not in path.read_text(encoding="utf-8"), path
+
+
+def test_bundled_sounds_are_what_the_generator_writes(tmp_path: Path) -> None:
+    """generate.py is deterministic and the committed WAV files are its current output."""
+    from desktop_client.sounds import SOUNDS_DIR, generate
+
+    generate.main(tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == sorted(f"{name}.wav" for name in generate.PATTERNS)
+    for name in written:
+        assert (tmp_path / name).read_bytes() == (SOUNDS_DIR / name).read_bytes(), name
