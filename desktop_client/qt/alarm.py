@@ -5,6 +5,7 @@ colour."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,9 +48,7 @@ RESPONSES = ("safe", "need_help", "not_on_site")
 NOTE_MAX = 500  # docs/protocol.md `ack`
 LOCATION_MAX = 200
 ALARM_FLAGS = (
-    Qt.WindowType.Window
-    | Qt.WindowType.FramelessWindowHint
-    | Qt.WindowType.WindowStaysOnTopHint
+    Qt.WindowType.Window | Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
 )
 
 
@@ -214,9 +213,12 @@ class AlarmWindow(QWidget):
         outer.addLayout(body, 1)
 
         chain: list[QWidget] = [
-            *self.buttons.values(), self.location_edit, self.note_edit, self.mute_button,
+            *self.buttons.values(),
+            self.location_edit,
+            self.note_edit,
+            self.mute_button,
         ]
-        for first, second in zip(chain, chain[1:], strict=False):
+        for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
         self._button_px = height // 30
         self._field_px = height // 40

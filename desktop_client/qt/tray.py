@@ -60,7 +60,10 @@ class TrayFallbackWindow(QWidget):
         top.addWidget(self.status_label, 1)
         buttons = QHBoxLayout()
         for widget in (
-            self.test_button, self.trigger_button, self.language_box, self.about_button,
+            self.test_button,
+            self.trigger_button,
+            self.language_box,
+            self.about_button,
             self.quit_button,
         ):
             buttons.addWidget(widget)

@@ -5,27 +5,25 @@ are rendered with `grab()`; PDV_WRITE_SCREENSHOTS=1 saves them to docs/img/."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 
-pytest.importorskip("PySide6.QtMultimedia")
-
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QPalette  # noqa: E402
-from PySide6.QtWidgets import QWidget  # noqa: E402
-from pytestqt.qtbot import QtBot  # noqa: E402
-
-from desktop_client import views  # noqa: E402
-from desktop_client.qt.alarm import AlarmScreens, AlarmWindow  # noqa: E402
-from desktop_client.qt.countdown import TriggerCountdown  # noqa: E402
-from desktop_client.qt.sound import AlarmSound  # noqa: E402
-from desktop_client.qt.tray import OfflineWindow, Tray  # noqa: E402
-from desktop_client.sounds import KIND_FILES, SOUNDS_DIR, TEST_FILE  # noqa: E402
-from tests.desktop_client.test_views import alert  # noqa: E402
+from desktop_client import views
+from desktop_client.qt.alarm import AlarmScreens, AlarmWindow
+from desktop_client.qt.countdown import TriggerCountdown
+from desktop_client.qt.sound import AlarmSound
+from desktop_client.qt.tray import OfflineWindow, Tray
+from desktop_client.sounds import KIND_FILES, SOUNDS_DIR, TEST_FILE
+from tests.desktop_client.test_views import alert
 
 IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SHOT_SIZE = (1280, 800)
@@ -67,8 +65,12 @@ def screens(qtbot: QtBot, sound: AlarmSound) -> Iterator[list[AlarmScreens]]:
 
 
 def open_alarm(
-    qtbot: QtBot, made: list[AlarmScreens], document: dict[str, Any], sound: AlarmSound,
-    language: str = "sv", copies: int = 1,
+    qtbot: QtBot,
+    made: list[AlarmScreens],
+    document: dict[str, Any],
+    sound: AlarmSound,
+    language: str = "sv",
+    copies: int = 1,
 ) -> AlarmScreens:
     """An alarm over `copies` times the offscreen platform's screen(s), shown, on screen."""
     alarm = AlarmScreens(
@@ -99,11 +101,14 @@ def test_alarm_covers_every_screen_with_the_order_in_the_kinds_colours(
         assert window.order_label.text() == "INRYMNING – lås in er och göm er"
         assert window.instructions_label.text() == "Lås dörren, släck, var tyst."
         assert [b.text() for b in window.buttons.values()] == [
-            "Jag är i säkerhet", "Behöver hjälp", "Inte på plats",
+            "Jag är i säkerhet",
+            "Behöver hjälp",
+            "Inte på plats",
         ]
         assert window.mute_button.text() == "Tyst"
         assert (background(window), text_colour(window)) == (
-            colours.background, colours.foreground,
+            colours.background,
+            colours.foreground,
         )
         assert colours.background in window.buttons["safe"].styleSheet()
         assert window.drill_band.isHidden()
@@ -117,11 +122,14 @@ def test_every_control_has_an_accessible_name_and_a_tab_order(
     """Buttons and fields carry accessible names; Tab walks answers, room, note, mute."""
     window = open_alarm(qtbot, screens, alert(), sound, language="en").windows[0]
     controls: list[QWidget] = [
-        *window.buttons.values(), window.location_edit, window.note_edit, window.mute_button,
+        *window.buttons.values(),
+        window.location_edit,
+        window.note_edit,
+        window.mute_button,
     ]
     assert all(control.accessibleName() for control in controls)
     assert window.location_edit.accessibleName() == "Room (optional)"
-    for first, second in zip(controls, controls[1:], strict=False):
+    for first, second in itertools.pairwise(controls):
         assert first.nextInFocusChain() is second
 
 
@@ -197,12 +205,18 @@ def test_a_new_kind_after_the_answer_brings_the_full_screen_alarm_back(
 
 @pytest.mark.parametrize(
     ("state", "title", "colours"),
-    [("resolved", "FARAN ÖVER", views.RESOLVED_COLOURS),
-     ("cancelled", "FALSKLARM", views.CANCELLED_COLOURS)],
+    [
+        ("resolved", "FARAN ÖVER", views.RESOLVED_COLOURS),
+        ("cancelled", "FALSKLARM", views.CANCELLED_COLOURS),
+    ],
 )
 def test_end_view_shows_then_closes(
-    qtbot: QtBot, screens: list[AlarmScreens], sound: AlarmSound,
-    state: str, title: str, colours: views.Colours,
+    qtbot: QtBot,
+    screens: list[AlarmScreens],
+    sound: AlarmSound,
+    state: str,
+    title: str,
+    colours: views.Colours,
 ) -> None:
     """Resolve shows FARAN ÖVER in green (cancel FALSKLARM) without answers, stops the sound,
     then every window closes and `finished` is emitted."""
@@ -255,7 +269,7 @@ def test_drill_shows_ovning(
 def test_mute_stops_the_sound_and_unmute_restarts_it(
     qtbot: QtBot, screens: list[AlarmScreens], sound: AlarmSound
 ) -> None:
-    """"Tyst" mutes the loop (the effect muted, nothing playing) and says "Ljud på"; pressing
+    """ "Tyst" mutes the loop (the effect muted, nothing playing) and says "Ljud på"; pressing
     it again plays the kind's loop again."""
     alarm = open_alarm(qtbot, screens, alert(kind="secure"), sound)
     window = alarm.windows[0]
@@ -349,8 +363,9 @@ def test_countdown_completes(qtbot: QtBot) -> None:
     countdown = TriggerCountdown(3, tick_ms=5)
     qtbot.addWidget(countdown)
     assert countdown.seconds_label.text() == "3 s"
-    with qtbot.assertNotEmitted(countdown.cancelled), qtbot.waitSignal(
-        countdown.confirmed, timeout=5000
+    with (
+        qtbot.assertNotEmitted(countdown.cancelled),
+        qtbot.waitSignal(countdown.confirmed, timeout=5000),
     ):
         countdown.start()
     assert countdown.done_with == "confirmed" and not countdown.isVisible()
