@@ -328,7 +328,7 @@ class AlarmWindow(QWidget):
         super().paintEvent(event)
         if not self._exposed and self.isVisible():
             self._exposed = True
-            QTimer.singleShot(0, lambda: self.shown.emit(self.view.alert_id))
+            QTimer.singleShot(0, self, lambda: self.shown.emit(self.view.alert_id))
 
 
 class Banner(QWidget):
