@@ -46,6 +46,11 @@ test: $(STAMP)
 		echo "installing chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+			! ldconfig -p 2>/dev/null | grep -q 'libpulse\.so\.0'; then \
+		echo "installing libpulse0 for QtMultimedia (desktop client tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpulse0; \
+	fi
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

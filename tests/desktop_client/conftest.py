@@ -1,7 +1,10 @@
-"""Fixtures for the desktop client's tests against the real `pdv-alert serve` process."""
+"""Fixtures for the desktop client's tests against the real `pdv-alert serve` process. Qt
+tests run on the `offscreen` platform (no display, no system tray, no audio device), set
+before pytest-qt creates the application."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +16,8 @@ import pytest
 from protocol.vocabulary import Role
 from server import demo
 from tests.server.serving import HTTP_TIMEOUT, Running, serving
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 SITE = "Ullvigymnasiet"
 PRINCIPAL = next(p for p in demo.PEOPLE if p.roles == ((Role.PRINCIPAL, SITE),))

@@ -345,10 +345,14 @@ docs = st.builds(
 
 
 def ends_for_good(history: list[AlertDoc]) -> bool:
-    """As the server guarantees: an alert that ended never becomes active again."""
+    """As the server guarantees: an alert that ended never becomes active again, and an
+    alert keeps its mode."""
     ended: set[int] = set()
+    modes: dict[int, Mode] = {}
     for alert in history:
         if alert.state is AlertState.ACTIVE and alert.id in ended:
+            return False
+        if modes.setdefault(alert.id, alert.mode) is not alert.mode:
             return False
         if alert.state is not AlertState.ACTIVE:
             ended.add(alert.id)
@@ -358,7 +362,9 @@ def ends_for_good(history: list[AlertDoc]) -> bool:
 @given(
     before=st.lists(docs, max_size=6),
     recovered=st.booleans(),
-    active=st.lists(docs.filter(lambda d: d.state is AlertState.ACTIVE), max_size=6),
+    active=st.lists(
+        docs.filter(lambda d: d.state is AlertState.ACTIVE), max_size=6, unique_by=lambda d: d.id
+    ),
     events=st.lists(docs, max_size=6),
 )
 def test_any_welcome_leaves_a_consistent_state(
@@ -367,7 +373,7 @@ def test_any_welcome_leaves_a_consistent_state(
     """Whatever came before and whatever the welcome says: only active alerts are tracked,
     every one shown or ended went through ShowAlarm/EndAlarm once, every tracked alert is
     receipted, and the position is the welcome's."""
-    assume(ends_for_good([*before, *events]))
+    assume(ends_for_good([*before, *events]) and ends_for_good([*before, *active]))
     state = online()
     for seq, alert in enumerate(before, start=1):
         state.alert(event(seq, alert), 1.0)

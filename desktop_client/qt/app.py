@@ -1,0 +1,318 @@
+"""The running tray client: the Qt shell around the pure state machine.
+
+`DesktopClient` owns one `QWebSocket`, a one-second timer and the widgets. Everything the
+client decides comes from `desktop_client.state.ClientState` as effects; this module only
+carries them out (open or drop the socket, send a frame, show, update or end an alarm, warn
+when offline) and feeds back what happened (frames, closes, the alarm on screen, answers).
+HTTP calls (the config, an ended alert, a trigger) run on worker threads and come back as
+queued Qt signals, so the event loop never waits on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QLockFile, QObject, QTimer, QUrl, Signal
+from PySide6.QtWebSockets import QWebSocket, QWebSocketProtocol
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop_client import config, server_api, state, texts
+from desktop_client.qt.sound import AlarmSound
+from desktop_client.qt.widgets import AlarmScreens, OfflineWindow, Tray, TriggerCountdown
+from desktop_client.version import VERSION
+from desktop_client.views import offline_view, tray_view
+from protocol.codec import decode_server, encode, to_dict
+from protocol.errors import ProtocolError
+from protocol.messages import AlertDoc, AlertEvent, ClientInfo, Welcome
+from protocol.vocabulary import Language, Response
+
+log = logging.getLogger(__name__)
+
+TICK_MS = 1000
+ABNORMAL_CLOSE = 1006  # no close frame: a failed connect or a dropped connection
+
+
+class DesktopClient(QObject):
+    """One enrolled device's client. `start()` connects; the app runs until quit."""
+
+    # Results of work on other threads, delivered on the Qt thread.
+    config_fetched = Signal(object)  # server_api.ClientConfig | Exception
+    alert_fetched = Signal(int, object)  # alert id, AlertDoc | Exception
+    triggered = Signal(object)  # the server's answer | Exception
+
+    def __init__(
+        self,
+        settings: config.Settings,
+        token: str,
+        language: str,
+        *,
+        config_dir: Path,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.token = token
+        self.language = language
+        self.config_dir = config_dir
+        self.clock = clock
+        self.state = state.ClientState(
+            token=token,
+            client=ClientInfo(name="pdv-alert-desktop", version=VERSION, platform=sys.platform),
+            language=Language(language),
+            saved=config.read_resume(config_dir),
+        )
+        self.ws_url = ""
+        self.countdown_seconds = 3.0
+        self.last_contact: float | None = None
+        self.screens: dict[int, AlarmScreens] = {}
+        self.sound = AlarmSound()
+        self.socket = QWebSocket()
+        self.socket.connected.connect(self._on_connected)
+        self.socket.disconnected.connect(self._on_disconnected)
+        self.socket.textMessageReceived.connect(self._on_frame)
+        self.timer = QTimer(self)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._on_tick)
+        self.tray = Tray(self._tray_view(), can_trigger=False)
+        self.tray.test_sound_requested.connect(self.sound.test)
+        self.tray.trigger_requested.connect(self._ask_trigger)
+        self.tray.quit_requested.connect(QApplication.quit)
+        self.tray.about_requested.connect(self._about)
+        self.offline = OfflineWindow(self._offline_view())
+        self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
+        self.config_fetched.connect(self._on_config)
+        self.alert_fetched.connect(self._on_alert_fetched)
+        self.triggered.connect(self._on_triggered)
+        self._connect_when_configured = False
+
+    # ── start and the network ─────────────────────────────────────────────────────────────
+
+    def start(self) -> None:
+        self.tray.show()
+        self.timer.start()
+        self._fetch_config()
+        self._carry_out(self.state.start(self.clock()))
+
+    def _fetch_config(self) -> None:
+        server = self.settings.server_url
+        self._in_thread(lambda: server_api.fetch_config(server), self.config_fetched.emit)
+
+    def _on_config(self, result: object) -> None:
+        if isinstance(result, Exception):
+            log.warning("desktop: /config failed: %s", result)
+            if self._connect_when_configured:  # try again on the state's schedule
+                self._connect_when_configured = False
+                self._carry_out(self.state.closed(ABNORMAL_CLOSE, "", self.clock()))
+            return
+        assert isinstance(result, server_api.ClientConfig)
+        self.ws_url = result.ws_url
+        self.countdown_seconds = result.trigger_countdown_seconds
+        if self._connect_when_configured:
+            self._connect_when_configured = False
+            self._open()
+
+    def _open(self) -> None:
+        if not self.ws_url:
+            self._connect_when_configured = True
+            self._fetch_config()
+            return
+        self.socket.abort()
+        self.socket.open(QUrl(self.ws_url))
+
+    def _on_connected(self) -> None:
+        self._carry_out(self.state.connected(self.clock()))
+
+    def _on_disconnected(self) -> None:
+        """A close, or a connect that failed: Qt reports 1000 without a close frame too, so
+        a normal close without a reason from the server counts as abnormal (1006)."""
+        code = self.socket.closeCode().value
+        reason = self.socket.closeReason()
+        if code == QWebSocketProtocol.CloseCode.CloseCodeNormal.value and not reason:
+            code = ABNORMAL_CLOSE
+        self._carry_out(self.state.closed(code, reason, self.clock()))
+
+    def _on_frame(self, frame: str) -> None:
+        now = self.clock()
+        self.last_contact = time.time()
+        try:
+            message = decode_server(frame)
+        except ProtocolError:
+            log.warning("desktop: an undecodable frame was ignored")
+            return
+        if isinstance(message, Welcome):
+            effects = self.state.welcome(message, now)
+        elif isinstance(message, AlertEvent):
+            effects = self.state.alert(message, now)
+        else:  # pong, error, roll call: they keep the watchdog fed
+            effects = self.state.frame(message, now)  # type: ignore[arg-type]
+        self._carry_out(effects)
+
+    def _on_tick(self) -> None:
+        self._carry_out(self.state.tick(self.clock()))
+
+    # ── effects ───────────────────────────────────────────────────────────────────────────
+
+    def _carry_out(self, effects: list[state.Effect]) -> None:
+        for effect in effects:
+            self._do(effect)
+        config.write_resume(self.config_dir, self.state.saved_state())
+        config.write_status(
+            self.config_dir,
+            config.Status(
+                connected=self.state.is_connected,
+                last_contact=self.last_contact,
+                updated_at=time.time(),
+                detail=self.state.stop_reason or "",
+            ),
+        )
+        self.tray.set_view(self._tray_view())
+
+    def _do(self, effect: state.Effect) -> None:  # noqa: C901 - one branch per effect type
+        if isinstance(effect, state.Send):
+            self.socket.sendTextMessage(encode(effect.message))
+        elif isinstance(effect, state.Connect):
+            QTimer.singleShot(int(effect.after_s * 1000), self._open)
+        elif isinstance(effect, state.Drop):
+            self.socket.abort()
+        elif isinstance(effect, state.RefetchConfig):
+            self.ws_url = ""
+        elif isinstance(effect, state.ShowAlarm):
+            self._show(effect.alert)
+        elif isinstance(effect, state.UpdateAlarm):
+            screens = self.screens.get(effect.alert.id)
+            if screens is None:
+                self._show(effect.alert)
+            else:
+                screens.update(to_dict(effect.alert))
+        elif isinstance(effect, state.EndAlarm):
+            self._end(effect.alert)
+        elif isinstance(effect, state.FetchAlert):
+            self._fetch_alert(effect.alert_id)
+        elif isinstance(effect, state.Stopped):
+            self.offline.set_view(self._offline_view(revoked=True))
+            self.offline.present()
+        elif isinstance(effect, state.OfflineWarning):
+            self.offline.set_view(self._offline_view())
+            self.offline.present()
+        elif isinstance(effect, state.OfflineCleared):
+            self.offline.hide()
+
+    def _show(self, alert: AlertDoc) -> None:
+        screens = AlarmScreens(to_dict(alert), self.language, sound=self.sound)
+        screens.shown.connect(lambda alert_id: self._carry_out(self.state.shown(alert_id)))
+        screens.answered.connect(self._on_answer)
+        screens.finished.connect(lambda alert_id: self.screens.pop(alert_id, None))
+        self.screens[alert.id] = screens
+        screens.show()
+
+    def _end(self, alert: AlertDoc) -> None:
+        screens = self.screens.get(alert.id)
+        if screens is not None:
+            screens.update(to_dict(alert))  # "Faran över" / "Falsklarm", then it closes
+
+    def _on_answer(self, alert_id: int, response: str, note: str, location: str) -> None:
+        self._carry_out(self.state.answer(alert_id, Response(response), note, location))
+
+    def _fetch_alert(self, alert_id: int) -> None:
+        server, token = self.settings.server_url, self.token
+
+        def fetch() -> AlertDoc:
+            return server_api.fetch_alert(server, token, alert_id)
+
+        self._in_thread(fetch, lambda result: self.alert_fetched.emit(alert_id, result))
+
+    def _on_alert_fetched(self, alert_id: int, result: object) -> None:
+        if isinstance(result, AlertDoc):
+            self._carry_out(self.state.fetched(result))
+        else:
+            self._carry_out(self.state.fetch_failed(alert_id))
+
+    # ── the tray's functions ──────────────────────────────────────────────────────────────
+
+    def _ask_trigger(self) -> None:
+        countdown = TriggerCountdown(int(self.countdown_seconds), language=self.language)
+        countdown.confirmed.connect(self._trigger)
+        countdown.start()
+        self._countdown = countdown  # kept alive while it runs
+
+    def _trigger(self) -> None:
+        server, token = self.settings.server_url, self.token
+        key = server_api.new_idempotency_key()
+        self._in_thread(
+            lambda: server_api.trigger(server, token, idempotency_key=key),
+            self.triggered.emit,
+        )
+
+    def _on_triggered(self, result: object) -> None:
+        if isinstance(result, Exception):
+            QMessageBox.warning(None, "pdv-alert", str(result))
+
+    def _about(self) -> None:
+        QMessageBox.information(None, "pdv-alert", f"pdv-alert-desktop {VERSION}")
+
+    # ── views ─────────────────────────────────────────────────────────────────────────────
+
+    def _tray_view(self) -> Any:
+        return tray_view(
+            self.language,
+            connected=self.state.is_connected,
+            alert_active=bool(self.state.visible_alerts),
+            server=self.settings.server_url,
+            last_contact=self._contact_text(),
+        )
+
+    def _contact_text(self) -> str | None:
+        if self.last_contact is None:
+            return None
+        return time.strftime("%H:%M:%S", time.localtime(self.last_contact))
+
+    def _offline_view(self, *, revoked: bool = False) -> Any:
+        return offline_view(
+            self.language,
+            server=self.settings.server_url,
+            last_contact=self._contact_text(),
+            revoked=revoked,
+        )
+
+    @staticmethod
+    def _in_thread(work: Callable[[], object], done: Callable[[object], None]) -> None:
+        """Run blocking `work` on a daemon thread; `done` gets its result or exception
+        (call it only with signals' `emit`: they are queued to the Qt thread)."""
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as error:
+                result = error
+            done(result)
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def run(
+    settings: config.Settings | None, token: str | None, language: str, *, config_dir: Path
+) -> int:
+    """`pdv-alert-desktop`'s GUI: one instance per user and config dir."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    if settings is None or token is None:
+        print(texts.text(texts.STATUS_NOT_ENROLLED, language), file=sys.stderr)
+        return 2
+    config_dir.mkdir(parents=True, exist_ok=True)
+    lock = QLockFile(str(config.lock_path(config_dir)))
+    if not lock.tryLock(100):
+        print(texts.text(texts.ALREADY_RUNNING, language), file=sys.stderr)
+        return 1
+    client = DesktopClient(settings, token, language, config_dir=config_dir)
+    client.start()
+    try:
+        return int(app.exec())
+    finally:
+        lock.unlock()
