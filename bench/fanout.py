@@ -109,15 +109,17 @@ async def stop_process(process: asyncio.subprocess.Process, *, grace: float = 15
     return False
 
 
-class Worker:
-    """One bench/clients.py process, spoken to in JSON lines."""
+class JsonLines:
+    """A helper process spoken to in JSON lines: a command on stdin, one reply per line on
+    stdout. `what` names it in errors."""
 
-    def __init__(self, process: asyncio.subprocess.Process, count: int) -> None:
+    what = "helper process"
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.count = count
 
     async def ask(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
         self.process.stdin.write((json.dumps(command) + "\n").encode())
         await self.process.stdin.drain()
         return await self.answer(timeout)
@@ -126,9 +128,19 @@ class Worker:
         assert self.process.stdout is not None
         line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
         if not line:
-            raise RuntimeError(f"client process {self.process.pid} exited (see its log)")
+            raise RuntimeError(f"{self.what} {self.process.pid} exited (see its log)")
         reply: dict[str, Any] = json.loads(line)
         return reply
+
+
+class Worker(JsonLines):
+    """One bench/clients.py process."""
+
+    what = "client process"
+
+    def __init__(self, process: asyncio.subprocess.Process, count: int) -> None:
+        super().__init__(process)
+        self.count = count
 
 
 class Workers:

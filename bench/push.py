@@ -54,6 +54,7 @@ from sqlalchemy import delete, insert, select  # noqa: E402
 
 from bench.fanout import (  # noqa: E402
     Http,
+    JsonLines,
     Round,
     Server,
     WireTap,
@@ -92,11 +93,13 @@ PENDING = ("queued", "sent")
 # -- the peers -----------------------------------------------------------------------------
 
 
-class Peer:
-    """A bench/push_peers.py process, spoken to in JSON lines."""
+class Peer(JsonLines):
+    """A bench/push_peers.py process."""
+
+    what = "push peer"
 
     def __init__(self, process: asyncio.subprocess.Process, started: dict[str, Any]) -> None:
-        self.process = process
+        super().__init__(process)
         self.started = started
 
     @classmethod
@@ -124,20 +127,6 @@ class Peer:
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    async def ask(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-        await self.process.stdin.drain()
-        return await self.answer(timeout)
-
-    async def answer(self, timeout: float) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not line:
-            raise RuntimeError(f"push peer {self.process.pid} exited (see its log)")
-        reply: dict[str, Any] = json.loads(line)
-        return reply
 
     async def stop(self) -> None:
         if self.process.returncode is None and self.process.stdin is not None:
