@@ -91,6 +91,17 @@ class DesktopClient(QObject):
         self.triggered.connect(self._on_triggered)
         self._connect_when_configured = False
 
+    def close(self) -> None:
+        """Stop: no timer, no socket, no sound, no windows (before the application goes)."""
+        self.timer.stop()
+        self.socket.abort()
+        self.sound.stop()
+        for screens in list(self.screens.values()):
+            screens.close()
+        self.screens.clear()
+        self.offline.hide()
+        self.offline.deleteLater()
+
     # ── start and the network ─────────────────────────────────────────────────────────────
 
     def start(self) -> None:
@@ -315,4 +326,5 @@ def run(
     try:
         return int(app.exec())
     finally:
+        client.close()
         lock.unlock()

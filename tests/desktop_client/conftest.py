@@ -4,11 +4,13 @@ before pytest-qt creates the application."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,3 +70,19 @@ def school(tmp_path: Path) -> Iterator[School]:
     """`pdv-alert demo` + `pdv-alert serve` on a fresh SQLite file, and the site to enroll at."""
     with serving(tmp_path / "server") as running:
         yield School(running=running, site_id=site_id(running.url))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def qt_objects_go_before_the_application(qapp: Any) -> Iterator[None]:
+    """Qt objects left to the interpreter's exit are destroyed after the QApplication, which
+    can crash the process after a green run ("shared QObject was deleted directly"): delete
+    every window and unreferenced object while the application still exists."""
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    for widget in qapp.topLevelWidgets():
+        widget.deleteLater()
+    gc.collect()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    gc.collect()

@@ -86,7 +86,7 @@ def test_an_alert_is_shown_receipted_answered_updated_and_ended(
         qtbot.waitUntil(lambda: alert_id not in client.state.alerts, timeout=WAIT_MS)
     status = config.read_status(tmp_path)
     assert status is not None and status.connected
-    client.socket.abort()
+    client.close()
 
 
 def test_a_lost_server_brings_the_offline_window(
@@ -104,4 +104,4 @@ def test_a_lost_server_brings_the_offline_window(
     assert not client.offline.isVisible()
     now[0] += 31.0  # the warning is due 30 s after the connection was lost
     qtbot.waitUntil(client.offline.isVisible, timeout=WAIT_MS)
-    client.socket.abort()
+    client.close()
