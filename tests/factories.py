@@ -6,6 +6,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.credentials import (
@@ -209,23 +212,30 @@ async def push_delivery(
     last_result: str = "",
     attempts: int = 1,
 ) -> None:
-    """A row of the push outbox as the dispatcher would leave it."""
+    """A row of the push outbox as the dispatcher would leave it — written over the row the
+    running dispatcher may have made for the same event meanwhile (it is then no longer due,
+    so the dispatcher leaves it as written)."""
     now = utcnow()
+    row = {
+        "organization_id": world.organization_id,
+        "alert_id": alert_id,
+        "device_id": world.devices[device_key],
+        "seq": seq,
+        "state": state,
+        "attempts": attempts,
+        "next_attempt_at": now if state in ("queued", "sent") else None,
+        "last_attempt_at": now if attempts else None,
+        "last_result": last_result,
+        "created_at": now,
+    }
+    insert = postgresql_insert if world.database.dialect == "postgresql" else sqlite_insert
+    statement = insert(PushDelivery).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=["device_id", "seq"],
+        set_={k: statement.excluded[k] for k in row if k not in ("device_id", "seq")},
+    )
     async with world.database.session() as session:
-        session.add(
-            PushDelivery(
-                organization_id=world.organization_id,
-                alert_id=alert_id,
-                device_id=world.devices[device_key],
-                seq=seq,
-                state=state,
-                attempts=attempts,
-                next_attempt_at=now if state in ("queued", "sent") else None,
-                last_attempt_at=now if attempts else None,
-                last_result=last_result,
-                created_at=now,
-            )
-        )
+        await session.execute(statement)
         await session.commit()
 
 

@@ -301,7 +301,10 @@ class DesktopClient(QObject):
                 result = work()
             except Exception as error:
                 result = error
-            done(result)
+            try:
+                done(result)
+            except RuntimeError:  # the client was closed and deleted meanwhile
+                log.debug("desktop: a result arrived after the client closed")
 
         threading.Thread(target=run, daemon=True).start()
 
