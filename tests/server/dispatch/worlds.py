@@ -117,19 +117,15 @@ class PushWorld:
         return int(event["seq"])
 
     async def resolve(self, alert_id: int) -> int:
-        async with self.database.session() as session:
-            event = await alerts.resolve(
-                session=session,
-                sink=NullSink(),
-                caller=self.chief,
-                alert_id=alert_id,
-                now=self.clock(),
-            )
-        return int(event["seq"])
+        return await self._end(alerts.resolve, alert_id)
 
     async def cancel(self, alert_id: int) -> int:
+        return await self._end(alerts.cancel, alert_id)
+
+    async def _end(self, end: Any, alert_id: int) -> int:
+        """`alerts.resolve` or `alerts.cancel` as the chief; the event's seq."""
         async with self.database.session() as session:
-            event = await alerts.cancel(
+            event = await end(
                 session=session,
                 sink=NullSink(),
                 caller=self.chief,
