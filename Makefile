@@ -51,6 +51,10 @@ test: $(STAMP)
 		echo "installing libpulse0 for QtMultimedia (desktop client tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpulse0; \
 	fi
+	@if [ ! -d tests/web/node_modules/axe-core ] && command -v npm >/dev/null 2>&1; then \
+		echo "installing axe-core for the browser tests (npm ci --prefix tests/web)"; \
+		npm ci --prefix tests/web --no-audit --no-fund --silent; \
+	fi
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from push.message import Sender
-from server.api import errors, openapi
+from server.api import errors, openapi, pages
 from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
@@ -116,5 +116,6 @@ def create_app(
         module = importlib.import_module(f"server.api.{name}")
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(pages.router)
     openapi.install(app)
     return app
