@@ -96,11 +96,12 @@ class Realtime:
         then the push dispatcher (nothing per device is written before the fan-out)."""
         self.hub.offer(organization_id, event)
         alert = event.get("alert") or {}
-        try:
-            with log_context(alert_id=alert.get("id"), seq=event["seq"]):
+        with log_context(alert_id=alert.get("id"), seq=event["seq"], event=event.get("event")):
+            log.info("alert event committed here and fanned out")
+            try:
                 await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
-        finally:
-            self._event_logged(organization_id)
+            finally:
+                self._event_logged(organization_id)
 
     def _event_logged(self, organization_id: int) -> None:
         if self.after_fan_out is not None:
