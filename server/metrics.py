@@ -19,11 +19,14 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from protocol.vocabulary import DeviceKind
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_resident_memory_bytes, process_open_fds, …: read from /proc/self at scrape time
+# (capacity: memory per connection; an alert on file descriptors running out).
+ProcessCollector(registry=REGISTRY)
 
 # What a live WebSocket connection is, for `pdv_connections{kind}`: a device's kind, or a
 # person's browser (the dashboard or the PWA before enrollment) logged in with a session.
