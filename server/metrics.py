@@ -92,7 +92,8 @@ BUS_RECONNECTS = Counter(
 )
 LOGIN_FAILURES = Counter(
     "pdv_login_failures",
-    "Refused logins, by reason: credentials (wrong or unknown) or throttled.",
+    "Refused logins and current-password checks, by reason: credentials (wrong or unknown) "
+    "or throttled.",
     ["reason"],
     registry=REGISTRY,
 )

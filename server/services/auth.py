@@ -263,6 +263,7 @@ async def _check_current_password(
     admitted = _admitted(decision, account=account, address=ip)
     stored = await persons.password_hash_of(session, person_id=person.id)
     if not await persons.verify_password_async(stored, current_password):
+        metrics.LOGIN_FAILURES.labels(reason="credentials").inc()  # a guess like a login's
         raise ServiceError("auth.invalid_credentials", "current_password")
     await limits.throttle.succeeded(admitted)
 
