@@ -172,3 +172,26 @@ async def test_refused_logins_are_counted_by_reason(http: httpx.AsyncClient, wor
     assert refused.status_code == 401
     after = value((await http.get(METRICS)).text, name, reason="credentials")
     assert after == before + 1
+
+
+async def test_throttled_logins_are_counted_as_throttled(
+    settings: Settings, database: Database
+) -> None:
+    """Once an account's attempts from one address are used up, the next refusal (429)
+    moves pdv_login_failures{reason="throttled"} by one."""
+    strict = settings.model_copy(update={"login_attempts_per_account_address": 2})
+    name = "pdv_login_failures_total"
+    async with client(strict, database) as http:
+        before = value((await http.get(METRICS)).text, name, reason="throttled")
+        answers = [
+            (
+                await http.post(
+                    "/api/v1/auth/login",
+                    json={"email": "gissad@example.se", "password": "wrong password"},
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+        after = value((await http.get(METRICS)).text, name, reason="throttled")
+    assert answers == [401, 401, 429]
+    assert after == before + 1
