@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "pdv-alert:signals"
 READY_TIMEOUT = 1.0  # seconds /api/v1/ready waits for Redis to answer a PING
 SENT_REMEMBERED = 1000  # own signals awaiting their echo, for the lag metric
+ECHO_GIVE_UP = 60.0  # seconds after which an own signal's echo is no longer awaited
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # (signal, the node that sent it); a node ignores its own signals, it handled them already.
 Handler = Callable[[Signal, str], Awaitable[None]]
@@ -100,8 +101,11 @@ class RedisBus:
 
     async def publish(self, signal: Signal) -> None:
         data = encode(signal, node=self.node_id).encode()
+        now = time.perf_counter()
+        if len(self._sent) >= SENT_REMEMBERED:  # echoes that never came (a lost subscription)
+            self._sent = {d: t for d, t in self._sent.items() if now - t < ECHO_GIVE_UP}
         if len(self._sent) < SENT_REMEMBERED:
-            self._sent[data] = time.perf_counter()
+            self._sent[data] = now
         try:
             await self._redis.publish(CHANNEL, data)
         except Exception:  # the database is the record; peers catch up on their tick
