@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from push.message import Sender
-from server.api import errors, openapi, pages
+from server.api import errors, metrics, openapi, pages
 from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
@@ -83,10 +83,12 @@ def create_app(
                 )
                 dispatcher.report_states_to(live)
                 app.state.realtime = live
+                app.state.live_node = live
                 app.state.gateway_port = live.gateway.port
                 _set_sink(app, live)
                 stack.callback(_set_sink, app, NullSink())
                 stack.callback(setattr, app.state, "gateway_port", None)
+                stack.callback(setattr, app.state, "live_node", None)
             collector.freeze_start_up()
             yield
 
@@ -105,6 +107,7 @@ def create_app(
     app.state.settings = settings
     _set_sink(app, NullSink())  # the realtime layer replaces it while it runs
     app.state.gateway_port = None  # `deps.GatewayPortDep`: set while the gateway runs
+    app.state.live_node = None  # `deps.LiveNodeDep`: set while the realtime layer runs
     if database is not None:
         app.state.database = database
     errors.install(app)
@@ -116,6 +119,7 @@ def create_app(
         module = importlib.import_module(f"server.api.{name}")
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks by default
     app.include_router(pages.router)
     openapi.install(app)
     return app

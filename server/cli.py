@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import DeviceKind, Kind, Mode, Role
-from server import demo, vapid
+from server import demo, logs, vapid
 from server.clock import utcnow
 from server.core.errors import CoreError
 from server.errors import ERRORS, ServiceError
@@ -230,6 +230,9 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=port,
         log_level=args.log_level,
+        log_config=logs.config(
+            log_format=settings.log_format, level=args.log_level, node=settings.node
+        ),
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,

@@ -3,7 +3,9 @@ TOML file (`PDV_CONFIG_FILE`). `deploy/pdv-alert.example.toml` documents every k
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -97,6 +99,14 @@ class Settings(BaseSettings):
     apns_topic: str = ""  # the app's bundle id
     apns_url: str = ""  # empty: Apple's hosts; a local stand-in's https://host:port in tests
     apns_ca_file: str = ""  # a CA to trust for apns_url (the local stand-in's)
+    # Observability (docs/operations.md "Monitoring"): how log lines are written, this node's
+    # name in logs and metrics (empty: the host name), and who may scrape /metrics — clients
+    # from `metrics_networks`, with `Authorization: Bearer <metrics_token>` when a token is
+    # set. In production /metrics answers nobody until a token is set.
+    log_format: Literal["text", "json"] = "text"
+    node_name: str = Field(default="", max_length=100)
+    metrics_token: str = ""
+    metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 
     @classmethod
     def settings_customise_sources(
@@ -127,6 +137,16 @@ class Settings(BaseSettings):
     def _push_origins(cls, value: list[str]) -> list[str]:
         for entry in value:
             parse_origin_rule(entry)  # ValueError names the bad entry
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _metrics_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network (CIDR): {entry!r}") from None
         return value
 
     @model_validator(mode="after")
@@ -168,6 +188,8 @@ class Settings(BaseSettings):
             )
         if not self.public_url.startswith("https://"):
             problems.append("PDV_PUBLIC_URL must be the https:// address users open")
+        if self.metrics_token and len(self.metrics_token) < 32:
+            problems.append("PDV_METRICS_TOKEN must be a random value of 32+ characters")
         if problems:
             raise UnsafeSettings("refusing to start in production: " + "; ".join(problems))
         return self
@@ -176,6 +198,11 @@ class Settings(BaseSettings):
         """The key new audit entries are written with (`audit_key`, else derived from
         `secret_key`) and the previous ones older entries may be keyed with."""
         return Keyring.from_secrets(self.audit_key or self.secret_key, self.audit_previous_keys)
+
+    @property
+    def node(self) -> str:
+        """This node's name in log lines and metrics: `node_name`, else the host name."""
+        return self.node_name or socket.gethostname()
 
     @property
     def secure_cookies(self) -> bool:

@@ -46,6 +46,7 @@ from push.message import (
     Target,
     WebPushSubscription,
 )
+from server import metrics
 from server.clock import utcnow
 from server.core import push_schedule as schedule
 from server.dispatch.messages import language_of, message_for
@@ -404,6 +405,9 @@ class Dispatcher:
         except Exception as error:  # a sender must not raise; a bug in one is a retry
             log.exception("push: the %s sender raised", job.registration.type)
             result = Retry(reason=f"sender error: {type(error).__name__}")
+        metrics.PUSH_RESULTS.labels(
+            type=job.registration.type, result=answer_of(result).outcome
+        ).inc()
         self.results.put(Answered(job=job, result=result, at=self.clock()))
 
     # -- recording ---------------------------------------------------------------------------

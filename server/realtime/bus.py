@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
+from server import metrics
 from server.realtime.signals import (
     EventSignal,
     Reconnected,
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "pdv-alert:signals"
+READY_TIMEOUT = 1.0  # seconds /api/v1/ready waits for Redis to answer a PING
+SENT_REMEMBERED = 1000  # own signals awaiting their echo, for the lag metric
+ECHO_GIVE_UP = 60.0  # seconds after which an own signal's echo is no longer awaited
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # (signal, the node that sent it); a node ignores its own signals, it handled them already.
 Handler = Callable[[Signal, str], Awaitable[None]]
@@ -48,8 +53,10 @@ def _node_id() -> str:
 
 class Bus(Protocol):
     node_id: str
+    kind: str  # "memory" or "redis", as /api/v1/ready names it
 
     async def publish(self, signal: Signal) -> None: ...
+    async def ready(self) -> bool: ...
     async def __aenter__(self) -> Bus: ...
     async def __aexit__(self, *exc: object) -> None: ...
 
@@ -57,12 +64,18 @@ class Bus(Protocol):
 class MemoryBus:
     """One node: signals go straight to this node's handler."""
 
+    kind = "memory"
+
     def __init__(self, handler: Handler) -> None:
         self.node_id = _node_id()
         self._handler = handler
 
     async def publish(self, signal: Signal) -> None:
         await self._handler(signal, self.node_id)
+
+    async def ready(self) -> bool:
+        """In-process: always ready."""
+        return True
 
     async def __aenter__(self) -> MemoryBus:
         return self
@@ -75,20 +88,42 @@ class RedisBus:
     """Redis pub/sub; reconnects with backoff and tells the handler when it (re)connects so
     the node can catch up on what it missed."""
 
+    kind = "redis"
+
     def __init__(self, url: str, handler: Handler) -> None:
         self.node_id = _node_id()
         self._redis = redis_client(url)
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # Our own signals come back from Redis too: the time until they do is the bus lag.
+        self._sent: dict[bytes, float] = {}
 
     async def publish(self, signal: Signal) -> None:
+        data = encode(signal, node=self.node_id).encode()
+        now = time.perf_counter()
+        if len(self._sent) >= SENT_REMEMBERED:  # echoes that never came (a lost subscription)
+            self._sent = {d: t for d, t in self._sent.items() if now - t < ECHO_GIVE_UP}
+        if len(self._sent) < SENT_REMEMBERED:
+            self._sent[data] = now
         try:
-            await self._redis.publish(CHANNEL, encode(signal, node=self.node_id))
+            await self._redis.publish(CHANNEL, data)
         except Exception:  # the database is the record; peers catch up on their tick
+            self._sent.pop(data, None)
             log.exception("bus publish failed")
 
+    async def ready(self) -> bool:
+        """Redis answers a PING within READY_TIMEOUT."""
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                return bool(await self._redis.ping())
+        except Exception:  # unreachable, refused, timed out: not ready
+            return False
+
     async def _deliver(self, data: bytes) -> None:
+        sent = self._sent.pop(data, None)
+        if sent is not None:
+            metrics.BUS_LAG.observe(time.perf_counter() - sent)
         try:
             node, signal = decode(data)
         except SignalError as exc:
@@ -112,6 +147,8 @@ class RedisBus:
                 raise
             except Exception as exc:
                 self.connected.clear()
+                self._sent.clear()  # lost with the connection: no echo will come
+                metrics.BUS_RECONNECTS.inc()
                 log.warning("bus connection lost (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

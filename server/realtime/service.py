@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from typing import Any
 
+from server.logs import log_context
 from server.realtime.bus import create_bus
 from server.realtime.collector import QuietCollector
 from server.realtime.gateway import Gateway
@@ -94,10 +95,13 @@ class Realtime:
         """An event was committed on this node: fan out here at once, then wake the others,
         then the push dispatcher (nothing per device is written before the fan-out)."""
         self.hub.offer(organization_id, event)
-        try:
-            await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
-        finally:
-            self._event_logged(organization_id)
+        alert = event.get("alert") or {}
+        with log_context(alert_id=alert.get("id"), seq=event["seq"], event=event.get("event")):
+            log.info("alert event committed here and fanned out")
+            try:
+                await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
+            finally:
+                self._event_logged(organization_id)
 
     def _event_logged(self, organization_id: int) -> None:
         if self.after_fan_out is not None:
@@ -199,6 +203,18 @@ class Realtime:
         async with self.database.session() as session:
             _epoch, seq = await events.stream_position(session, organization_id=organization_id)
             return seq
+
+    # -- what /api/v1/ready and /metrics read (server.api.deps.LiveNode) -------------------
+    @property
+    def bus_kind(self) -> str:
+        return self.bus.kind
+
+    async def bus_ready(self) -> bool:
+        """The bus can carry signals now (memory: always; Redis: it answers a PING)."""
+        return await self.bus.ready()
+
+    def connections_by_kind(self) -> dict[str, int]:
+        return self.hub.connections_by_kind()
 
     async def _tick(self) -> None:
         while True:
