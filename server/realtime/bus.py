@@ -5,17 +5,25 @@ It only signals (`server.realtime.signals`: "organization 3 has an event with se
 node that misses signals (a Redis restart) still catches up: on reconnecting the bus hands it
 `Reconnected`, and the hub compares its seq with the database every tick. A URL of another
 scheme, or one Redis cannot parse, is refused at start-up (`BusUrlError`).
+
+Redis pub/sub channels are global to a Redis server (the database number in the URL does not
+separate them), so the channel is named after the installation's namespace
+(`Settings.bus_channel_namespace()`): two installations on one Redis never hear each other.
+After a lost connection every node retries with jittered backoff (`reconnect_delay`), so the
+nodes of an installation do not all reconnect in the same instant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
+from server.realtime.batches import retry_delay
 from server.realtime.signals import (
     EventSignal,
     Reconnected,
@@ -32,7 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "pdv-alert:signals"
+RECONNECT_INITIAL_S = 0.2
+RECONNECT_MAX_S = 5.0
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # (signal, the node that sent it); a node ignores its own signals, it handled them already.
 Handler = Callable[[Signal, str], Awaitable[None]]
@@ -44,6 +53,19 @@ class BusUrlError(ValueError):
 
 def _node_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def channel(namespace: str) -> str:
+    """The Redis channel of the installation whose namespace is `namespace`."""
+    return f"pdv-alert:{namespace}:signals"
+
+
+def reconnect_delay(attempt: int, jitter: float) -> float:
+    """Seconds before reconnect number `attempt` (0-based) to Redis: 0.2 s doubling up to
+    5 s, then equal jitter (uniformly within [base/2, base]; `jitter` is uniform in [0, 1)),
+    so nodes that lost Redis together come back spread out."""
+    base = retry_delay(attempt, initial=RECONNECT_INITIAL_S, cap=RECONNECT_MAX_S)
+    return base * (0.5 + jitter / 2)
 
 
 class Bus(Protocol):
@@ -75,16 +97,18 @@ class RedisBus:
     """Redis pub/sub; reconnects with backoff and tells the handler when it (re)connects so
     the node can catch up on what it missed."""
 
-    def __init__(self, url: str, handler: Handler) -> None:
+    def __init__(self, url: str, handler: Handler, *, namespace: str) -> None:
         self.node_id = _node_id()
+        self.channel = channel(namespace)
         self._redis = redis_client(url)
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self.reconnects = 0  # connections lost (observability, tests)
 
     async def publish(self, signal: Signal) -> None:
         try:
-            await self._redis.publish(CHANNEL, encode(signal, node=self.node_id))
+            await self._redis.publish(self.channel, encode(signal, node=self.node_id))
         except Exception:  # the database is the record; peers catch up on their tick
             log.exception("bus publish failed")
 
@@ -97,13 +121,13 @@ class RedisBus:
         await self._handler(signal, node)
 
     async def _listen(self) -> None:
-        delay = 0.2
+        attempt = 0
         while True:
             try:
                 async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     self.connected.set()
-                    delay = 0.2
+                    attempt = 0
                     await self._handler(Reconnected(), self.node_id)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
@@ -111,10 +135,13 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self.connected.is_set():
+                    self.reconnects += 1
                 self.connected.clear()
-                log.warning("bus connection lost (%s); retrying in %.1fs", exc, delay)
+                delay = reconnect_delay(attempt, random.random())
+                log.warning("bus connection lost (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                attempt += 1
 
     async def __aenter__(self) -> RedisBus:
         self._task = asyncio.create_task(self._listen(), name="redis-bus")
@@ -138,12 +165,13 @@ class RedisPublisher:
     """Publishes signals to Redis and listens to nothing: for processes without a realtime
     layer (the CLI). Unlike the bus, a failed publish raises."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, namespace: str) -> None:
         self.node_id = _node_id()
+        self.channel = channel(namespace)
         self._redis = redis_client(url)
 
     async def publish(self, signal: Signal) -> None:
-        await self._redis.publish(CHANNEL, encode(signal, node=self.node_id))
+        await self._redis.publish(self.channel, encode(signal, node=self.node_id))
 
     async def __aenter__(self) -> RedisPublisher:
         return self
@@ -157,8 +185,8 @@ class BusSink:
     `async with` resource: each committed event becomes an `event` signal, so the nodes fan
     it out at once instead of on their catch-up tick. Nothing else is signalled."""
 
-    def __init__(self, url: str) -> None:
-        self._publisher = RedisPublisher(url)
+    def __init__(self, url: str, *, namespace: str) -> None:
+        self._publisher = RedisPublisher(url, namespace=namespace)
 
     async def event_committed(self, organization_id: int, event: dict[str, Any]) -> None:
         await self._publisher.publish(EventSignal(org=organization_id, seq=int(event["seq"])))
@@ -188,28 +216,40 @@ class BusSink:
         await self._publisher.__aexit__(*exc)
 
 
-def publishing_sink(url: str) -> AbstractAsyncContextManager[EventSink]:
+def publishing_sink(url: str, *, namespace: str) -> AbstractAsyncContextManager[EventSink]:
     """The sink for a tool: `BusSink` on a Redis bus, `NullSink` on memory:// (no other
     process can hear it). Raises BusUrlError at once for any other URL."""
     if url.startswith("memory://"):
         return nullcontext(NullSink())
-    return BusSink(url)
+    return BusSink(url, namespace=namespace)
 
 
 def redis_client(url: str) -> Redis:
-    """A Redis client for `url` (nothing connects yet); BusUrlError when it does not parse."""
+    """A Redis client for `url` (nothing connects yet); BusUrlError when it does not parse.
+
+    A command on a pooled connection that Redis closed (it restarted) is sent again on a new
+    one, twice at most with a short jittered backoff; without that the first signal after a
+    Redis restart was lost (tests/server/nodes/). Connecting gives up after 2 s."""
     from redis import asyncio as redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
 
     if not url.startswith(REDIS_SCHEMES):
         raise BusUrlError(f"unsupported bus URL (use memory:// or redis://host:port): {url!r}")
     try:
-        return redis.from_url(url)
+        return redis.from_url(
+            url,
+            retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            socket_connect_timeout=2,
+        )
     except ValueError as exc:
         raise BusUrlError(f"invalid bus URL {url!r}: {exc}") from None
 
 
-def create_bus(url: str, handler: Handler) -> MemoryBus | RedisBus:
-    """The bus for `url`: memory:// or redis://…; BusUrlError for anything else."""
+def create_bus(url: str, handler: Handler, *, namespace: str) -> MemoryBus | RedisBus:
+    """The bus for `url`: memory:// or redis://… on the channel of `namespace`;
+    BusUrlError for anything else."""
     if url.startswith("memory://"):
         return MemoryBus(handler)
-    return RedisBus(url, handler)
+    return RedisBus(url, handler, namespace=namespace)
