@@ -144,7 +144,7 @@ def cluster_environment(redis_url: str, **settings: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def demo_template(postgres_template: str) -> Iterator[str]:
+def demo_postgres(postgres_template: str) -> Iterator[str]:
     """A PostgreSQL database migrated and seeded by `pdv-alert demo` once per session:
     each cluster's database is a copy of it."""
     name = f"pdv_demo_{uuid.uuid4().hex[:8]}"
@@ -156,12 +156,12 @@ def demo_template(postgres_template: str) -> Iterator[str]:
 
 @asynccontextmanager
 async def running_cluster(
-    tmp_path: Path, demo_template: str, **settings: str
+    tmp_path: Path, demo_postgres: str, **settings: str
 ) -> AsyncIterator[Cluster]:
     """Demo data on a fresh PostgreSQL database, a private Redis and nodes a, b and c with
     these extra settings; everything stopped (nodes killed) at the end."""
     with RedisServer(tmp_path) as redis:
-        async with fresh_postgres(demo_template) as url:
+        async with fresh_postgres(demo_postgres) as url:
             env = cluster_environment(redis.url, **settings)
             with ExitStack() as stack:
                 cluster = Cluster(
@@ -180,10 +180,10 @@ async def running_cluster(
 
 @pytest.fixture
 async def cluster(
-    tmp_path: Path, demo_template: str, request: pytest.FixtureRequest
+    tmp_path: Path, demo_postgres: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Cluster]:
     """`running_cluster`; a test's indirect parametrization adds settings
     (`{"catch_up_seconds": "3600"}`)."""
     extra: dict[str, str] = getattr(request, "param", {})
-    async with running_cluster(tmp_path, demo_template, **extra) as running:
+    async with running_cluster(tmp_path, demo_postgres, **extra) as running:
         yield running

@@ -32,7 +32,7 @@ async def _all_pushed(peer: WebPushPeer, subscriptions: list[PeerSubscription], 
 
 
 async def test_a_push_is_sent_once_per_attempt_however_many_nodes_run(
-    tmp_path: Path, demo_template: str
+    tmp_path: Path, demo_postgres: str
 ) -> None:
     """Twelve browsers registered over the three nodes; half of their push services answer
     503 once. A trigger on node a: each browser gets the event exactly once when its service
@@ -44,7 +44,7 @@ async def test_a_push_is_sent_once_per_attempt_however_many_nodes_run(
     with WebPushPeer() as peer:
         async with running_cluster(
             tmp_path,
-            demo_template,
+            demo_postgres,
             vapid_private_key=str(vapid),
             vapid_subject="mailto:it@koping.example",
             push_allowed_origins=json.dumps([peer.origin]),
