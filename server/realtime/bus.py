@@ -101,6 +101,9 @@ class RedisBus:
         self.node_id = _node_id()
         self.channel = channel(namespace)
         self._redis = redis_client(url)
+        # The subscription must see every lost connection (to catch up after it), so its
+        # client does not reconnect silently the way a publishing command is retried.
+        self._subscriber = redis_client(url, retry=False)
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
@@ -124,7 +127,7 @@ class RedisBus:
         attempt = 0
         while True:
             try:
-                async with self._redis.pubsub() as pubsub:
+                async with self._subscriber.pubsub() as pubsub:
                     await pubsub.subscribe(self.channel)
                     self.connected.set()
                     attempt = 0
@@ -158,6 +161,7 @@ class RedisBus:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        await self._subscriber.aclose()
         await self._redis.aclose()
 
 
@@ -224,19 +228,22 @@ def publishing_sink(url: str, *, namespace: str) -> AbstractAsyncContextManager[
     return BusSink(url, namespace=namespace)
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, *, retry: bool = True) -> Redis:
     """A Redis client for `url` (nothing connects yet); BusUrlError when it does not parse.
 
-    A command on a pooled connection that Redis closed (it restarted) is sent again on a new
-    one, twice at most with a short jittered backoff; without that the first signal after a
-    Redis restart was lost (tests/server/nodes/). Connecting gives up after 2 s."""
+    With `retry` a command on a pooled connection that Redis closed (it restarted) is sent
+    again on a new one, twice at most with a short jittered backoff; without that the first
+    signal after a Redis restart was lost (tests/server/nodes/). Without `retry` every lost
+    connection raises (a subscription must know). Connecting gives up after 2 s."""
     from redis import asyncio as redis
     from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
     if not url.startswith(REDIS_SCHEMES):
         raise BusUrlError(f"unsupported bus URL (use memory:// or redis://host:port): {url!r}")
     try:
+        if not retry:
+            return redis.from_url(url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2)
         return redis.from_url(
             url,
             retry=Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.05), 2),
