@@ -8,6 +8,7 @@ alert; a node started after the events serves resumes from the database."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -16,13 +17,13 @@ from tests.server.nodes.devices import DeviceClient
 from tests.server.nodes.proxy import NodeProxy
 
 
-def _has_order(alert_id: int, order: str) -> object:
+def _has_order(alert_id: int, order: str) -> Callable[[DeviceClient], bool]:
     return lambda device: device.order(alert_id) == order
 
 
 async def _everyone(devices: list[DeviceClient], alert_id: int, order: str) -> None:
     await asyncio.gather(
-        *(device.until(_has_order(alert_id, order), f"showing {order!r}") for device in devices)  # type: ignore[arg-type]
+        *(device.until(_has_order(alert_id, order), f"showing {order!r}") for device in devices)
     )
 
 
