@@ -3,6 +3,8 @@ TOML file (`PDV_CONFIG_FILE`). `deploy/pdv-alert.example.toml` documents every k
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import os
 import socket
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
     audit_previous_keys: list[str] = Field(default_factory=list)  # older entries' keys
     database_url: str = "sqlite+aiosqlite:///pdv-alert.db"
     bus_url: str = "memory://"
+    # The Redis channel's namespace: every node (and the CLI) of one installation shares it,
+    # another installation on the same Redis must not (pub/sub ignores the database number).
+    # Empty: derived from secret_key, which the nodes of one installation share anyway.
+    bus_namespace: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str = ""
@@ -198,6 +204,16 @@ class Settings(BaseSettings):
         """The key new audit entries are written with (`audit_key`, else derived from
         `secret_key`) and the previous ones older entries may be keyed with."""
         return Keyring.from_secrets(self.audit_key or self.secret_key, self.audit_previous_keys)
+
+    def bus_channel_namespace(self) -> str:
+        """`bus_namespace`, or when empty 16 hex digits derived from `secret_key` by a
+        labelled HMAC (the secret itself never reaches Redis)."""
+        if self.bus_namespace:
+            return self.bus_namespace
+        derived = hmac.new(
+            self.secret_key.encode("utf-8"), b"pdv-alert bus namespace", hashlib.sha256
+        )
+        return derived.hexdigest()[:16]
 
     @property
     def node(self) -> str:

@@ -18,7 +18,8 @@ from server.realtime.bus import create_bus
 from server.realtime.collector import QuietCollector
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
-from server.realtime.presence import PresenceTicker, PresenceWriter
+from server.realtime.leadership import Leadership
+from server.realtime.presence import PresenceSweep, PresenceTicker, PresenceWriter
 from server.realtime.presence_feed import PresenceFeed
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
@@ -61,7 +62,9 @@ class Realtime:
         )
         self.rollcall = RollCallFeed(database=database, hub=self.hub)
         self.receipts = ReceiptWriter(database, on_written=self._receipts_written)
-        self.bus = create_bus(settings.bus_url, self._on_signal)
+        self.bus = create_bus(
+            settings.bus_url, self._on_signal, namespace=settings.bus_channel_namespace()
+        )
         self.presence_feed = PresenceFeed(
             database=database,
             hub=self.hub,
@@ -85,6 +88,17 @@ class Realtime:
             database=database,
             interval=settings.heartbeat_seconds,
             connected_devices=self.gateway.connected_device_ids,
+        )
+        # Work for one node at a time (docs/architecture.md "Many nodes"): the presence sweep.
+        self.leadership = Leadership(
+            database, "presence_sweep", retry_seconds=settings.heartbeat_seconds / 4
+        )
+        self.presence_sweep = PresenceSweep(
+            database=database,
+            leadership=self.leadership,
+            interval=settings.heartbeat_seconds,
+            stale_after=presence.stale_after(settings.heartbeat_seconds),
+            on_stale=self._presence_changed,
         )
         self.collector = QuietCollector(hub=self.hub)
         self._ticker: asyncio.Task[None] | None = None
@@ -237,6 +251,8 @@ class Realtime:
                 self.gateway,
                 self.rollcall,
                 self.presence,
+                self.leadership,
+                self.presence_sweep,
                 self.collector,
             )
             for resource in resources:

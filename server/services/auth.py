@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 class Throttle(Protocol):
-    """Where login attempts are counted: this node's memory today, a shared store later."""
+    """Where login attempts are counted: this node's memory (`NodeThrottle`), or Redis shared
+    by the nodes (`server.realtime.throttle.RedisThrottle`)."""
 
     async def admit(self, *, account: str, address: str, known_browser: bool) -> Admitted | Refused:
         """Admit one login attempt (counted unless known), or refuse it."""

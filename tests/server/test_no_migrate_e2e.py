@@ -25,7 +25,7 @@ def test_no_migrate_leaves_an_empty_database_alone(tmp_path: Path) -> None:
     """Started with --no-migrate on an empty database, the node answers but has created no
     table (not even alembic's): it never migrates."""
     url = database_url(tmp_path)
-    with serve(url, environment(), tmp_path / "serve.stderr", options=("--no-migrate",)) as node:
+    with serve(url, environment(), tmp_path / "serve.stderr", args=("--no-migrate",)) as node:
         health = httpx.get(f"{node.url}/api/v1/health", timeout=HTTP_TIMEOUT)
         assert health.status_code == 200
     assert tables(tmp_path / "pdv-alert.db") == set()
@@ -36,7 +36,7 @@ def test_no_migrate_serves_a_migrated_database(tmp_path: Path) -> None:
     logs a person in."""
     url = database_url(tmp_path)
     seed(url)
-    with serve(url, environment(), tmp_path / "serve.stderr", options=("--no-migrate",)) as node:
+    with serve(url, environment(), tmp_path / "serve.stderr", args=("--no-migrate",)) as node:
         with httpx.Client(base_url=node.url, timeout=HTTP_TIMEOUT) as http:
             assert http.get("/api/v1/ready").status_code == 200
             login = http.post(
