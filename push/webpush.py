@@ -93,19 +93,22 @@ def b64url_decode(text: str, what: str) -> bytes:
         raise InvalidSubscription(f"{what} is not base64url") from exc
 
 
-def subscription_keys(subscription: WebPushSubscription) -> tuple[bytes, bytes]:
-    """The browser's public point (65 bytes, checked to be on P-256) and auth secret."""
+def subscription_keys(
+    subscription: WebPushSubscription,
+) -> tuple[ec.EllipticCurvePublicKey, bytes]:
+    """The browser's public key (its `p256dh` point, checked to be on P-256; loaded once per
+    message and handed to the encryption as it is) and auth secret."""
     point = b64url_decode(subscription.p256dh, "p256dh")
-    try:
-        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
-    except ValueError as exc:
-        raise InvalidSubscription("p256dh is not an uncompressed P-256 point") from exc
     if len(point) != 65:
         raise InvalidSubscription("p256dh is not an uncompressed P-256 point")
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    except ValueError as exc:
+        raise InvalidSubscription("p256dh is not an uncompressed P-256 point") from exc
     auth = b64url_decode(subscription.auth, "auth")
     if len(auth) != AUTH_SECRET_BYTES:
         raise InvalidSubscription(f"auth must be {AUTH_SECRET_BYTES} bytes, not {len(auth)}")
-    return point, auth
+    return key, auth
 
 
 def encode_payload(message: PushMessage) -> bytes:
@@ -123,12 +126,12 @@ def encrypt(
     """The aes128gcm body for `subscription` (RFC 8291): header (salt, record size, the
     sender's public point as key id) and one record. `sender_key` and `salt` default to fresh
     random ones; tests pass them to get a known body."""
-    point, auth = subscription_keys(subscription)
+    key, auth = subscription_keys(subscription)
     body: bytes = http_ece.encrypt(
         plaintext,
         salt=salt,
         private_key=sender_key or ec.generate_private_key(ec.SECP256R1()),
-        dh=point,
+        dh=key,
         auth_secret=auth,
         rs=RECORD_SIZE,
         version="aes128gcm",
