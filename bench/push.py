@@ -657,6 +657,8 @@ def server_env(ctx: Context, vapid_file: Path) -> dict[str, str]:
         env["PDV_PUSH_CONCURRENCY"] = str(args.push_concurrency)
     if args.push_batch_size:
         env["PDV_PUSH_BATCH_SIZE"] = str(args.push_batch_size)
+    if args.push_encrypt_threads is not None:
+        env["PDV_PUSH_ENCRYPT_THREADS"] = str(args.push_encrypt_threads)
     if args.profile:
         env["PDV_BENCH_PROFILE_DIR"] = str(ctx.workdir)
     return env
@@ -668,7 +670,11 @@ def settings_text(args: argparse.Namespace) -> str:
     fields = Settings.model_fields
     concurrency = args.push_concurrency or fields["push_concurrency"].default
     batch = args.push_batch_size or fields["push_batch_size"].default
-    return f"push_concurrency {concurrency}, push_batch_size {batch}"
+    threads = args.push_encrypt_threads
+    threads = fields["push_encrypt_threads"].default if threads is None else threads
+    return (
+        f"push_concurrency {concurrency}, push_batch_size {batch}, push_encrypt_threads {threads}"
+    )
 
 
 async def prepare(args: argparse.Namespace, workdir: Path, peers: dict[str, Peer]) -> Context:
@@ -775,6 +781,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured WebSocket alerts")
     parser.add_argument("--push-concurrency", type=int, help="PDV_PUSH_CONCURRENCY")
     parser.add_argument("--push-batch-size", type=int, help="PDV_PUSH_BATCH_SIZE")
+    parser.add_argument("--push-encrypt-threads", type=int, help="PDV_PUSH_ENCRYPT_THREADS")
     parser.add_argument("--pause", type=float, default=0.5, help="idle seconds between steps")
     parser.add_argument("--push-timeout", type=float, default=120.0)
     parser.add_argument("--round-timeout", type=float, default=30.0)
