@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     # claimed per transaction, and the lease of a claimed row (longer than a send can take:
     # a node that dies mid-send leaves its rows to be sent again when the lease runs out).
     push_tick_seconds: float = Field(default=1.0, gt=0)
-    push_concurrency: int = Field(default=200, ge=1)
-    push_batch_size: int = Field(default=500, ge=1, le=1000)
+    push_concurrency: int = Field(default=500, ge=1)
+    push_batch_size: int = Field(default=1000, ge=1, le=1000)
+    push_encrypt_threads: int = Field(default=1, ge=0, le=16)  # Web Push: off the loop
     push_lease_seconds: float = Field(default=30.0, ge=1)
     push_timeout_seconds: float = Field(default=10.0, gt=0)  # one send, all in; then retried
     # APNs token authentication (an iOS app's key from Apple); empty key file: no APNs.
