@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
 REQUIRED_COLUMNS = ("email", "name", "role", "site")
 OPTIONAL_COLUMNS = ("language",)
@@ -81,6 +82,11 @@ def parse(data: bytes) -> ParsedFile:
     problem = _header_problem(header)
     if problem:
         return ParsedFile([], [LineError(1, "import.bad_header", problem)])
+    return _data_lines(reader, header)
+
+
+def _data_lines(reader: Any, header: list[str]) -> ParsedFile:
+    """The records after the header, each a line or an error; blank ones skipped."""
     position = {name: header.index(name) for name in COLUMNS if name in header}
     lines: list[ImportLine] = []
     errors: list[LineError] = []
