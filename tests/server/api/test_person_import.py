@@ -151,8 +151,11 @@ async def test_a_real_import_creates_updates_and_audits(
         imported = await session.scalar(
             select(AuditEntry).where(AuditEntry.action == "persons.imported")
         )
-    assert actions.count("person.created") == 2 and actions.count("person.updated") == 1
+    assert actions.count("person.updated") == 1 and actions.count("persons.imported") == 1
     assert imported is not None and imported.details["created"] == 2
+    assert sorted(imported.details["created_ids"]) == sorted(
+        p["id"] for p in people.values() if p["email"] in ("anna@koping.se", "bo@koping.se")
+    )
     assert imported.actor == f"person:{world.persons['admin']}"
     again = await post(client, world, GOOD, dry_run=False)
     assert (again.json()["unchanged"], again.json()["created"], again.json()["updated"]) == (
