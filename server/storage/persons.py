@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, any_, bindparam, delete, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -284,13 +285,17 @@ async def list_persons(
 
 async def by_emails(session: AsyncSession, *, emails: Iterable[str]) -> dict[str, Person]:
     """The persons (of any organization: addresses are unique service-wide) with these
-    normalized addresses, by address."""
+    normalized addresses, by address. On PostgreSQL one array parameter (`= ANY`): with
+    hundreds of `IN` parameters each query took most of a second there."""
     wanted = sorted(set(emails))
     found: dict[str, Person] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        addresses = bindparam("addresses", wanted, type_=postgresql.ARRAY(String))
+        rows = await session.scalars(select(Person).where(Person.email == any_(addresses)))
+        return {person.email: person for person in rows}
     for start in range(0, len(wanted), 500):
-        rows = await session.scalars(
-            select(Person).where(Person.email.in_(wanted[start : start + 500]))
-        )
+        chunk = wanted[start : start + 500]
+        rows = await session.scalars(select(Person).where(Person.email.in_(chunk)))
         found.update((person.email, person) for person in rows)
     return found
 
