@@ -6,7 +6,7 @@ own cost (parsing, checks, the transaction), not HTTP.
     .venv/bin/python bench/person_import.py                     # SQLite, 1,000/5,000/20,000
     .venv/bin/python bench/person_import.py --url postgresql+asyncpg://…/empty_db --sizes 5000
 
-The default `max_import_bytes` (1 MiB) holds about 30,000 lines like these.
+The default `max_import_bytes` (1 MiB) holds about 15,000 lines like these (~70 bytes).
 """
 
 from __future__ import annotations
