@@ -67,7 +67,9 @@ OPERATION_CODES: dict[str, tuple[str, ...]] = {
     ),
     f"POST {_ALERT}/resolve": ("alert.not_active",),
     f"POST {_ALERT}/cancel": ("alert.not_active",),
-    f"GET {_ALERT}/reachability": ("alert.not_drill_or_test",),
+    f"GET {_ALERT}/reachability": ("alert.still_active",),
+    f"GET {_ALERT}/reachability.csv": ("alert.still_active",),
+    f"GET {_ALERT}/reachability.svg": ("alert.still_active",),
     f"POST {_ALERT}/receipts": (
         "receipt.device_required",
         "receipt.not_targeted",
@@ -90,6 +92,8 @@ OPERATION_CODES: dict[str, tuple[str, ...]] = {
     f"POST {_SITES}/{{site_id}}/zones": ("zone.exists",),
     f"PATCH {_SITES}/{{site_id}}/zones/{{zone_id}}": ("zone.exists",),
     "POST /api/v1/persons": ("person.email_taken", "person.weak_password", "site.not_found"),
+    # a CSV body read by the route itself (not a JSON body FastAPI parses)
+    "POST /api/v1/persons/import": ("request.too_large", "request.unsupported_media_type"),
     "PATCH /api/v1/persons/{person_id}": (
         "person.email_taken",
         "person.weak_password",

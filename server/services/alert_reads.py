@@ -58,8 +58,10 @@ async def list_alerts(
     state: StateFilter = "active",
     limit: int = 50,
     before_id: int | None = None,
+    mode: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The alerts the caller receives, newest first; page with `before_id`."""
+    """The alerts the caller receives, newest first, of `mode` when given (the dashboard's
+    list of drills to report on); page with `before_id`."""
     return await alert_reads.list_alerts(
         session,
         organization_id=caller.organization_id,
@@ -67,6 +69,7 @@ async def list_alerts(
         state=state,
         limit=limit,
         before_id=before_id,
+        mode=mode,
     )
 
 
@@ -91,3 +94,17 @@ async def events_since(
         if visible.intersection((row.alert or {}).get("sites", ()))
     ]
     return epoch, last_seq, documents
+
+
+async def alert_events(
+    *, session: AsyncSession, caller: Caller, alert_id: int
+) -> tuple[str, int, list[dict[str, Any]]]:
+    """(epoch, seq, every event of one alert the caller receives, oldest first): the alert's
+    history for a dashboard, readable by whoever may read the alert (no audit-log right
+    needed). `seq` is the stream's last seq, where a live view continues from."""
+    alert, _ = await readable_alert(session=session, caller=caller, alert_id=alert_id)
+    epoch, last_seq = await events.stream_position(session, organization_id=caller.organization_id)
+    found = await events.of_alert(
+        session, organization_id=caller.organization_id, alert_id=alert.id
+    )
+    return epoch, last_seq, [events.event_document(row) for row in found]
