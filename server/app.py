@@ -14,6 +14,7 @@ from server.api import errors, openapi, pages
 from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
+from server.api.persons import IMPORT_PATH
 from server.dispatch.dispatcher import Dispatcher
 from server.dispatch.senders import log_missing, senders_from_settings
 from server.origins import allowed_origins
@@ -108,7 +109,11 @@ def create_app(
     if database is not None:
         app.state.database = database
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides={f"{API_PREFIX}{IMPORT_PATH}": settings.max_import_bytes},
+    )
     app.add_middleware(CrossSiteGuard, api_prefix=API_PREFIX, allowed=allowed_origins(settings))
     app.add_middleware(SecurityHeaders, api_prefix=API_PREFIX)  # outermost: every answer
     api = APIRouter(prefix=API_PREFIX)

@@ -144,6 +144,27 @@ ERRORS: dict[str, ErrorSpec] = {
         "Organisationen måste ha minst en aktiv administratör.",
         "The organization must keep at least one active admin.",
     ),
+    # the people CSV import (server/core/person_import.py): per line, in its `errors`
+    "import.not_utf8": ErrorSpec(
+        422,
+        'Filen är inte UTF-8. Spara den som "CSV UTF-8" i Excel.',
+        'The file is not UTF-8. Save it as "CSV UTF-8" in Excel.',
+    ),
+    "import.bad_header": ErrorSpec(
+        422,
+        "Första raden ska namnge kolumnerna email, name, role, site (och ev. language).",
+        "The first line must name the columns email, name, role, site (and maybe language).",
+    ),
+    "import.bad_line": ErrorSpec(
+        422,
+        "Raden har fel antal värden eller saknar e-post, namn eller roll.",
+        "The line has the wrong number of values or lacks e-mail, name or role.",
+    ),
+    "import.conflicting_lines": ErrorSpec(
+        422,
+        "Samma person har ett annat namn eller språk på en tidigare rad.",
+        "The same person has another name or language on an earlier line.",
+    ),
     "settings.invalid_templates": ErrorSpec(
         422, "Larmtexterna är ogiltiga.", "The alert texts are invalid."
     ),
@@ -181,10 +202,11 @@ ERRORS: dict[str, ErrorSpec] = {
         "The alert covers several sites and is led by the security chief. Your change did "
         "not go out; the leaders have been told of your request.",
     ),
-    "alert.not_drill_or_test": ErrorSpec(
+    "alert.still_active": ErrorSpec(
         409,
-        "Nåbarhetsrapporten finns bara för övningar och tester.",
-        "The reachability report is only for drills and tests.",
+        "Larmet pågår. Rapporten finns när larmet är avslutat; följ uppropet så länge.",
+        "The alert is still active. The report is available once it has ended; "
+        "follow the roll call meanwhile.",
     ),
     # receipts and acks over HTTP (server/services/answers.py)
     "receipt.device_required": ErrorSpec(

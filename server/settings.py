@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     gc_tuning: bool = True  # process-wide collector control (server/realtime/collector.py)
     session_hours: float = Field(default=12.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=1024 * 1024, ge=1024)  # POST /persons/import only
     # Login throttling (server/core/ratelimit.py): failures per window from addresses and
     # browsers that have not logged in to the account before.
     login_attempts_per_account_address: int = Field(default=5, ge=1)

@@ -10,6 +10,7 @@
     GET   /alerts?state=active|ended|all&limit=&before_id=  → AlertListOut {"alerts": [alert…]}
     GET   /alerts/events?after_seq=&limit=                  → EventsOut {"epoch", "seq", "events"}
     GET   /alerts/{id}                                      → AlertOut
+    GET   /alerts/{id}/events                               → EventsOut, that alert's only
     PATCH /alerts/{id}           {kind?, order?, instructions?}  → EventOut
     POST  /alerts/{id}/resolve                              → EventOut
     POST  /alerts/{id}/cancel                               → EventOut
@@ -215,6 +216,17 @@ async def get_alert(alert_id: PathId, session: SessionDep, caller: CurrentCaller
     """One alert."""
     found = await alert_reads.get_alert(session=session, caller=caller, alert_id=alert_id)
     return AlertOut.model_validate(found)
+
+
+@router.get("/{alert_id}/events")
+async def one_alert_events(
+    alert_id: PathId, session: SessionDep, caller: CurrentCaller
+) -> EventsOut:
+    """Every event of one alert, oldest first: its history, for whoever may read the alert."""
+    epoch, seq, found = await alert_reads.alert_events(
+        session=session, caller=caller, alert_id=alert_id
+    )
+    return EventsOut.model_validate({"epoch": epoch, "seq": seq, "events": found})
 
 
 @router.patch("/{alert_id}")

@@ -9,6 +9,7 @@ POST   /devices/enroll          no login: the code is the credential -> 201 devi
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,7 @@ from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
 from server.api.devices import DeviceOut, device_out
 from server.clock import utcnow
+from server.core.qr import qr_svg
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.services import enrollment as service
 from server.storage import enrollment
@@ -66,7 +68,8 @@ class EnrollmentCodeCreated(BaseModel):
     max_uses: int
     uses: int
     expires_at: datetime
-    enroll_url: str
+    enroll_url: str  # absolute: `public_url`, else the request's own base URL
+    qr_svg: str  # an SVG document of a QR code encoding `enroll_url`
 
 
 class EnrollRequest(Body):
@@ -90,9 +93,23 @@ def _code_fields(code: EnrollmentCode, *, now: datetime) -> dict[str, object]:
     return fields
 
 
+def enroll_url(*, public_url: str, request_base_url: str, code: str) -> str:
+    """The absolute link a QR code and an e-mail carry: on `public_url` when it is set (the
+    address every device uses), else on the address the admin's browser reached the server
+    at — the request's base URL, whose scheme and host uvicorn already took from a trusted
+    proxy's headers. Only the admin who created the code sees it, so the request's Host
+    cannot send anyone else elsewhere."""
+    base = public_url or request_base_url
+    return f"{base.rstrip('/')}/enroll?{urlencode({'code': code})}"
+
+
 @router.post("/enrollment-codes", status_code=201)
 async def create_code(
-    body: EnrollmentCodeCreate, session: SessionDep, caller: CurrentCaller, settings: SettingsDep
+    body: EnrollmentCodeCreate,
+    request: Request,
+    session: SessionDep,
+    caller: CurrentCaller,
+    settings: SettingsDep,
 ) -> EnrollmentCodeCreated:
     """A code for enrolling devices at a site; show `code` (or `enroll_url` as QR) once."""
     code, plaintext = await service.create_code(
@@ -106,6 +123,9 @@ async def create_code(
         expires_in=timedelta(hours=body.expires_in_hours),
         now=utcnow(),
     )
+    link = enroll_url(
+        public_url=settings.public_url, request_base_url=str(request.base_url), code=plaintext
+    )
     return EnrollmentCodeCreated(
         id=code.id,
         code=plaintext,
@@ -116,7 +136,8 @@ async def create_code(
         max_uses=code.max_uses,
         uses=code.uses,
         expires_at=code.expires_at,
-        enroll_url=f"{settings.public_url.rstrip('/')}/enroll?code={plaintext}",
+        enroll_url=link,
+        qr_svg=qr_svg(link),
     )
 
 

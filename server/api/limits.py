@@ -1,8 +1,13 @@
-"""ASGI middleware that refuses request bodies over the configured size before reading them."""
+"""ASGI middleware that refuses request bodies over the configured size before reading them.
+
+One limit for every request (`max_body_bytes`), and larger ones for named paths that take a
+file (`overrides`: the people CSV import's `max_import_bytes`), so a bulk upload does not
+raise the limit of every other endpoint."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,20 +22,23 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, overrides: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = dict(overrides or {})  # exact path -> its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        limit = self.overrides.get(scope.get("path", ""), self.max_bytes)
         headers = dict(scope.get("headers", []))
         language = preferred_language(headers.get(b"accept-language", b"").decode("latin-1"))
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, language)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, language, limit)
             return
         received = 0
         too_large = False
@@ -40,7 +48,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise BodyTooLarge
             return message
@@ -54,11 +62,11 @@ class BodySizeLimit:
         except BodyTooLarge:
             pass
         if too_large:
-            await self._refuse(send, language)
+            await self._refuse(send, language, limit)
 
-    async def _refuse(self, send: Send, language: Language) -> None:
+    async def _refuse(self, send: Send, language: Language, limit: int) -> None:
         code = "request.too_large"
-        body = json.dumps(error_body(code, language=language, detail=self.max_bytes)).encode()
+        body = json.dumps(error_body(code, language=language, detail=limit)).encode()
         await send(
             {
                 "type": "http.response.start",

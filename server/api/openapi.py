@@ -66,7 +66,9 @@ OPERATION_CODES: dict[str, tuple[str, ...]] = {
     ),
     f"POST {_ALERT}/resolve": ("alert.not_active",),
     f"POST {_ALERT}/cancel": ("alert.not_active",),
-    f"GET {_ALERT}/reachability": ("alert.not_drill_or_test",),
+    f"GET {_ALERT}/reachability": ("alert.still_active",),
+    f"GET {_ALERT}/reachability.csv": ("alert.still_active",),
+    f"GET {_ALERT}/reachability.svg": ("alert.still_active",),
     f"POST {_ALERT}/receipts": (
         "receipt.device_required",
         "receipt.not_targeted",

@@ -1,5 +1,11 @@
 """People administration: the HTTP face of server/services/persons.py (MANAGE_PEOPLE
-organization-wide; persons are never deleted, only deactivated, which ends their sessions)."""
+organization-wide; persons are never deleted, only deactivated, which ends their sessions),
+and the CSV import of server/services/person_import.py:
+
+    POST /persons/import?dry_run=true|false   body text/csv (≤ max_import_bytes)
+        → 200 {"dry_run", "lines", "created", "updated", "unchanged",
+               "errors": [{"line", "code", "message"}]}
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from protocol.vocabulary import Language, Role
 from server.api.base import MAX_ID, Body, PatchBody, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
+from server.api.errors import error_body
 from server.clock import utcnow
+from server.core.languages import preferred_language
+from server.errors import ServiceError
+from server.services import person_import
 from server.services import persons as service
 from server.services.persons import PersonView
 from server.storage import persons
 
 router = APIRouter(tags=["persons"])
+
+IMPORT_PATH = "/persons/import"  # its own body limit: `max_import_bytes` (server/app.py)
+IMPORT_MEDIA_TYPES = frozenset({"text/csv", "text/plain", "application/csv"})
 
 Email = Annotated[str, Field(max_length=320), AfterValidator(persons.normalize_email)]
 # Passwords are taken exactly as typed; strength is checked by storage (person.weak_password).
@@ -146,3 +159,76 @@ async def update_person(
         now=utcnow(),
     )
     return _person_out(view)
+
+
+class ImportErrorOut(BaseModel):
+    """One line's problem: `line` as in the file (the header is line 1)."""
+
+    line: int
+    code: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    """What the import did — or, for a dry run or a file with errors, would do."""
+
+    dry_run: bool
+    lines: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportErrorOut]
+
+
+@router.post(
+    IMPORT_PATH,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_persons(
+    request: Request,
+    caller: CurrentCaller,
+    session: SessionDep,
+    sink: SinkDep,
+    dry_run: bool = True,
+) -> ImportOut:
+    """Create or update persons from a CSV file (`email,name,role,site[,language]`, `,` or
+    `;`); all or nothing: with any error nothing is written. `dry_run` (default true) only
+    checks."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in IMPORT_MEDIA_TYPES:
+        raise ServiceError("request.unsupported_media_type", media_type)
+    result = await person_import.import_persons(
+        session=session,
+        sink=sink,
+        who=caller,
+        data=await request.body(),
+        dry_run=dry_run,
+        now=utcnow(),
+    )
+    language = preferred_language(request.headers.get("accept-language"))
+    return ImportOut(
+        dry_run=result.dry_run,
+        lines=result.lines,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        errors=[
+            ImportErrorOut(
+                line=error.line,
+                code=error.code,
+                message=_line_message(error.code, error.detail, language),
+            )
+            for error in result.errors
+        ],
+    )
+
+
+def _line_message(code: str, detail: str, language: Language) -> str:
+    """The error table's message for `code` in `language`, with what was wrong."""
+    message = str(error_body(code, language=language)["error"]["message"])
+    return f"{message} ({detail})" if detail else message

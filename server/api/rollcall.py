@@ -8,9 +8,16 @@
     GET /alerts/{id}/answers       the same permission
         → {"alert_id", "answers": [{"at", "site_id", "device_id", "device", "person_id",
            "person", "response", "note", "location"}]}   every answer, oldest first
-    GET /alerts/{id}/reachability  the same permission; drills and tests only
-        → {"alert_id", "mode", "created_at", "at", "totals", "latency_ms",
-           "sites": {"<site_id>": {"name", "totals", "latency_ms", "devices": […]}}}
+    GET /alerts/{id}/reachability  the same permission; drills and tests at any time,
+                                   an actual alert once it has ended
+        → {"alert_id", "mode", "state", "created_at", "at", "totals", "latency_ms",
+           "delivery", "display", "answer", "push",
+           "sites": {"<site_id>": {"name", "totals", "latency_ms", "delivery", "display",
+                                   "answer", "push", "devices": […], "no_device": […]}},
+           "persons": […], "never_reached": […]}
+    GET /alerts/{id}/reachability.csv  the same: text/csv, one row per person and device
+    GET /alerts/{id}/reachability.svg  the same: the chart "andel nådda över tid"
+                                       (?language=sv|en, else Accept-Language)
 
 Only the sites where the caller may view the roll call are included. Everyone with a role
 at those sites is expected (a person without a device is not reached, `reason:
@@ -19,18 +26,20 @@ are described in `server.core.rollcall` and `server.core.delivery`;
 `server.services.rollcall` checks who may see them.
 Errors: `alert.not_found` (unknown, another organization's, or an alert the caller doesn't
 receive), `auth.forbidden` (receives it but may not view its roll call),
-`alert.not_drill_or_test` (reachability of an actual alert).
+`alert.still_active` (the report of an actual alert that has not ended).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 
+from protocol.vocabulary import Language
 from server.api.base import PathId
 from server.api.deps import CurrentCaller, SessionDep
 from server.clock import utcnow
+from server.core.languages import preferred_language
 from server.services import rollcall
 
 router = APIRouter(tags=["rollcall"])
@@ -56,7 +65,60 @@ async def get_answers(
 async def get_reachability(
     alert_id: PathId, session: SessionDep, caller: CurrentCaller
 ) -> dict[str, Any]:
-    """The reachability report of a drill or test: per device, delivered or not and how fast."""
+    """The reachability report (drill report; after-action review of an ended actual alert):
+    per device and person the time to delivery, display and answer, figures per site."""
     return await rollcall.reachability(
         session=session, caller=caller, alert_id=alert_id, now=utcnow()
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}/reachability.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+async def get_reachability_csv(
+    alert_id: PathId, session: SessionDep, caller: CurrentCaller
+) -> Response:
+    """The reachability report as CSV (UTF-8 with BOM): one row per person and device."""
+    text = await rollcall.reachability_csv(
+        session=session, caller=caller, alert_id=alert_id, now=utcnow()
+    )
+    return Response(
+        content=text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{csv_filename(alert_id)}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def csv_filename(alert_id: int) -> str:
+    """The CSV export's file name, e.g. nabarhet-larm-12.csv."""
+    return f"nabarhet-larm-{alert_id}.csv"
+
+
+@router.get(
+    "/alerts/{alert_id}/reachability.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}},
+)
+async def get_reachability_svg(
+    alert_id: PathId,
+    session: SessionDep,
+    caller: CurrentCaller,
+    language: Language | None = None,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The report's chart "andel nådda över tid" as SVG: Swedish, or English by
+    `?language=en` or Accept-Language."""
+    chosen = language or preferred_language(accept_language)
+    svg = await rollcall.reachability_svg(
+        session=session, caller=caller, alert_id=alert_id, now=utcnow(), language=chosen
+    )
+    return Response(
+        content=svg.encode("utf-8"),
+        media_type="image/svg+xml; charset=utf-8",
+        headers={"Cache-Control": "no-store", "Content-Language": chosen.value},
     )

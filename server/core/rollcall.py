@@ -1,5 +1,5 @@
-"""The roll call of one alert, and the reachability report of a drill or test: pure
-functions over plain rows.
+"""The roll call of one alert: pure functions over plain rows (the reachability report
+built on the same placing of devices is server/core/reachability.py).
 
 Who is expected: every device of the alert's sites that is not revoked, and every person
 with a role at one of those sites (`PersonRow`; the caller leaves out persons whose device
@@ -60,7 +60,6 @@ name. Its `document()` is what GET /api/v1/alerts/{id}/rollcall answers: the mes
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
@@ -140,7 +139,7 @@ class ReceiptRow:
 
 
 @dataclass(frozen=True)
-class _Placed:
+class Placed:
     """A counted device: where it counts, its status and its receipt."""
 
     device: DeviceRow
@@ -170,12 +169,12 @@ def device_status(receipt: ReceiptRow | None, *, pushed: bool = False) -> str:
     return DELIVERED if pushed else NOT_REACHED
 
 
-def _place(
+def place(
     site_ids: Collection[int],
     devices: Iterable[DeviceRow],
     receipts: Iterable[ReceiptRow],
     pushes: Iterable[PushRow],
-) -> list[_Placed]:
+) -> list[Placed]:
     """The devices that count on `site_ids`, each with where it counts and its status."""
     by_device = {receipt.device_id: receipt for receipt in receipts}
     push_of = {push.device_id: push for push in pushes}
@@ -193,12 +192,12 @@ def _place(
             continue
         pushed = delivery.reached(registered=device.push is not None, push=push)
         status = device_status(receipt, pushed=pushed)
-        placed.append(_Placed(device, site_id, zone_id, status, receipt, push))
+        placed.append(Placed(device, site_id, zone_id, status, receipt, push))
     return placed
 
 
-def _absent(
-    site_ids: Collection[int], persons: Iterable[PersonRow], placed: Iterable[_Placed]
+def absent_persons(
+    site_ids: Collection[int], persons: Iterable[PersonRow], placed: Iterable[Placed]
 ) -> dict[int, PersonRow]:
     """The persons with a role at `site_ids` none of whose devices counts there, by id."""
     present = {item.device.person_id for item in placed}
@@ -209,7 +208,7 @@ def _absent(
     }
 
 
-def _statuses(placed: Iterable[_Placed]) -> dict[tuple[str, int], str]:
+def _statuses(placed: Iterable[Placed]) -> dict[tuple[str, int], str]:
     """Each entry's status: the highest of its devices'."""
     best: dict[tuple[str, int], str] = {}
     for item in placed:
@@ -250,7 +249,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _entry(status: str, items: Sequence[_Placed]) -> dict[str, Any]:
+def _entry(status: str, items: Sequence[Placed]) -> dict[str, Any]:
     first = items[0].device
     return {
         "person_id": first.person_id,
@@ -284,7 +283,7 @@ def _no_device_entry(person: PersonRow, site_ids: Collection[int]) -> dict[str, 
     }
 
 
-def _need_help(items: Sequence[_Placed]) -> NeedHelp:
+def _need_help(items: Sequence[Placed]) -> NeedHelp:
     """The latest "need help" answer among an entry's devices."""
     asking = [item for item in items if item.status == Response.NEED_HELP.value]
     latest = max(asking, key=lambda item: (_acked(item), item.device.id))
@@ -304,7 +303,7 @@ def _need_help(items: Sequence[_Placed]) -> NeedHelp:
     )
 
 
-def _acked(item: _Placed) -> datetime:
+def _acked(item: Placed) -> datetime:
     acked = item.receipt.acked_at if item.receipt else None
     return acked or _EPOCH
 
@@ -334,17 +333,17 @@ class RollCallReport:
         return body
 
 
-def _with_absent(items: Iterable[_Placed], absent: int) -> list[str]:
+def _with_absent(items: Iterable[Placed], absent: int) -> list[str]:
     """The entry statuses of `items`, plus `absent` persons without a device."""
     return [*_statuses(items).values(), *[NO_DEVICE] * absent]
 
 
 def _site(
-    name: str, items: Sequence[_Placed], absent: int, zone_names: Mapping[int, str]
+    name: str, items: Sequence[Placed], absent: int, zone_names: Mapping[int, str]
 ) -> SiteRollCall:
     """One site's roll call: its placed devices, and `absent` persons without a device
     there (who count in the zone "none")."""
-    by_zone: dict[int | None, list[_Placed]] = {}
+    by_zone: dict[int | None, list[Placed]] = {}
     for item in items:
         by_zone.setdefault(item.zone_id, []).append(item)
     if absent:
@@ -363,12 +362,12 @@ def _site(
     )
 
 
-def _push_counts(items: Iterable[_Placed]) -> PushCounts:
+def _push_counts(items: Iterable[Placed]) -> PushCounts:
     return delivery.counts(item.push for item in items)
 
 
 def _entries(
-    entries: Mapping[tuple[str, int], Sequence[_Placed]],
+    entries: Mapping[tuple[str, int], Sequence[Placed]],
     overall: Mapping[tuple[str, int], str],
     wanted: Collection[str],
 ) -> list[dict[str, Any]]:
@@ -392,10 +391,10 @@ def compute(
     zone ids to names; `persons` are those with a role at the alert's sites; `pushes` the
     latest push of the alert per device."""
     zone_names = zones or {}
-    placed = _place(sites, devices, receipts, pushes)
-    absent = _absent(sites, persons, placed)
-    entries: dict[tuple[str, int], list[_Placed]] = {}
-    by_site: dict[int, list[_Placed]] = {site_id: [] for site_id in sites}
+    placed = place(sites, devices, receipts, pushes)
+    absent = absent_persons(sites, persons, placed)
+    entries: dict[tuple[str, int], list[Placed]] = {}
+    by_site: dict[int, list[Placed]] = {site_id: [] for site_id in sites}
     for item in placed:
         entries.setdefault(item.entry, []).append(item)
         by_site[item.site_id].append(item)
@@ -433,139 +432,3 @@ def compute(
 def unchanged(previous: RollCall | None, current: RollCall) -> bool:
     """Whether `current` says nothing `previous` did not (only `at` may differ)."""
     return previous is not None and replace(previous, at=current.at) == current
-
-
-# -- reachability ------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[int], p: float) -> int | None:
-    """The nearest-rank `p`th percentile of `values` (None when empty)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def latency_summary(values: Sequence[int]) -> dict[str, int | None]:
-    return {
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "max": max(values) if values else None,
-    }
-
-
-def _latency_ms(created_at: datetime, delivered_at: datetime | None) -> int | None:
-    """Milliseconds from the alert to the delivery; never negative (node clocks differ by
-    a little)."""
-    if delivered_at is None:
-        return None
-    return max(0, round((delivered_at - created_at).total_seconds() * 1000))
-
-
-def reachability(
-    *,
-    alert_id: int,
-    mode: str,
-    created_at: datetime,
-    sites: Mapping[int, str],
-    devices: Iterable[DeviceRow],
-    receipts: Iterable[ReceiptRow],
-    at: datetime,
-    persons: Iterable[PersonRow] = (),
-    pushes: Iterable[PushRow] = (),
-) -> dict[str, Any]:
-    """The reachability report of a drill or test, per device (not per person):
-
-    {"alert_id", "mode", "created_at", "at",
-     "totals": {"devices", "reached", "not_reached", "displayed", "no_device"},
-     "latency_ms": {"p50", "p95", "max"},     over the devices that receipted; None if none
-     "push": push_counts,                     the devices by the state of their latest push
-     "sites": {"<site_id>": {"name", "totals", "latency_ms", "push",
-                             "devices": [{"device_id", "name", "kind", "zone_id",
-                                          "person": {"id", "name"} | None,
-                                          "delivered_at", "displayed_at", "latency_ms",
-                                          "reached", "push"}],
-                             "no_device": [{"person_id", "name"}]}}}
-
-    A device is reached when it receipted, or a push got the alert to it (then without a
-    latency: the device said nothing). `no_device` counts and lists the persons with a role
-    at the site none of whose devices counts. Devices are listed not-reached first, then
-    reached by push alone, then by latency, then by name; persons by name."""
-    placed = _place(sites, devices, receipts, pushes)
-    absent = _absent(sites, persons, placed)
-    per_site: dict[int, list[_Placed]] = {site_id: [] for site_id in sites}
-    for item in placed:
-        per_site[item.site_id].append(item)
-    site_documents: dict[str, Any] = {}
-    for site_id in sorted(sites):
-        missing = [person for person in absent.values() if site_id in person.site_ids]
-        site_documents[str(site_id)] = {
-            "name": sites[site_id],
-            **_report_part(per_site[site_id], len(missing), created_at),
-            "devices": sorted(
-                (_report_device(item, created_at) for item in per_site[site_id]),
-                key=_report_order,
-            ),
-            "no_device": [
-                {"person_id": person.id, "name": person.name}
-                for person in sorted(missing, key=lambda person: (person.name, person.id))
-            ],
-        }
-    return {
-        "alert_id": alert_id,
-        "mode": mode,
-        "created_at": created_at.isoformat(),
-        "at": at.isoformat(),
-        **_report_part(placed, len(absent), created_at),
-        "sites": site_documents,
-    }
-
-
-def _report_part(items: Sequence[_Placed], absent: int, created_at: datetime) -> dict[str, Any]:
-    """A report's `totals`, `latency_ms` and `push` over `items` and `absent` persons."""
-    latencies = [
-        value for item in items if (value := _latency_ms(created_at, _delivered(item))) is not None
-    ]
-    reached = sum(1 for item in items if item.status != NOT_REACHED)
-    displayed = sum(1 for item in items if item.receipt is not None and item.receipt.displayed_at)
-    return {
-        "totals": {
-            "devices": len(items),
-            "reached": reached,
-            "not_reached": len(items) - reached,
-            "displayed": displayed,
-            "no_device": absent,
-        },
-        "latency_ms": latency_summary(latencies),
-        "push": to_dict(_push_counts(items)),
-    }
-
-
-def _report_device(item: _Placed, created_at: datetime) -> dict[str, Any]:
-    device, receipt = item.device, item.receipt
-    return {
-        "device_id": device.id,
-        "name": device.name,
-        "kind": device.kind,
-        "zone_id": item.zone_id,
-        "person": None
-        if device.person_id is None
-        else {"id": device.person_id, "name": device.person_name},
-        "delivered_at": _iso(receipt.delivered_at if receipt else None),
-        "displayed_at": _iso(receipt.displayed_at if receipt else None),
-        "latency_ms": _latency_ms(created_at, _delivered(item)),
-        "reached": item.status != NOT_REACHED,
-        "push": delivery.document(registration=device.push, push=item.push),
-    }
-
-
-def _report_order(item: dict[str, Any]) -> tuple[int, int, str, int]:
-    """Not reached first, then reached by push alone (no latency), then by latency."""
-    latency = item["latency_ms"]
-    group = 0 if not item["reached"] else (1 if latency is None else 2)
-    return (group, latency or 0, item["name"].casefold(), item["device_id"])
-
-
-def _delivered(item: _Placed) -> datetime | None:
-    return item.receipt.delivered_at if item.receipt else None

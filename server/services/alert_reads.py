@@ -91,3 +91,17 @@ async def events_since(
         if visible.intersection((row.alert or {}).get("sites", ()))
     ]
     return epoch, last_seq, documents
+
+
+async def alert_events(
+    *, session: AsyncSession, caller: Caller, alert_id: int
+) -> tuple[str, int, list[dict[str, Any]]]:
+    """(epoch, seq, every event of one alert the caller receives, oldest first): the alert's
+    history for a dashboard, readable by whoever may read the alert (no audit-log right
+    needed). `seq` is the stream's last seq, where a live view continues from."""
+    alert, _ = await readable_alert(session=session, caller=caller, alert_id=alert_id)
+    epoch, last_seq = await events.stream_position(session, organization_id=caller.organization_id)
+    found = await events.of_alert(
+        session, organization_id=caller.organization_id, alert_id=alert.id
+    )
+    return epoch, last_seq, [events.event_document(row) for row in found]

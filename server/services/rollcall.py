@@ -1,7 +1,7 @@
-"""The roll call of an alert and the reachability report of a drill or test, for a caller:
-who may see them, and over which of the alert's sites (server/core/rollcall.py computes,
-server/storage/rollcall.py reads). Read-only: nothing is written, so nothing is committed
-or audited."""
+"""The roll call of an alert and its reachability report (a drill's or test's, or an ended
+actual alert's), for a caller: who may see them, and over which of the alert's sites
+(server/core/rollcall.py and server/core/reachability.py compute, server/storage/rollcall.py
+reads). Read-only: nothing is written, so nothing is committed or audited."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from protocol.vocabulary import Mode
+from protocol.vocabulary import AlertState, Language, Mode
+from server.core import reachability_chart
 from server.core.errors import Forbidden
 from server.core.permissions import Action, can, sites_where
+from server.core.reachability import csv_text
 from server.errors import ServiceError
 from server.storage import receipts
 from server.storage import rollcall as rows
 from server.storage.callers import Caller
-from server.storage.rollcall import AlertFacts
+from server.storage.rollcall import AlertFacts, RollCallData
 
 REPORT_MODES = frozenset({Mode.DRILL.value, Mode.TEST.value})
 
@@ -59,16 +61,38 @@ async def rollcall(
     return data.compute(at=now).document()
 
 
+async def _report_data(session: AsyncSession, *, caller: Caller, alert_id: int) -> RollCallData:
+    """The rows of a report the caller may see: a drill's or test's at any time, an actual
+    alert's once it has ended (`alert.still_active` before: the roll call is the live view)."""
+    alert = await _viewable(session, caller=caller, alert_id=alert_id)
+    if alert.mode not in REPORT_MODES and alert.state == AlertState.ACTIVE.value:
+        raise ServiceError("alert.still_active", f"alert {alert_id} is an active actual alert")
+    return await rows.load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+
+
 async def reachability(
     *, session: AsyncSession, caller: Caller, alert_id: int, now: datetime
 ) -> dict[str, Any]:
-    """The reachability report of a drill or test over the sites the caller may view;
-    `alert.not_drill_or_test` for an actual alert."""
-    alert = await _viewable(session, caller=caller, alert_id=alert_id)
-    if alert.mode not in REPORT_MODES:
-        raise ServiceError("alert.not_drill_or_test", f"alert {alert_id} is {alert.mode}")
-    data = await rows.load(session, alert=alert, site_ids=viewable_sites(caller, alert))
+    """The reachability report over the sites the caller may view (server/core/
+    reachability.py): a drill's or test's, or an actual alert's once it has ended."""
+    data = await _report_data(session, caller=caller, alert_id=alert_id)
     return data.reachability(at=now)
+
+
+async def reachability_csv(
+    *, session: AsyncSession, caller: Caller, alert_id: int, now: datetime
+) -> str:
+    """The report as CSV text (one row per person and device), with the same rights."""
+    data = await _report_data(session, caller=caller, alert_id=alert_id)
+    return csv_text(data.reachability(at=now), zones=data.zones)
+
+
+async def reachability_svg(
+    *, session: AsyncSession, caller: Caller, alert_id: int, now: datetime, language: Language
+) -> str:
+    """The report's chart "andel nådda över tid" as an SVG document, with the same rights."""
+    data = await _report_data(session, caller=caller, alert_id=alert_id)
+    return reachability_chart.chart_svg(data.reachability(at=now), language=language)
 
 
 async def answers(*, session: AsyncSession, caller: Caller, alert_id: int) -> dict[str, Any]:

@@ -65,6 +65,18 @@ async def since(
     return result.all()
 
 
+async def of_alert(
+    session: AsyncSession, *, organization_id: int, alert_id: int
+) -> Sequence[AlertEvent]:
+    """Every event of one alert, oldest first (an alert has a handful)."""
+    result = await session.scalars(
+        select(AlertEvent)
+        .where(AlertEvent.organization_id == organization_id, AlertEvent.alert_id == alert_id)
+        .order_by(AlertEvent.seq)
+    )
+    return result.all()
+
+
 async def stream_position(session: AsyncSession, *, organization_id: int) -> tuple[str, int]:
     """The organization's (epoch, last_seq)."""
     row = (

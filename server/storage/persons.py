@@ -56,7 +56,8 @@ def check_password(password: str) -> str:
     return password
 
 
-def _clean_email(email: str) -> str:
+def clean_email(email: str) -> str:
+    """The address normalized; `request.invalid` when it is not a plausible address."""
     try:
         return normalize_email(email)
     except ValueError:
@@ -72,16 +73,21 @@ def _clean_phone(phone: str) -> str:
     return text
 
 
+def clean_role(role: Role | str) -> Role:
+    """The role as an enum; `request.invalid` for an unknown one."""
+    try:
+        return Role(role)
+    except ValueError:
+        raise ServiceError("request.invalid", f"roles: unknown role {role!r}") from None
+
+
 async def _clean_roles(
     session: AsyncSession, *, organization_id: int, roles: Iterable[tuple[Role | str, int | None]]
 ) -> RoleList:
     """Roles as enums without duplicates; every site must be the organization's."""
     cleaned: RoleList = []
     for role, site_id in roles:
-        try:
-            pair = (Role(role), site_id)
-        except ValueError:
-            raise ServiceError("request.invalid", f"roles: unknown role {role!r}") from None
+        pair = (clean_role(role), site_id)
         if pair not in cleaned:
             cleaned.append(pair)
     wanted = {site for _, site in cleaned if site is not None}
@@ -120,7 +126,7 @@ async def create_person(
 ) -> Person:
     """A new active person. Without a password the person cannot log in until one is set.
     Errors: `request.invalid`, `person.email_taken`, `person.weak_password`, `site.not_found`."""
-    email = _clean_email(email)
+    email = clean_email(email)
     name = clean_name(name)
     language = clean_language(language)
     phone = _clean_phone(phone)
@@ -206,6 +212,19 @@ async def list_persons(
     if active is not None:
         query = query.where(Person.active.is_(active))
     return (await session.scalars(query.order_by(Person.name, Person.id))).all()
+
+
+async def by_emails(session: AsyncSession, *, emails: Iterable[str]) -> dict[str, Person]:
+    """The persons (of any organization: addresses are unique service-wide) with these
+    normalized addresses, by address."""
+    wanted = sorted(set(emails))
+    found: dict[str, Person] = {}
+    for start in range(0, len(wanted), 500):
+        rows = await session.scalars(
+            select(Person).where(Person.email.in_(wanted[start : start + 500]))
+        )
+        found.update((person.email, person) for person in rows)
+    return found
 
 
 async def get_by_email(session: AsyncSession, *, email: str) -> Person | None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core import reachability as reports
 from server.core import rollcall as core
 from server.core.delivery import PushRow
 from server.storage.push_states import PUSH_KINDS, latest_pushes
@@ -71,9 +72,10 @@ class RollCallData:
 
     def reachability(self, *, at: datetime) -> dict[str, Any]:
         """The reachability report over every site loaded."""
-        return core.reachability(
+        return reports.reachability(
             alert_id=self.alert.id,
             mode=self.alert.mode,
+            state=self.alert.state,
             created_at=self.alert.created_at,
             sites=self.sites,
             devices=self.devices,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -62,6 +64,17 @@ def rollcall_url(alert_id: int | str) -> str:
 
 def reachability_url(alert_id: int | str) -> str:
     return f"/api/v1/alerts/{alert_id}/reachability"
+
+
+def csv_url(alert_id: int | str) -> str:
+    return f"/api/v1/alerts/{alert_id}/reachability.csv"
+
+
+def svg_url(alert_id: int | str) -> str:
+    return f"/api/v1/alerts/{alert_id}/reachability.svg"
+
+
+REPORTS = [reachability_url, csv_url, svg_url]
 
 
 def _error(response: httpx.Response) -> tuple[int, str]:
@@ -244,7 +257,7 @@ async def test_session_cookie_works_like_the_bearer_token(
         ("button", 404, "alert.not_found"),
     ],
 )
-@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+@pytest.mark.parametrize("url", [rollcall_url, *REPORTS])
 async def test_callers_without_view_rollcall_are_refused(
     client: httpx.AsyncClient, worlds: Worlds, key: str, status: int, code: str, url: Any
 ) -> None:
@@ -259,7 +272,7 @@ async def test_callers_without_view_rollcall_are_refused(
     assert await _snapshot(worlds.database) == before
 
 
-@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+@pytest.mark.parametrize("url", [rollcall_url, *REPORTS])
 async def test_other_organizations_and_unknown_alerts_are_not_found(
     client: httpx.AsyncClient, worlds: Worlds, url: Any
 ) -> None:
@@ -271,7 +284,7 @@ async def test_other_organizations_and_unknown_alerts_are_not_found(
     assert _error(response) == (404, "alert.not_found")
 
 
-@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+@pytest.mark.parametrize("url", [rollcall_url, *REPORTS])
 async def test_unauthenticated_and_invalid_tokens_are_refused(
     client: httpx.AsyncClient, worlds: Worlds, url: Any
 ) -> None:
@@ -303,7 +316,7 @@ async def test_unauthenticated_and_invalid_tokens_are_refused(
 
 
 @pytest.mark.parametrize("bad", ["abc", "0", "-1", str(2**31), "1.5"])
-@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+@pytest.mark.parametrize("url", [rollcall_url, *REPORTS])
 async def test_malformed_alert_ids_are_invalid(
     client: httpx.AsyncClient, worlds: Worlds, bad: str, url: Any
 ) -> None:
@@ -312,7 +325,7 @@ async def test_malformed_alert_ids_are_invalid(
     assert _error(response) == (422, "request.invalid")
 
 
-@pytest.mark.parametrize("url", [rollcall_url, reachability_url])
+@pytest.mark.parametrize("url", [rollcall_url, *REPORTS])
 async def test_other_methods_are_not_allowed(
     client: httpx.AsyncClient, worlds: Worlds, url: Any
 ) -> None:
@@ -371,13 +384,35 @@ async def test_reachability_of_a_drill_for_its_principal(
     assert list(response.json()["sites"]) == [str(home.sites["A"])]
 
 
-async def test_reachability_of_an_actual_alert_is_refused(
-    client: httpx.AsyncClient, worlds: Worlds
+@pytest.mark.parametrize("url", REPORTS)
+async def test_the_report_of_an_active_actual_alert_is_refused(
+    client: httpx.AsyncClient, worlds: Worlds, url: Any
 ) -> None:
-    """An actual alert has a roll call, not a reachability report: 409."""
+    """An actual alert still active has its live roll call, not a report: 409
+    alert.still_active, nothing written."""
     alert_id = await trigger(client, worlds.home, "chief", ("A",))
-    response = await client.get(reachability_url(alert_id), headers=bearer(worlds.home, "chief"))
-    assert _error(response) == (409, "alert.not_drill_or_test")
+    before = await _snapshot(worlds.database)
+    response = await client.get(url(alert_id), headers=bearer(worlds.home, "chief"))
+    assert _error(response) == (409, "alert.still_active")
+    assert await _snapshot(worlds.database) == before
+
+
+@pytest.mark.parametrize("end", ["resolve", "cancel"])
+async def test_an_ended_actual_alert_has_its_report(
+    client: httpx.AsyncClient, worlds: Worlds, end: str
+) -> None:
+    """After Faran över or a false alarm the after-action review is there: JSON, CSV, SVG."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",))
+    await receipt(home, alert_id, "pc_a", site="A", response="safe", after=timedelta(seconds=3))
+    ended = await client.post(f"/api/v1/alerts/{alert_id}/{end}", headers=bearer(home, "chief"))
+    assert ended.status_code == 200
+    for url in REPORTS:
+        response = await client.get(url(alert_id), headers=bearer(home, "principal_a"))
+        assert response.status_code == 200, (url, response.text)
+    report = (await client.get(reachability_url(alert_id), headers=bearer(home, "chief"))).json()
+    assert report["mode"] == "actual" and report["state"] in ("resolved", "cancelled")
+    assert report["answer"]["count"] == 1
 
 
 # -- persons without a device, and pushes ----------------------------------------------------
@@ -505,3 +540,101 @@ async def _latest_seq(world: World) -> int:
         )
         assert seq is not None
         return int(seq)
+
+
+# -- the drill report: persons, figures, CSV and chart ---------------------------------------
+
+
+async def test_the_drill_report_has_persons_figures_and_never_reached(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """Per device delivered/displayed/answered ms and response; per person reached and
+    answer (persons without a device too); per site figures; never_reached by name."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A", "B"), mode="drill")
+    await receipt(
+        home, alert_id, "phone_a", site="A", person="staff_a", after=timedelta(milliseconds=300)
+    )
+    await receipt(
+        home,
+        alert_id,
+        "phone_a",
+        site="A",
+        person="staff_a",
+        displayed=True,
+        response="need_help",
+        note="rum 12",
+        after=timedelta(seconds=4),
+    )
+    response = await client.get(reachability_url(alert_id), headers=bearer(home, "chief"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    site_a = report["sites"][str(home.sites["A"])]
+    phone = next(d for d in site_a["devices"] if d["name"] == "phone_a")
+    assert phone["delivered_ms"] == 300 and phone["latency_ms"] == 300
+    assert phone["displayed_ms"] == 4000 and phone["answered_ms"] == 4000
+    assert phone["response"] == "need_help"
+    assert site_a["delivery"] == {"count": 1, "p50_ms": 300, "p95_ms": 300, "max_ms": 300}
+    assert site_a["answer"]["count"] == 1 and site_a["display"]["max_ms"] == 4000
+    persons = {p["name"]: p for p in report["persons"]}
+    assert persons["Staff_A"]["reached"] is True and persons["Staff_A"]["devices"] == 2
+    assert persons["Staff_A"]["response"] == "need_help"
+    assert persons["Staff_A"]["note"] == "rum 12" and persons["Staff_A"]["answered_ms"] == 4000
+    assert persons["Principal_A"]["devices"] == 0 and persons["Principal_A"]["reached"] is False
+    assert {(p["name"], p["site"]) for p in report["never_reached"]} == {
+        ("Principal_A", "A"),
+        ("Principal_B", "B"),
+    }
+
+
+async def test_the_csv_export(client: httpx.AsyncClient, worlds: Worlds) -> None:
+    """text/csv, UTF-8 with BOM, a file name, a row per person and device."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",), mode="test")
+    await receipt(home, alert_id, "pc_a", site="A", after=timedelta(seconds=1))
+    response = await client.get(csv_url(alert_id), headers=bearer(home, "chief"))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="nabarhet-larm-{alert_id}.csv"'
+    )
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == [
+        "site",
+        "zone",
+        "person",
+        "device",
+        "kind",
+        "delivered_ms",
+        "displayed_ms",
+        "answered_ms",
+        "response",
+    ]
+    by_device = {row[3]: row for row in rows[1:]}
+    assert set(by_device) == {"pc_a", "phone_a", "desk_a", ""}
+    assert by_device["pc_a"][5] == "1000" and by_device["pc_a"][2] == ""
+    assert by_device[""][2] == "Principal_A"
+
+
+async def test_the_chart_in_swedish_and_english(client: httpx.AsyncClient, worlds: Worlds) -> None:
+    """image/svg+xml; Swedish by default, English by ?language=en or Accept-Language."""
+    home = worlds.home
+    alert_id = await trigger(client, home, "chief", ("A",), mode="drill")
+    await receipt(home, alert_id, "pc_a", site="A", after=timedelta(seconds=2))
+    swedish = await client.get(svg_url(alert_id), headers=bearer(home, "chief"))
+    assert swedish.status_code == 200
+    assert swedish.headers["content-type"].startswith("image/svg+xml")
+    assert "Andel nådda över tid" in swedish.text and "<script" not in swedish.text
+    by_query = await client.get(
+        svg_url(alert_id), params={"language": "en"}, headers=bearer(home, "chief")
+    )
+    by_header = await client.get(
+        svg_url(alert_id), headers={**bearer(home, "chief"), "Accept-Language": "en-GB"}
+    )
+    for english in (by_query, by_header):
+        assert "Share reached over time" in english.text and "Delivered (1/3)" in english.text
+    bad = await client.get(
+        svg_url(alert_id), params={"language": "de"}, headers=bearer(home, "chief")
+    )
+    assert _error(bad) == (422, "request.invalid")

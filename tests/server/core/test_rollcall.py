@@ -1,5 +1,5 @@
 """The pure roll call: statuses, aggregation per person, site and zone, lists, the message
-and the document, and the reachability report."""
+and the document (the reachability report is tests/server/core/test_reachability.py)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from server.core.rollcall import (
     compute,
     counts,
     device_status,
-    percentile,
-    reachability,
     unchanged,
 )
 
@@ -413,106 +411,6 @@ def test_the_message_decodes_with_the_protocol_codec() -> None:
     assert decoded.sites[1].totals.safe == 1
 
 
-# -- reachability ----------------------------------------------------------------------------
-
-
-def test_percentile_is_nearest_rank() -> None:
-    """p50/p95 of 1..100 are 50/95; one value is every percentile; none is None."""
-    values = list(range(100, 0, -1))
-    assert percentile(values, 50) == 50
-    assert percentile(values, 95) == 95
-    assert percentile(values, 100) == 100
-    assert percentile([7], 95) == 7
-    assert percentile([], 50) is None
-
-
-def test_reachability_lists_devices_with_latency_and_totals() -> None:
-    """Per device delivered/displayed and ms since the alert; not reached first; summaries."""
-    devices = [phone(1, 100), phone(2, None), phone(3, 101, zone=10), phone(4, 102, site=2)]
-    receipts = [
-        delivered(1, seconds=0.25),
-        displayed(3, seconds=2),
-        delivered(4, site_id=2, seconds=4),
-    ]
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites=SITES,
-        devices=devices,
-        receipts=receipts,
-        at=AT,
-    )
-    assert report["totals"] == {
-        "devices": 4,
-        "reached": 3,
-        "not_reached": 1,
-        "displayed": 1,
-        "no_device": 0,
-    }
-    assert report["latency_ms"] == {"p50": 1000, "p95": 4000, "max": 4000}
-    site = report["sites"]["1"]
-    assert [d["device_id"] for d in site["devices"]] == [2, 1, 3]
-    assert site["devices"][0] == {
-        "device_id": 2,
-        "name": "device 2",
-        "kind": "desktop",
-        "zone_id": None,
-        "person": None,
-        "delivered_at": None,
-        "displayed_at": None,
-        "latency_ms": None,
-        "reached": False,
-        "push": None,
-    }
-    assert site["devices"][1]["latency_ms"] == 250
-    assert site["devices"][2]["person"] == {"id": 101, "name": "Person 101"}
-    assert site["devices"][2]["displayed_at"] == at(2).isoformat()
-    assert site["latency_ms"] == {"p50": 250, "p95": 1000, "max": 1000}
-    assert report["sites"]["2"]["totals"]["reached"] == 1
-    assert report["mode"] == "test" and report["created_at"] == T0.isoformat()
-
-
-def test_reachability_counts_devices_not_persons_and_clamps_clock_skew() -> None:
-    """A person's two devices are two rows; a delivery stamped before the alert is 0 ms."""
-    devices = [phone(1, 100), phone(2, 100)]
-    receipts = [ReceiptRow(device_id=1, site_id=1, delivered_at=T0 - timedelta(milliseconds=3))]
-    report = reachability(
-        alert_id=7,
-        mode="drill",
-        created_at=T0,
-        sites={1: "Ullvi"},
-        devices=devices,
-        receipts=receipts,
-        at=AT,
-    )
-    assert report["totals"]["devices"] == 2
-    assert report["latency_ms"] == {"p50": 0, "p95": 0, "max": 0}
-
-
-def test_reachability_with_no_devices_has_empty_summaries() -> None:
-    """A site without devices: zero totals and no latency figures."""
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites={1: "Ullvi"},
-        devices=[],
-        receipts=[],
-        at=AT,
-    )
-    assert report["totals"] == {
-        "devices": 0,
-        "reached": 0,
-        "not_reached": 0,
-        "displayed": 0,
-        "no_device": 0,
-    }
-    assert report["push"] == NO_PUSHES
-    assert report["latency_ms"] == {"p50": None, "p95": None, "max": None}
-    assert report["sites"]["1"]["devices"] == []
-
-
 # -- persons without a device ----------------------------------------------------------------
 
 
@@ -686,48 +584,6 @@ def test_a_pushed_update_in_flight_keeps_the_device_reached() -> None:
     document = with_persons([registered(1, 100)], [], [], [update]).document()
     assert document["totals"]["reached"] == 1
     assert document["not_answered"][0]["devices"][0]["push"]["state"] == "queued"
-
-
-def test_reachability_counts_push_states_and_lists_persons_without_device() -> None:
-    """A test alert: a push-delivered phone is reached without a latency (listed after the
-    not reached, before the timed ones), push states are counted, and persons without a
-    device are counted and named per site."""
-    devices = [registered(1, 100), registered(2, 101), phone(3, 102)]
-    pushes = [pushed(1, "delivered"), pushed(2, "failed", reason="rejected: 403")]
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites=SITES,
-        devices=devices,
-        receipts=[delivered(3, seconds=0.5)],
-        at=AT,
-        persons=[person(103, 1), person(104, 1, 2)],
-        pushes=pushes,
-    )
-    assert report["totals"] == {
-        "devices": 3,
-        "reached": 2,
-        "not_reached": 1,
-        "displayed": 0,
-        "no_device": 2,
-    }
-    assert report["push"] == {**NO_PUSHES, "delivered": 1, "failed": 1}
-    assert report["latency_ms"] == {"p50": 500, "p95": 500, "max": 500}
-    site = report["sites"]["1"]
-    assert [(d["device_id"], d["reached"]) for d in site["devices"]] == [
-        (2, False),
-        (1, True),
-        (3, True),
-    ]
-    assert site["devices"][0]["push"]["reason"] == "rejected: 403"
-    assert site["devices"][1]["latency_ms"] is None
-    assert site["no_device"] == [
-        {"person_id": 103, "name": "Person 103"},
-        {"person_id": 104, "name": "Person 104"},
-    ]
-    assert report["sites"]["2"]["no_device"] == [{"person_id": 104, "name": "Person 104"}]
-    assert report["sites"]["2"]["totals"]["no_device"] == 1
 
 
 @given(

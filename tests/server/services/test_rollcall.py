@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from server.clock import utcnow
 from server.core.errors import Forbidden
@@ -79,8 +80,11 @@ async def test_rollcall_of_unknown_or_foreign_alert_is_not_found(database: Datab
             assert refused.value.code == "alert.not_found"
 
 
-async def test_reachability_only_for_drills_and_tests(database: Database) -> None:
-    """A test alert gets the report with latencies; an actual alert is refused."""
+async def test_reachability_of_drills_and_tests_and_of_ended_actual_alerts(
+    database: Database,
+) -> None:
+    """A test alert gets the report with latencies; an actual alert is refused with
+    alert.still_active while it is active, and has its report once it has ended."""
     world = await home_world(database)
     actual = await insert_alert(world, sites=("A",))
     test = await insert_alert(world, sites=("B",), mode="test")
@@ -94,7 +98,16 @@ async def test_reachability_only_for_drills_and_tests(database: Database) -> Non
             await rollcall.reachability(
                 session=session, caller=chief, alert_id=actual, now=utcnow()
             )
-    assert refused.value.code == "alert.not_drill_or_test"
+    assert refused.value.code == "alert.still_active"
+    async with database.session() as session:
+        await session.execute(update(Alert).where(Alert.id == actual).values(state="resolved"))
+        await session.commit()
+    async with database.session() as session:
+        review = await rollcall.reachability(
+            session=session, caller=chief, alert_id=actual, now=utcnow()
+        )
+    assert review["mode"] == "actual" and review["state"] == "resolved"
+    assert review["sites"] and "persons" in review
     assert report["totals"] == {
         "devices": 1,
         "reached": 1,
