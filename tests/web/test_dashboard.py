@@ -1,0 +1,107 @@
+"""The leaders' dashboard in a real Chromium against the real server: log in, trigger with the
+server's countdown, cancel a countdown, update and resolve, each view keyboard-usable and
+accessible (server/web/js/dashboard/)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect
+
+from server import demo
+from tests.server.serving import Running
+from tests.web.browsing import assert_accessible, screenshot
+from tests.web.devices import login, person
+
+PRINCIPAL = person("rektor.ullvi")
+CHIEF = person("sakerhetschef")
+ADMIN = person("admin")
+
+
+def log_in(page: Page, who: demo.DemoPerson) -> None:
+    """Log in through the dashboard's form and wait for the views."""
+    page.goto("/dashboard")
+    page.get_by_label("E-post").fill(who.email)
+    page.get_by_label("Lösenord").fill(who.password)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("button", name="Logga ut")).to_be_visible()
+
+
+def active_alerts(web: Running) -> list[dict[str, object]]:
+    with login(web, CHIEF.email, CHIEF.password) as http:
+        alerts = http.get("/api/v1/alerts").json()["alerts"]
+    return [alert for alert in alerts if alert["state"] == "active"]
+
+
+def test_login_shows_the_trigger_for_a_principal_and_logout_returns_to_the_form(
+    page: Page, web: Running
+) -> None:
+    """A principal logs in and sees the trigger with the Swedish kinds and modes of issue 10
+    (only Skarpt: principals run no drills), their own site only; logging out shows the
+    login form again and the session is gone."""
+    log_in(page, PRINCIPAL)
+    trigger = page.get_by_role("form", name="Nytt larm")
+    for kind in ("Inrymning", "Utrymning", "Utestängning", "Eget meddelande"):
+        expect(trigger.get_by_role("radio", name=kind)).to_be_visible()
+    expect(trigger.get_by_role("radio", name="Skarpt")).to_be_checked()
+    expect(trigger.get_by_role("radio", name="Övning")).to_have_count(0)
+    expect(trigger.get_by_role("checkbox")).to_have_count(1)
+    expect(trigger.get_by_role("checkbox", name="Ullvigymnasiet")).to_be_checked()
+    expect(page.get_by_role("button", name="Larma")).to_be_enabled()
+    assert_accessible(page)
+    page.get_by_role("button", name="Logga ut").click()
+    expect(page.get_by_role("button", name="Logga in")).to_be_visible()
+    me = page.request.get("/api/v1/me")
+    assert me.status == 401
+
+
+def test_cancelling_the_countdown_sends_nothing(page: Page, web: Running) -> None:
+    """"Larma" starts the countdown shown big with "Avbryt"; pressing it before zero sends no
+    alert at all."""
+    before = httpx.get(web.url + "/api/v1/health").status_code
+    assert before == 200
+    log_in(page, PRINCIPAL)
+    page.get_by_role("button", name="Larma").click()
+    dialog = page.get_by_role("alertdialog", name="Larmet går ut om")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Avbryt")).to_be_focused()
+    assert_accessible(page)
+    dialog.get_by_role("button", name="Avbryt").click()
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_text("Larmet avbröts. Inget skickades.")).to_be_visible()
+    page.wait_for_timeout(4000)  # longer than the countdown: nothing may go out late
+    assert active_alerts(web) == []
+
+
+def test_trigger_update_and_resolve_from_the_dashboard(
+    page: Page, web: Running, tmp_path: Path
+) -> None:
+    """A principal triggers inrymning after the countdown; the active alert shows its order,
+    "Uppdatera order" replaces it with utrymning and an own text, "Faran över" (confirmed)
+    ends it — each step is the server's state."""
+    log_in(page, PRINCIPAL)
+    page.get_by_role("button", name="Larma").click()
+    expect(page.get_by_role("alertdialog")).to_be_visible()
+    card = page.get_by_role("article").filter(has_text="Inrymning")
+    expect(card).to_be_visible(timeout=15_000)
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    [alert] = active_alerts(web)
+    assert alert["kind"] == "pdv_lockdown"
+    expect(page.get_by_role("region", name="Upprop")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "dashboard-alert", tmp_path, full_page=False)
+
+    page.get_by_role("button", name="Uppdatera order").click()
+    page.get_by_role("group", name="Ny typ av larm").get_by_role("radio", name="Utrymning").check()
+    page.get_by_label(re.compile("^Ny ordertext")).fill("Gå ut via norra trapphuset.")
+    page.get_by_role("button", name="Skicka ny order").click()
+    expect(page.get_by_text("Gå ut via norra trapphuset.")).to_be_visible()
+    [alert] = active_alerts(web)
+    assert alert["kind"] == "evacuate"
+
+    page.get_by_role("button", name="Faran över").click()
+    page.get_by_role("button", name="Ja, faran över").click()
+    expect(page.get_by_text("Inget pågående larm.")).to_be_visible()
+    assert active_alerts(web) == []
