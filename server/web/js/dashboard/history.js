@@ -7,6 +7,8 @@ import { getJson } from "../shared/api.js";
 import { localized, t } from "../shared/i18n.js";
 import { clock, h, uid } from "./dom.js";
 
+const PAGE = 30;
+
 export function renderHistoryView(session, { show }) {
   const list = h("ol", { class: "history" });
   const status = h("p", { class: "status", role: "status" });
@@ -15,12 +17,12 @@ export function renderHistoryView(session, { show }) {
 
   async function load() {
     try {
-      const page = await getJson(oldest ? `alerts?before_id=${oldest}` : "alerts");
+      const page = await getJson(`alerts?state=all&limit=${PAGE}${oldest ? `&before_id=${oldest}` : ""}`);
       const alerts = page.alerts ?? [];
       if (!oldest && alerts.length === 0) status.textContent = t("history.none");
       for (const alert of alerts) list.append(item(alert));
       if (alerts.length) oldest = alerts[alerts.length - 1].id;
-      more.hidden = alerts.length === 0;
+      more.hidden = alerts.length < PAGE;
     } catch (error) {
       if (!session.checkExpired(error)) status.textContent = t("common.failed", { message: error.message });
     }
