@@ -1,7 +1,8 @@
-"""Real device clients for the dashboard's browser tests: staff members enroll a desktop
-device each (bound to them, since they enroll from their own login session) and connect to
-the real gateway over WebSocket, speaking protocol/ as the tray client does — receipts when an
-alert arrives, then the answer the test asks for."""
+"""The other people in the dashboard's browser tests: real device clients — staff members
+enroll a desktop device each (bound to them, since they enroll from their own login
+session) and connect to the real gateway over WebSocket, speaking protocol/ as the tray
+client does: receipts when an alert arrives, then the answer the test asks for — plus HTTP
+login sessions for checking the server's state, and `log_in` through the dashboard's form."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from playwright.sync_api import Page, expect
 from websockets.sync.client import ClientConnection, connect
 
 from server import demo
@@ -113,3 +115,12 @@ def connected(server: Running, enrolled: list[tuple[int, str]]) -> Iterator[list
             device.next_frame("welcome")
             devices.append(device)
         yield devices
+
+
+def log_in(page: Page, who: demo.DemoPerson) -> None:
+    """Log in through the dashboard's form and wait for the views."""
+    page.goto("/dashboard")
+    page.get_by_label("E-post").fill(who.email)
+    page.get_by_label("Lösenord").fill(who.password)
+    page.get_by_role("button", name="Logga in").click()
+    expect(page.get_by_role("button", name="Logga ut")).to_be_visible()

@@ -11,8 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.server.serving import HTTP_TIMEOUT, Running
 from tests.web.browsing import assert_accessible
-from tests.web.devices import connected, enroll, login, person
-from tests.web.test_dashboard import log_in
+from tests.web.devices import connected, enroll, log_in, login, person
 
 ADMIN = person("admin")
 CHIEF = person("sakerhetschef")
@@ -51,7 +50,7 @@ def test_csv_import_dry_run_shows_errors_per_line_and_writes_nothing(
 
 
 def test_enrollment_code_shows_its_qr_code_as_an_image(page: Page, web: Running) -> None:
-    """"Skapa kod" shows the code once and the server's QR code as an <img> (a blob: URL,
+    """ "Skapa kod" shows the code once and the server's QR code as an <img> (a blob: URL,
     never markup in the page) that loads, with the enrollment link as its text alternative."""
     log_in(page, ADMIN)
     page.get_by_role("button", name="Enheter och koder").click()
@@ -82,7 +81,9 @@ def test_device_rename_and_revoke(page: Page, web: Running) -> None:
         row.get_by_role("button", name="Spara").click()
         expect(page.get_by_label("Nytt namn för Fatimas dator, sal 12")).to_be_visible()
         assert_accessible(page)
-        row = page.get_by_role("row").filter(has=page.get_by_label("Nytt namn för Fatimas dator, sal 12"))
+        row = page.get_by_role("row").filter(
+            has=page.get_by_label("Nytt namn för Fatimas dator, sal 12")
+        )
         row.get_by_role("button", name="Återkalla").click()
         row.get_by_role("button", name="Återkalla").click()
         expect(page.get_by_role("row", name="Fatimas dator, sal 12")).to_contain_text("Återkallad")
@@ -109,7 +110,9 @@ def test_admin_views_are_accessible(page: Page, web: Running) -> None:
     section = page.get_by_role("region", name="Ullvigymnasiet")
     section.get_by_label("Zonens namn").fill("Hus D")
     section.get_by_role("button", name="Lägg till").click()
-    expect(page.get_by_role("region", name="Ullvigymnasiet").get_by_label("Nytt namn för Hus D")).to_be_visible()
+    expect(
+        page.get_by_role("region", name="Ullvigymnasiet").get_by_label("Nytt namn för Hus D")
+    ).to_be_visible()
     assert_accessible(page)
 
     page.get_by_role("button", name="API-nycklar").click()

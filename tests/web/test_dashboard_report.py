@@ -11,8 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.server.serving import Running
 from tests.web.browsing import assert_accessible, screenshot
-from tests.web.devices import connected, enroll, person
-from tests.web.test_dashboard import log_in
+from tests.web.devices import connected, enroll, log_in, person
 
 CHIEF = person("sakerhetschef")
 SITE = "Nyckelbergsskolan"
@@ -65,7 +64,9 @@ def test_drill_report_has_figures_chart_csv_and_prints(
     expect(report).to_contain_text("Elin Strand")
     expect(report).to_contain_text("Idrottshallen")
     chart = report.get_by_role("img")
-    expect(chart).to_have_attribute("alt", "Diagram: andel nådda enheter över tid efter larmet, 1 av 1 nådda.")
+    expect(chart).to_have_attribute(
+        "alt", "Diagram: andel nådda enheter över tid efter larmet, 1 av 1 nådda."
+    )
     page.wait_for_function("() => document.querySelector('.chart img').naturalWidth > 0")
 
     csv_link = report.get_by_role("link", name="Ladda ner CSV")

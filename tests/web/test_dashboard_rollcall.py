@@ -9,10 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.server.serving import Running
 from tests.web.browsing import assert_accessible, screenshot
-from tests.web.devices import connected, enroll, login, site_id
-from tests.web.test_dashboard import log_in
-
-from tests.web.devices import person
+from tests.web.devices import connected, enroll, log_in, login, person, site_id
 
 PRINCIPAL = person("rektor.karlberg")
 SITE = "Karlbergsskolan"
