@@ -145,7 +145,7 @@ ERRORS: dict[str, ErrorSpec] = {
         "The organization must keep at least one active admin.",
     ),
     # the people CSV import (server/core/person_import.py): per line, in its `errors`
-    "import.not_utf8": ErrorSpec(
+    "import.bad_encoding": ErrorSpec(
         422,
         'Filen är inte UTF-8. Spara den som "CSV UTF-8" i Excel.',
         'The file is not UTF-8. Save it as "CSV UTF-8" in Excel.',

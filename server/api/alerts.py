@@ -7,7 +7,7 @@
                                  | 200 EscalatedOut {"alert", "created": false,
                                        "escalated": true, "event"}
                                  | 409 alert.other_kind_active {"error", "alert"}
-    GET   /alerts?state=active|ended|all&limit=&before_id=  → AlertListOut {"alerts": [alert…]}
+    GET   /alerts?state=active|ended|all&mode=&limit=&before_id=  → AlertListOut {"alerts"}
     GET   /alerts/events?after_seq=&limit=                  → EventsOut {"epoch", "seq", "events"}
     GET   /alerts/{id}                                      → AlertOut
     GET   /alerts/{id}/events                               → EventsOut, that alert's only
@@ -189,10 +189,17 @@ async def list_alerts(
     state: Literal["active", "ended", "all"] = "active",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before_id: QueryId = None,
+    mode: Mode | None = None,
 ) -> AlertListOut:
-    """The alerts the caller receives, newest first; page with `before_id`."""
+    """The alerts the caller receives, newest first (only `mode`'s when given); page with
+    `before_id`."""
     found = await alert_reads.list_alerts(
-        session=session, caller=caller, state=state, limit=limit, before_id=before_id
+        session=session,
+        caller=caller,
+        state=state,
+        limit=limit,
+        before_id=before_id,
+        mode=None if mode is None else mode.value,
     )
     return AlertListOut.model_validate({"alerts": found})
 

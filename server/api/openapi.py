@@ -91,6 +91,8 @@ OPERATION_CODES: dict[str, tuple[str, ...]] = {
     f"POST {_SITES}/{{site_id}}/zones": ("zone.exists",),
     f"PATCH {_SITES}/{{site_id}}/zones/{{zone_id}}": ("zone.exists",),
     "POST /api/v1/persons": ("person.email_taken", "person.weak_password", "site.not_found"),
+    # a CSV body read by the route itself (not a JSON body FastAPI parses)
+    "POST /api/v1/persons/import": ("request.too_large", "request.unsupported_media_type"),
     "PATCH /api/v1/persons/{person_id}": (
         "person.email_taken",
         "person.weak_password",

@@ -68,7 +68,7 @@ def parse(data: bytes) -> ParsedFile:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return ParsedFile([], [LineError(1, "import.not_utf8", f"byte {exc.start}")])
+        return ParsedFile([], [LineError(1, "import.bad_encoding", f"byte {exc.start}")])
     raw_lines = text.splitlines()
     if not raw_lines or not raw_lines[0].strip():
         return ParsedFile([], [LineError(1, "import.bad_header", "the header line is empty")])

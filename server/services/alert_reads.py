@@ -58,8 +58,10 @@ async def list_alerts(
     state: StateFilter = "active",
     limit: int = 50,
     before_id: int | None = None,
+    mode: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The alerts the caller receives, newest first; page with `before_id`."""
+    """The alerts the caller receives, newest first, of `mode` when given (the dashboard's
+    list of drills to report on); page with `before_id`."""
     return await alert_reads.list_alerts(
         session,
         organization_id=caller.organization_id,
@@ -67,6 +69,7 @@ async def list_alerts(
         state=state,
         limit=limit,
         before_id=before_id,
+        mode=mode,
     )
 
 

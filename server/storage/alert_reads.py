@@ -26,9 +26,10 @@ async def list_alerts(
     state: StateFilter = "active",
     limit: int = 50,
     before_id: int | None = None,
+    mode: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The organization's alerts touching any of `site_ids`, newest first; page with
-    `before_id`."""
+    """The organization's alerts touching any of `site_ids`, newest first, of `mode` when
+    given; page with `before_id`."""
     if not site_ids:
         return []
     query = select(Alert).where(
@@ -39,6 +40,8 @@ async def list_alerts(
         query = query.where(Alert.state == AlertState.ACTIVE.value)
     elif state == "ended":
         query = query.where(Alert.state.in_(_ENDED))
+    if mode is not None:
+        query = query.where(Alert.mode == mode)
     if before_id is not None:
         query = query.where(Alert.id < before_id)
     alerts = (await session.scalars(query.order_by(Alert.id.desc()).limit(limit))).all()

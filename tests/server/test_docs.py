@@ -30,6 +30,8 @@ NOT_OPERATION_CODES = {
     "request.method_not_allowed",
     "organization.exists",
     "organization.not_found",
+    # the people import's per-line codes: inside its 200 answer's `errors`, never an answer
+    *(code for code in ERRORS if code.startswith("import.")),
 }
 ERROR_STATUS = re.compile(r"^[45]\d\d$")
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -205,8 +207,10 @@ def test_openapi_declares_what_every_operation_answers() -> None:
             assert {"request.invalid"} <= examples and any(
                 ERRORS[code].status == 404 for code in examples
             ), f"{method} {path}"
-        if "requestBody" in operation:
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
             assert {"400", "413", "415", "422"} <= set(operation["responses"]), f"{method} {path}"
+        elif "requestBody" in operation:  # a file (the CSV import): too large, wrong type
+            assert {"413", "415"} <= set(operation["responses"]), f"{method} {path}"
     me = dict(((m, p), o) for m, p, o in _operations(spec))[("GET", "/api/v1/me")]
     assert {"401", "403"} <= set(me["responses"])
     login = dict(((m, p), o) for m, p, o in _operations(spec))[("POST", "/api/v1/auth/login")]

@@ -43,3 +43,43 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
         )
         assert response.status_code == 200, response.text
     assert _session_addresses(tmp_path) == [seen]
+
+
+@pytest.mark.parametrize(
+    ("trusted_proxies", "expected_base"),
+    [
+        (None, "https://larm.skola.se"),  # the proxy on 127.0.0.1 is believed
+        ('["192.0.2.1"]', None),  # not a trusted proxy: the address actually used
+    ],
+)
+def test_enroll_url_without_public_url_follows_a_trusted_proxy(
+    tmp_path: Path, trusted_proxies: str | None, expected_base: str | None
+) -> None:
+    """Without public_url an enrollment link is absolute on the request's own address:
+    the forwarded scheme via a trusted proxy, else the scheme the server was reached by."""
+    settings = {} if trusted_proxies is None else {"trusted_proxies": trusted_proxies}
+    admin = demo.PEOPLE[0]
+    with serving(tmp_path, **settings) as server:
+        login = httpx.post(
+            f"{server.url}/api/v1/auth/login",
+            json={"email": admin.email, "password": admin.password},
+            timeout=HTTP_TIMEOUT,
+        )
+        headers = {"Authorization": f"Bearer {login.cookies['pdv_session']}"}
+        sites = httpx.get(f"{server.url}/api/v1/sites", headers=headers, timeout=HTTP_TIMEOUT)
+        created = httpx.post(
+            f"{server.url}/api/v1/enrollment-codes",
+            json={"site_id": sites.json()[0]["id"]},
+            headers={
+                **headers,
+                "Host": "larm.skola.se",
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": FORWARDED_FOR,
+            },
+            timeout=HTTP_TIMEOUT,
+        )
+        assert created.status_code == 201, created.text
+    body = created.json()
+    base = expected_base or "http://larm.skola.se"
+    assert body["enroll_url"] == f"{base}/enroll?code={body['code']}"
+    assert body["qr_svg"].startswith("<svg")

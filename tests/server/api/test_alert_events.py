@@ -122,3 +122,30 @@ async def test_the_event_stream_route_still_answers(
     await _trigger(client, world, "A", "pdv_lockdown")
     response = await client.get(f"{URL}/events", headers=bearer(world, "chief"))
     assert response.status_code == 200 and len(response.json()["events"]) == 1
+
+
+async def test_the_history_list_filters_by_state_and_mode(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """`state=ended&mode=drill` lists the finished drills (the reports), newest first; a
+    mode that is no mode is request.invalid."""
+    chief = bearer(world, "chief")
+    ids = {}
+    for mode in ("drill", "test", "drill"):
+        response = await client.post(
+            URL,
+            json={"kind": "pdv_lockdown", "mode": mode, "site_ids": [world.sites["A"]]},
+            headers=chief,
+        )
+        alert_id = response.json()["alert"]["id"]
+        await client.post(f"{URL}/{alert_id}/resolve", headers=chief)
+        ids.setdefault(mode, []).append(alert_id)
+    live = await _trigger(client, world, "A", "pdv_lockdown")
+    drills = await client.get(URL, params={"state": "ended", "mode": "drill"}, headers=chief)
+    assert [a["id"] for a in drills.json()["alerts"]] == ids["drill"][::-1]
+    actual = await client.get(URL, params={"state": "all", "mode": "actual"}, headers=chief)
+    assert [a["id"] for a in actual.json()["alerts"]] == [live]
+    everything = await client.get(URL, params={"state": "all"}, headers=chief)
+    assert len(everything.json()["alerts"]) == 4
+    bad = await client.get(URL, params={"mode": "exercise"}, headers=chief)
+    assert _code(bad) == (422, "request.invalid")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from protocol.vocabulary import DeviceKind
 from server.api.deps import SESSION_COOKIE
 from server.clock import utcnow
+from server.core.qr import qr_svg
 from server.credentials import token_hash
 from server.settings import Settings
 from server.storage import enrollment
@@ -73,7 +74,7 @@ async def test_admin_creates_a_code_shown_once(client: httpx.AsyncClient, worlds
     body = response.json()
     assert set(body) == {
         "id", "code", "site_id", "zone_id", "label", "device_kind", "max_uses", "uses",
-        "expires_at", "enroll_url",
+        "expires_at", "enroll_url", "qr_svg",
     }  # fmt: skip
     assert re.fullmatch(CODE_PATTERN, body["code"])
     assert body["site_id"] == worlds.home.sites["A"] and body["zone_id"] is None
@@ -85,7 +86,8 @@ async def test_admin_creates_a_code_shown_once(client: httpx.AsyncClient, worlds
     )
     expires = datetime.fromisoformat(body["expires_at"])
     assert before + timedelta(hours=24) <= expires <= utcnow() + timedelta(hours=24)
-    assert body["enroll_url"] == f"/enroll?code={body['code']}"
+    assert body["enroll_url"] == f"http://testserver/enroll?code={body['code']}"
+    assert body["qr_svg"] == qr_svg(body["enroll_url"])
     async with worlds.database.session() as session:
         row = await session.get_one(EnrollmentCode, body["id"])
         entry = await session.scalar(
@@ -103,6 +105,23 @@ async def test_enroll_url_uses_the_public_url(client: httpx.AsyncClient, worlds:
     )
     body = await _new_code(client, worlds.home)
     assert body["enroll_url"] == f"https://larm.koping.se/enroll?code={body['code']}"
+    assert body["qr_svg"] == qr_svg(body["enroll_url"])
+
+
+async def test_enroll_url_without_public_url_is_the_requests_own_address(
+    client: httpx.AsyncClient, worlds: Worlds
+) -> None:
+    """Without public_url the link is absolute on the address the browser used (scheme,
+    host and port of the request), and the QR code carries exactly that link."""
+    response = await client.post(
+        f"https://larm.skola.se:8443{CODES}",
+        json={"site_id": worlds.home.sites["A"]},
+        headers=factories.bearer(worlds.home, "admin"),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["enroll_url"] == f"https://larm.skola.se:8443/enroll?code={body['code']}"
+    assert body["qr_svg"].startswith("<svg") and body["qr_svg"] == qr_svg(body["enroll_url"])
 
 
 async def test_create_with_every_option(client: httpx.AsyncClient, worlds: Worlds) -> None:

@@ -49,9 +49,9 @@ def test_bad_lines_are_reported_by_number() -> None:
 
 
 def test_a_file_that_is_not_utf8_is_one_error() -> None:
-    """Latin-1 bytes (an old Excel "CSV") are import.not_utf8 on line 1."""
+    """Latin-1 bytes (an old Excel "CSV") are import.bad_encoding on line 1."""
     parsed = parse("email,name,role,site\nå@s.se,Åsa,staff,X\n".encode("latin-1"))
-    assert parsed.lines == [] and [e.code for e in parsed.errors] == ["import.not_utf8"]
+    assert parsed.lines == [] and [e.code for e in parsed.errors] == ["import.bad_encoding"]
 
 
 def test_header_problems() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -256,7 +257,7 @@ def drill(
     receipts: list[ReceiptRow],
     persons: list[PersonRow] | None = None,
     pushes: list[PushRow] | None = None,
-) -> dict:  # type: ignore[type-arg]
+) -> dict[str, Any]:
     return reachability(
         alert_id=7,
         mode="drill",
