@@ -92,3 +92,31 @@ def test_trigger_update_and_resolve_from_the_dashboard(
     page.get_by_role("button", name="Ja, faran över").click()
     expect(page.get_by_text("Inget pågående larm.")).to_be_visible()
     assert active_alerts(web) == []
+
+
+def test_a_refused_trigger_reaches_the_leaders_as_a_request(page: Page, web: Running) -> None:
+    """While inrymning is active, a staff member's utrymning is refused by the server
+    (another kind, not more severe): the principal's alert card shows the request — what was
+    asked — instead of it going unseen; the order in force stays inrymning."""
+    log_in(page, PRINCIPAL)
+    page.get_by_role("button", name="Larma").click()
+    card = page.get_by_role("article").filter(has_text="Inrymning")
+    expect(card).to_be_visible(timeout=15_000)
+    [alert] = active_alerts(web)
+    staff = person("personal1.ullvi")
+    with login(web, staff.email, staff.password) as http:
+        refused = http.post(
+            "/api/v1/alerts",
+            json={"kind": "evacuate", "site_ids": alert["sites"], "order": {"sv": "Brand i hus C"}},
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["code"] == "alert.other_kind_active"
+    request = card.get_by_role("alert")
+    expect(request).to_contain_text("Begäran")
+    expect(request).to_contain_text("Utrymning: Brand i hus C")
+    expect(card.get_by_role("heading")).to_contain_text("Inrymning")
+    assert_accessible(page)
+    card.get_by_role("button", name="Falsklarm").click()
+    card.get_by_role("button", name="Ja, falsklarm").click()
+    expect(page.get_by_text("Inget pågående larm.")).to_be_visible()
+    assert active_alerts(web) == []

@@ -51,7 +51,8 @@ export function renderAlertCard(session, alert) {
     actions.append(
       h("button", { type: "button", class: "big cancel", onclick: () => confirmEnd("cancel") }, t("alert.cancel")),
     );
-  card.append(top, actions, panel, status);
+  const requests = h("div", { class: "requests" });
+  card.append(top, requests, actions, panel, status);
 
   function openUpdate() {
     const text = h("textarea", { name: "update-order", rows: 3, maxlength: 500 });
@@ -119,6 +120,26 @@ export function renderAlertCard(session, alert) {
       status.textContent = t("alert.failed", { message: error.message });
     }
   }
+
+  /** Someone asked for a change that did not go out (docs/protocol.md §5
+   * `escalation_requested`): the leaders must see what was asked, by whom, and decide. */
+  card.request = (frame) => {
+    const asked = frame.changes.escalation_requested;
+    const what = [asked.kind ? t(`kind.${asked.kind}`) : null, asked.order ? localized(asked.order) : null]
+      .filter(Boolean)
+      .join(": ");
+    requests.prepend(
+      h(
+        "p",
+        { class: "request", role: "alert" },
+        h("strong", {}, t("alert.requested", { time: clock(frame.at) })),
+        " ",
+        what || t("alert.requested_change"),
+        " ",
+        t("event.by", { actor: frame.actor }),
+      ),
+    );
+  };
 
   /** A newer state of this alert (same id): repaint the banner, keep open forms. */
   card.refresh = (next) => {

@@ -43,6 +43,7 @@ export function renderAlertsView(session) {
       ended.textContent = `${t(`event.${frame.event}`)}: ${t(`kind.${frame.alert.kind}`)} (${frame.alert.sites.map((id) => session.siteName(id)).join(", ")})`;
     }
     sync();
+    if (frame?.changes?.escalation_requested) cards.get(frame.alert.id)?.card.request(frame);
   });
   sync();
   return h(
