@@ -53,7 +53,12 @@ export function renderRollcall(session, alertId) {
     updated.textContent = t("rollcall.updated", { time: clock(rollcall.at) });
     tiles.replaceChildren(
       ...COLUMNS.map(([key, label]) =>
-        h("li", { class: `tile tile-${key}` }, h("span", { class: "tile-number" }, String(count(rollcall.totals, key))), h("span", { class: "tile-label" }, t(label))),
+        h(
+          "li",
+          { class: `tile tile-${key}${count(rollcall.totals, key) > 0 ? " nonzero" : ""}` },
+          h("span", { class: "tile-number" }, String(count(rollcall.totals, key))),
+          h("span", { class: "tile-label" }, t(label)),
+        ),
       ),
     );
     paintNeedHelp(rollcall.need_help ?? []);
