@@ -15,17 +15,12 @@ PRINCIPAL = person("rektor.karlberg")
 SITE = "Karlbergsskolan"
 
 
-def tile(page: Page, label: str) -> str:
-    """The number on the roll call's tile named `label`."""
-    region = page.get_by_role("region", name="Upprop")
-    return region.locator(".tile").filter(has_text=label).locator(".tile-number").inner_text()
-
-
 def test_rollcall_follows_device_answers_live(page: Page, web: Running, tmp_path: Path) -> None:
     """Two staff devices receive an alert the principal triggered from the dashboard; one
     answers "need help" with a room and a note, the other "safe": the Upprop region shows
-    each change without a reload — need help first with the name, room and note — and the
-    one not answering stays under "Ej svarat"."""
+    each change without a reload — need help first with the name, room and note — and when
+    the one who asked for help later answers "safe", the request stays visible under "Har
+    bett om hjälp tidigare"."""
     enrolled = enroll(web, site=SITE, email_locals=["personal1.karlberg", "personal2.karlberg"])
     with connected(web, enrolled) as (first, second):
         log_in(page, PRINCIPAL)
@@ -52,6 +47,14 @@ def test_rollcall_follows_device_answers_live(page: Page, web: Running, tmp_path
         expect(region.get_by_role("table", name=SITE)).to_be_visible()
         assert_accessible(page)
         screenshot(page, "dashboard-rollcall", tmp_path)
+
+        first.answer(alert_id, "safe")
+        expect(region.locator(".tile-need_help .tile-number")).to_have_text("0")
+        earlier = region.locator(".name-list").filter(has_text="Har bett om hjälp tidigare")
+        expect(earlier).to_contain_text("Karin Öberg")
+        expect(earlier).to_contain_text("Sal 204")
+        expect(earlier).to_contain_text("I säkerhet")
+        assert_accessible(page)
 
         with login(web, PRINCIPAL.email, PRINCIPAL.password) as http:
             assert site_id(http, SITE) in alert["alert"]["sites"]

@@ -46,6 +46,7 @@ export function renderRollcall(session, alertId) {
   let again = false;
   let lastRead = 0;
   let disposed = false;
+  let helpSeen = false; // once someone asked for help, the answer history is read too
 
   function paintCounts(rollcall) {
     if (latest && latest.at > rollcall.at) return;
@@ -66,6 +67,7 @@ export function renderRollcall(session, alertId) {
   }
 
   function paintNeedHelp(entries) {
+    if (entries.length) helpSeen = true;
     const list = h("ul", { class: "people need-help-list" });
     for (const entry of entries) {
       const where = [session.siteName(entry.site_id), session.zoneName(entry.site_id, entry.zone_id)].filter(Boolean).join(", ");
@@ -115,11 +117,43 @@ export function renderRollcall(session, alertId) {
     perSite.replaceChildren(...blocks);
   }
 
-  function paintNames(rollcall) {
+  function paintNames(rollcall, answers) {
     names.replaceChildren(
       nameList(t("rollcall.not_reached_heading"), rollcall.not_reached ?? [], true),
       nameList(t("rollcall.not_answered_heading"), rollcall.not_answered ?? [], false),
+      answers ? earlierHelp(rollcall, answers) : null,
     );
+  }
+
+  /** Who asked for help and has answered otherwise since: "need help, then safe" must not
+   * vanish from the leaders' view (GET /alerts/{id}/answers keeps every answer). */
+  function earlierHelp(rollcall, answers) {
+    const now = new Set((rollcall.need_help ?? []).map((entry) => entry.person_id ?? `d${entry.device_id}`));
+    const latest = new Map();
+    const asked = new Map();
+    for (const answer of answers) {
+      const key = answer.person_id ?? `d${answer.device_id}`;
+      latest.set(key, answer);
+      if (answer.response === "need_help") asked.set(key, answer);
+    }
+    const entries = [...asked.entries()].filter(([key]) => !now.has(key));
+    if (!entries.length) return null;
+    const list = h("ul", { class: "people" });
+    for (const [key, help] of entries.slice(0, MAX_NAMES)) {
+      const last = latest.get(key);
+      list.append(
+        h(
+          "li",
+          {},
+          h("strong", {}, help.person ?? help.device ?? "?"),
+          ` — ${t("rollcall.asked_at", { time: clock(help.at) })}`,
+          help.location ? ` · ${help.location}` : "",
+          help.note ? ` · ${help.note}` : "",
+          ` → ${t(`response.${last.response}`)} ${clock(last.at)}`,
+        ),
+      );
+    }
+    return h("div", { class: "name-list" }, h("h4", {}, t("rollcall.earlier_help"), ` (${entries.length})`), list);
   }
 
   function nameList(title, entries, withReason) {
@@ -148,10 +182,13 @@ export function renderRollcall(session, alertId) {
     again = false;
     lastRead = Date.now();
     try {
-      const rollcall = await getJson(`alerts/${alertId}/rollcall`);
+      const [rollcall, history] = await Promise.all([
+        getJson(`alerts/${alertId}/rollcall`),
+        helpSeen ? getJson(`alerts/${alertId}/answers`) : null,
+      ]);
       if (disposed) return;
       paintCounts(rollcall);
-      paintNames(rollcall);
+      paintNames(rollcall, history?.answers);
     } catch (error) {
       session.checkExpired(error);
     } finally {
