@@ -132,7 +132,7 @@ export function renderDevicesView(session) {
     const fillZones = () =>
       zone.replaceChildren(
         h("option", { value: "" }, t("codes.any_zone")),
-        (session.sitesById.get(Number(site.value))?.zones ?? []).map((z) => h("option", { value: z.id }, z.name)),
+        ...(session.sitesById.get(Number(site.value))?.zones ?? []).map((z) => h("option", { value: z.id }, z.name)),
       );
     site.addEventListener("change", fillZones);
     fillZones();

@@ -118,11 +118,12 @@ export function renderRollcall(session, alertId) {
   }
 
   function paintNames(rollcall, answers) {
-    names.replaceChildren(
+    const lists = [
       nameList(t("rollcall.not_reached_heading"), rollcall.not_reached ?? [], true),
       nameList(t("rollcall.not_answered_heading"), rollcall.not_answered ?? [], false),
       answers ? earlierHelp(rollcall, answers) : null,
-    );
+    ];
+    names.replaceChildren(...lists.filter(Boolean)); // a null child would read "null"
   }
 
   /** Who asked for help and has answered otherwise since: "need help, then safe" must not
