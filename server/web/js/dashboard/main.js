@@ -27,7 +27,7 @@ const app = document.getElementById("app");
 /** The views in the navigation: id, text key, renderer, and who sees it. */
 const VIEWS = [
   { id: "alerts", label: "view.alerts", render: renderAlertsView, visible: (s) => s.leads() },
-  { id: "coverage", label: "view.coverage", render: renderCoverageView, visible: (s) => s.canAnywhere("view_rollcall") },
+  { id: "coverage", label: "view.coverage", render: renderCoverageView, visible: (s) => s.canAnywhere("view_rollcall") || s.canAnywhere("manage_devices") },
   { id: "history", label: "view.history", render: renderHistoryView, visible: (s) => s.leads() },
   { id: "people", label: "view.people", render: renderPeopleView, visible: (s) => s.canOrg("manage_people") },
   { id: "sites", label: "view.sites", render: renderSitesView, visible: (s) => s.canAnywhere("manage_sites") },
