@@ -99,12 +99,20 @@ def test_device_rename_and_revoke(page: Page, web: Running) -> None:
 
 
 def test_admin_views_are_accessible(page: Page, web: Running) -> None:
-    """Personer, Skolor och zoner, Enheter och koder, API-nycklar and Granskningslogg each
+    """Personer (a person is added as principal of a site), Skolor och zoner, Enheter och koder, API-nycklar and Granskningslogg each
     render their content and pass axe-core; a new zone and an API key can be added; the
     audit chain verifies."""
     log_in(page, ADMIN)
     page.get_by_role("button", name="Personer").click()
     expect(page.get_by_role("table", name="Personer")).to_contain_text("Maria Holm")
+    added = page.get_by_role("form", name="Lägg till person")
+    added.get_by_label("Namn").fill("Nora Nyström")
+    added.get_by_label("E-post").fill("nora.nystrom@kopings-kommun.example")
+    added.get_by_label("Roll").select_option(label="rektor")
+    added.get_by_label("Skola").select_option(label="Karlbergsskolan")
+    added.get_by_role("button", name="Lägg till person").click()
+    expect(added.get_by_text("Nora Nyström lades till.")).to_be_visible()
+    expect(page.get_by_role("table", name="Personer")).to_contain_text("rektor (Karlbergsskolan)")
     assert_accessible(page)
 
     page.get_by_role("button", name="Skolor och zoner").click()

@@ -2,7 +2,7 @@
 // (`POST /persons/import`, `email,name,role,site`). "Kontrollera" is the dry run: it shows
 // each line's error and writes nothing; "Importera" writes all lines or none.
 
-import { getJson, request } from "../shared/api.js";
+import { getJson, postJson, request } from "../shared/api.js";
 import { t } from "../shared/i18n.js";
 import { field, h, table } from "./dom.js";
 
@@ -62,12 +62,55 @@ export function renderPeopleView(session) {
     }
   }
 
+  const ROLES = ["staff", "principal", "security_chief", "admin"];
+  const ORG_WIDE = new Set(["security_chief", "admin"]);
+  const name = h("input", { name: "name", maxlength: 200, autocomplete: "off" });
+  const email = h("input", { name: "email", type: "email", maxlength: 254, autocomplete: "off" });
+  const role = h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r }, t(`role.${r}`))));
+  const site = h("select", { name: "site" }, session.sites.map((s) => h("option", { value: s.id }, s.name)));
+  const siteField = field(t("common.site"), site);
+  role.addEventListener("change", () => (siteField.hidden = ORG_WIDE.has(role.value)));
+  const password = h("input", { name: "new-password", type: "password", minlength: 10, autocomplete: "new-password" });
+  const added = h("p", { class: "status", role: "status" });
+  const addForm = h(
+    "form",
+    { class: "panel", "aria-labelledby": "add-person-heading", novalidate: true },
+    h("h2", { id: "add-person-heading" }, t("people.add")),
+    field(t("people.name"), name),
+    field(t("people.email"), email),
+    field(t("people.role"), role),
+    siteField,
+    field(t("people.password"), password, t("people.password_hint")),
+    h("button", { type: "submit", class: "primary" }, t("people.add")),
+    added,
+  );
+  addForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    added.textContent = "";
+    const body = {
+      name: name.value.trim(),
+      email: email.value.trim(),
+      roles: [{ role: role.value, site_id: ORG_WIDE.has(role.value) ? null : Number(site.value) }],
+    };
+    if (password.value) body.password = password.value;
+    try {
+      const person = await postJson("persons", body);
+      added.textContent = t("people.added", { name: person.name });
+      addForm.reset();
+      siteField.hidden = false;
+      loadList();
+    } catch (error) {
+      if (!session.checkExpired(error)) added.textContent = t("common.failed", { message: error.message });
+    }
+  });
+
   loadList();
   return h(
     "div",
     { class: "people-view" },
     h("h1", {}, t("people.heading")),
     status,
+    addForm,
     h(
       "section",
       { class: "panel", "aria-labelledby": "import-heading" },
