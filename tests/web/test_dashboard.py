@@ -120,3 +120,15 @@ def test_a_refused_trigger_reaches_the_leaders_as_a_request(page: Page, web: Run
     card.get_by_role("button", name="Ja, falsklarm").click()
     expect(page.get_by_text("Inget pågående larm.")).to_be_visible()
     assert active_alerts(web) == []
+
+
+def test_a_server_on_port_0_allows_its_own_origin(web: Running) -> None:
+    """`serve --port 0` knows the port it got: a cookie-authenticated write from the page's
+    own origin passes the CSRF guard, while another port of the same host is refused."""
+    with login(web, PRINCIPAL.email, PRINCIPAL.password) as http:
+        own = http.post("/api/v1/auth/logout", headers={"Origin": web.url})
+        assert own.status_code == 204, own.text
+    with login(web, PRINCIPAL.email, PRINCIPAL.password) as http:
+        other = http.post("/api/v1/auth/logout", headers={"Origin": "http://127.0.0.1:1"})
+        assert other.status_code == 403
+        assert other.json()["error"]["code"] == "auth.bad_origin"

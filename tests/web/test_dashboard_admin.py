@@ -99,9 +99,9 @@ def test_device_rename_and_revoke(page: Page, web: Running) -> None:
 
 
 def test_admin_views_are_accessible(page: Page, web: Running) -> None:
-    """Personer (a person is added as principal of a site), Skolor och zoner, Enheter och koder, API-nycklar and Granskningslogg each
-    render their content and pass axe-core; a new zone and an API key can be added; the
-    audit chain verifies."""
+    """Personer, Skolor och zoner, API-nycklar and Granskningslogg each render their content
+    and pass axe-core; a person is added as principal of a site, a zone and an API key are
+    added, and the audit chain verifies."""
     log_in(page, ADMIN)
     page.get_by_role("button", name="Personer").click()
     expect(page.get_by_role("table", name="Personer")).to_contain_text("Maria Holm")
