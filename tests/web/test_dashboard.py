@@ -132,3 +132,27 @@ def test_a_server_on_port_0_allows_its_own_origin(web: Running) -> None:
         other = http.post("/api/v1/auth/logout", headers={"Origin": "http://127.0.0.1:1"})
         assert other.status_code == 403
         assert other.json()["error"]["code"] == "auth.bad_origin"
+
+
+def test_the_trigger_works_by_keyboard_and_escape_cancels(page: Page, web: Running) -> None:
+    """Keyboard only: the kind is chosen with the arrow keys, "Larma" pressed with Enter, the
+    countdown takes the focus on "Avbryt" and Escape cancels it — nothing is sent and the
+    focus returns to "Larma"."""
+    log_in(page, PRINCIPAL)
+    page.get_by_role("radio", name="Inrymning").focus()
+    page.keyboard.press("ArrowRight")
+    expect(
+        page.get_by_role("form", name="Nytt larm").get_by_role("radio", name="Utrymning")
+    ).to_be_checked()
+    page.get_by_role("button", name="Larma").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("alertdialog", name="Larmet går ut om")
+    expect(dialog).to_contain_text("Utrymning")
+    expect(dialog.get_by_role("button", name="Avbryt")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Avbryt")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_role("button", name="Larma")).to_be_focused()
+    page.wait_for_timeout(4000)  # longer than the countdown
+    assert active_alerts(web) == []
