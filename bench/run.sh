@@ -2,6 +2,7 @@
 # The benchmarks from the repository's .venv, after raising the open-file limit:
 #   bash bench/run.sh [ARGS]        the fan-out benchmark (fanout.py; 10,000 clients, 3 alerts)
 #   bash bench/run.sh push [ARGS]   the push benchmark (push.py; 10,000 web + 10,000 ios devices)
+#   bash bench/run.sh dashboard [ARGS]  the dashboard in Chromium (dashboard.py; 2,000 devices)
 # Arguments are passed on: bash bench/run.sh --clients 1000, bash bench/run.sh push --devices 1000
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +21,9 @@ fi
 if [ "${1:-}" = push ]; then
     shift
     exec "$PY" bench/push.py "$@"
+fi
+if [ "${1:-}" = dashboard ]; then
+    shift
+    exec "$PY" bench/dashboard.py "$@"
 fi
 exec "$PY" bench/fanout.py "$@"
