@@ -13,6 +13,7 @@ import asyncio
 import getpass
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
@@ -225,6 +226,14 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
+    sockets = None
+    if port == 0:
+        # Bind first so the app knows its own port: the development origins that the CSRF
+        # guard and the gateway allow (server/origins.py) are this node's own addresses.
+        bound = _bind(host)
+        port = bound.getsockname()[1]
+        settings = settings.model_copy(update={"port": port})
+        sockets = [bound]
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -236,8 +245,18 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     server = _Server(config)
-    await server.serve()
+    await server.serve(sockets=sockets)
     return 0 if server.started else 1
+
+
+def _bind(host: str) -> socket.socket:
+    """A listening TCP socket on a free port of `host` (IPv4 or IPv6)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host.strip("[]"), 0))
+    sock.set_inheritable(True)
+    return sock
 
 
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,96 @@
+// The alarm's sound and vibration, and the silent mode of a hiding teacher.
+//
+// The sound is synthesized with Web Audio (no audio files to load or cache): PDV inrymning a
+// fast two-tone whoop no other alert uses, the other kinds a slower pattern, each a few
+// seconds long and repeated while the alert is unanswered and the page is visible. Browsers
+// only let a page sound after the person touched it, so the audio context is unlocked on the
+// first touch or key. In silent mode nothing sounds or vibrates, and the screen is dark; the
+// service worker reads the same flag (device record) to show its notifications silently.
+
+const PATTERNS = {
+  // [frequency Hz, seconds] steps
+  pdv_lockdown: [[880, 0.18], [660, 0.18], [880, 0.18], [660, 0.18], [880, 0.18], [660, 0.18]],
+  evacuate: [[520, 0.5], [0, 0.25], [520, 0.5], [0, 0.25]],
+  secure: [[740, 0.35], [0, 0.15], [740, 0.35], [0, 0.6]],
+  custom: [[600, 0.4], [0, 0.6]],
+};
+const VIBRATION = {
+  pdv_lockdown: [400, 150, 400, 150, 400, 150, 800],
+  evacuate: [600, 300, 600],
+  secure: [300, 200, 300, 200, 300],
+  custom: [500],
+};
+const REPEAT_S = 4; // one pattern, then a pause, while it rings
+const RING_FOR_S = 60; // stop by itself after this: the screen stays, the noise does not
+
+export class Alarm {
+  constructor() {
+    this.silent = false;
+    this.context = null;
+    this.timer = null;
+    this.until = 0;
+    const unlock = () => {
+      this.#context()?.resume?.().catch(() => {});
+    };
+    document.addEventListener("pointerdown", unlock, { capture: true });
+    document.addEventListener("keydown", unlock, { capture: true });
+  }
+
+  /** Ring for the alert's kind (nothing in silent mode or for a test). */
+  ring(alert) {
+    this.stop();
+    if (this.silent || alert.mode === "test") return;
+    const kind = PATTERNS[alert.kind] ? alert.kind : "custom";
+    this.until = Date.now() + RING_FOR_S * 1000;
+    const once = () => {
+      if (Date.now() > this.until || document.visibilityState !== "visible") return this.stop();
+      this.#play(PATTERNS[kind]);
+      if (navigator.vibrate) navigator.vibrate(VIBRATION[kind]);
+    };
+    once();
+    this.timer = setInterval(once, REPEAT_S * 1000);
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+    if (navigator.vibrate) navigator.vibrate(0);
+  }
+
+  setSilent(silent) {
+    this.silent = silent;
+    if (silent) this.stop();
+  }
+
+  #context() {
+    if (this.context) return this.context;
+    const AudioContextImpl = window.AudioContext || window.webkitAudioContext;
+    if (!AudioContextImpl) return null;
+    try {
+      this.context = new AudioContextImpl();
+    } catch {
+      this.context = null;
+    }
+    return this.context;
+  }
+
+  #play(steps) {
+    const context = this.context; // made on the first touch: made earlier, it could not start
+    if (!context || context.state !== "running") return;
+    let at = context.currentTime;
+    const gain = context.createGain();
+    gain.gain.value = 0.5;
+    gain.connect(context.destination);
+    for (const [frequency, seconds] of steps) {
+      if (frequency > 0) {
+        const tone = context.createOscillator();
+        tone.type = "square";
+        tone.frequency.value = frequency;
+        tone.connect(gain);
+        tone.start(at);
+        tone.stop(at + seconds);
+      }
+      at += seconds;
+    }
+  }
+}
