@@ -35,6 +35,7 @@ NETWORK_ERRORS = re.compile(r"ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|E
 class Person:
     email: str
     name: str
+    id: int
     password: str = PASSWORD
 
 
@@ -81,7 +82,7 @@ def make_school(web: Running, *, staff_may_trigger: bool = True) -> School:
                 },
             )
             assert made.status_code == 201, made.text
-            people[role] = Person(email=email, name=f"{name} {number}")
+            people[role] = Person(email=email, name=f"{name} {number}", id=made.json()["id"])
         code = admin.post(
             "/api/v1/enrollment-codes",
             json={"site_id": site_id, "device_kind": "web", "max_uses": 5},
@@ -130,17 +131,7 @@ def trigger(leader: httpx.Client, school: School, **body: Any) -> dict[str, Any]
 
 def device_token(page: Page) -> str:
     """The device token the PWA stored in IndexedDB (what its service worker reads)."""
-    token: str = page.evaluate(
-        """() => new Promise((resolve, reject) => {
-            const open = indexedDB.open("pdv-alert", 1);
-            open.onerror = () => reject(open.error);
-            open.onsuccess = () => {
-                const get = open.result.transaction("kv").objectStore("kv").get("self");
-                get.onsuccess = () => resolve(get.result.token);
-                get.onerror = () => reject(get.error);
-            };
-        })"""
-    )
+    token: str = device_record(page)["token"]
     return token
 
 
@@ -148,3 +139,41 @@ def forgive_network_errors(problems: PageProblems) -> None:
     """Drop the console errors Chromium logs for a network or server that is gone (what an
     offline test causes on purpose); every other error still fails the test."""
     problems.errors[:] = [error for error in problems.errors if not NETWORK_ERRORS.search(error)]
+
+
+def find_device(document: object, device_id: int) -> dict[str, Any] | None:
+    """The first object in a JSON document (a reachability report, a roll call) describing
+    the device `device_id` (by `device_id`, or `id` inside a `devices` list)."""
+    if isinstance(document, dict):
+        if document.get("device_id") == device_id:
+            return document
+        for key, value in document.items():
+            if key == "devices" and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict) and item.get("id") == device_id:
+                        return item
+            found = find_device(value, device_id)
+            if found is not None:
+                return found
+    elif isinstance(document, list):
+        for item in document:
+            found = find_device(item, device_id)
+            if found is not None:
+                return found
+    return None
+
+
+def device_record(page: Page) -> dict[str, Any]:
+    """The device record the PWA keeps in IndexedDB."""
+    record: dict[str, Any] = page.evaluate(
+        """() => new Promise((resolve, reject) => {
+            const open = indexedDB.open("pdv-alert", 1);
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => {
+                const get = open.result.transaction("kv").objectStore("kv").get("self");
+                get.onsuccess = () => resolve(get.result);
+                get.onerror = () => reject(get.error);
+            };
+        })"""
+    )
+    return record

@@ -23,6 +23,12 @@ const VIBRATION = {
 const REPEAT_S = 4; // one pattern, then a pause, while it rings
 const RING_FOR_S = 60; // stop by itself after this: the screen stays, the noise does not
 
+/** Vibrate where the browser lets this page (after a touch: before one, Chrome refuses). */
+function vibrate(pattern) {
+  if (!navigator.vibrate || navigator.userActivation?.hasBeenActive === false) return;
+  navigator.vibrate(pattern);
+}
+
 export class Alarm {
   constructor() {
     this.silent = false;
@@ -45,7 +51,7 @@ export class Alarm {
     const once = () => {
       if (Date.now() > this.until || document.visibilityState !== "visible") return this.stop();
       this.#play(PATTERNS[kind]);
-      if (navigator.vibrate) navigator.vibrate(VIBRATION[kind]);
+      vibrate(VIBRATION[kind]);
     };
     once();
     this.timer = setInterval(once, REPEAT_S * 1000);
@@ -54,7 +60,7 @@ export class Alarm {
   stop() {
     clearInterval(this.timer);
     this.timer = null;
-    if (navigator.vibrate) navigator.vibrate(0);
+    vibrate(0);
   }
 
   setSilent(silent) {

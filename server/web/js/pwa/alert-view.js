@@ -21,12 +21,13 @@ function sitesLine(alert, siteName) {
 /** The ended alert: Faran över / Falsklarm, the order it ended, and Stäng. */
 function endedView(alert, { siteName, onClose, silent }) {
   const resolved = alert.state === "resolved";
-  const section = el("section", {
-    class: `alert-view ended ${resolved ? "state-resolved" : "state-cancelled"}${silent ? " silent" : ""}`,
-    "aria-labelledby": "alert-end",
-  });
   const close = onPress(el("button", { type: "button", class: "big close" }, t("end.close")), onClose);
-  section.append(
+  return el(
+    "section",
+    {
+      class: `alert-view ended ${resolved ? "state-resolved" : "state-cancelled"}${silent ? " silent" : ""}`,
+      "aria-labelledby": "alert-end",
+    },
     alert.mode === "drill" ? drillBand() : null,
     el("h1", { id: "alert-end", class: "alert-end", tabindex: "-1" }, t(resolved ? "end.resolved" : "end.cancelled")),
     el("p", { class: "alert-end-body" }, t(resolved ? "end.resolved.body" : "end.cancelled.body")),
@@ -34,7 +35,6 @@ function endedView(alert, { siteName, onClose, silent }) {
     el("p", { class: "alert-previous" }, localized(alert.order)),
     close,
   );
-  return section;
 }
 
 function answerForm(alert, { answer, answerStatus, onAnswer }) {
@@ -75,8 +75,9 @@ export function alertView(showing, options) {
   const { alert, ended, others } = showing;
   if (ended) return endedView(alert, options);
   const { siteName, silent } = options;
-  const section = el("section", { class: `alert-view kind-${alert.kind}${silent ? " silent" : ""}`, "aria-labelledby": "alert-order" });
-  section.append(
+  return el(
+    "section",
+    { class: `alert-view kind-${alert.kind}${silent ? " silent" : ""}`, "aria-labelledby": "alert-order" },
     alert.mode === "drill" ? drillBand() : null,
     el("p", { class: "alert-kind" }, t(`kind.${alert.kind}`)),
     el("h1", { id: "alert-order", class: "alert-order", tabindex: "-1" }, localized(alert.order)),
@@ -87,5 +88,4 @@ export function alertView(showing, options) {
     others > 0 ? el("p", { class: "alert-more" }, t("alert.more", { count: others + 1 })) : null,
     answerForm(alert, options),
   );
-  return section;
 }

@@ -8,7 +8,7 @@ addTexts({
   sv: {
     "app.title": "PDV-larm",
     "app.loading": "Startar …",
-    "nav.help": "Hjälp för iPhone/iPad",
+    "nav.help": "Hjälp",
     "nav.back": "Tillbaka",
     "banner.offline": "Ingen anslutning",
     "banner.offline.detail": "Larm når inte den här enheten just nu. Försöker ansluta igen …",
@@ -95,7 +95,7 @@ addTexts({
   en: {
     "app.title": "PDV alert",
     "app.loading": "Starting …",
-    "nav.help": "Help for iPhone/iPad",
+    "nav.help": "Help",
     "nav.back": "Back",
     "banner.offline": "No connection",
     "banner.offline.detail": "Alerts cannot reach this device right now. Trying to reconnect …",
