@@ -42,10 +42,15 @@ def render() -> list[Path]:
                 f"<div style='width:{size}px;height:{size}px'>{svg}</div></body></html>"
             )
             page.locator("svg").evaluate(
-                f"svg => {{ svg.setAttribute('width', {size}); svg.setAttribute('height', {size}); }}"
+                "(svg, px) => { svg.setAttribute('width', px); svg.setAttribute('height', px); }",
+                size,
             )
             path = ICONS / target
-            page.screenshot(path=str(path), omit_background=True, clip={"x": 0, "y": 0, "width": size, "height": size})
+            page.screenshot(
+                path=str(path),
+                omit_background=True,
+                clip={"x": 0, "y": 0, "width": size, "height": size},
+            )
             page.close()
             written.append(path)
         browser.close()

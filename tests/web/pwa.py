@@ -28,7 +28,10 @@ ADMIN = next(person for person in demo.PEOPLE if person.email.startswith("admin@
 WAIT_MS = 30_000  # the longest a page may take to show what the server sent (busy machine)
 _numbers = itertools.count(1)
 # What Chromium logs when the network or the server is gone (the offline tests cause it).
-NETWORK_ERRORS = re.compile(r"ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_FAILED|WebSocket connection to|Failed to fetch")
+NETWORK_ERRORS = re.compile(
+    r"ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_REFUSED|ERR_FAILED"
+    r"|WebSocket connection to|Failed to fetch"
+)
 
 
 @dataclass(frozen=True)
@@ -141,25 +144,30 @@ def forgive_network_errors(problems: PageProblems) -> None:
     problems.errors[:] = [error for error in problems.errors if not NETWORK_ERRORS.search(error)]
 
 
+def _describes(item: object, device_id: int) -> bool:
+    return isinstance(item, dict) and item.get("device_id") == device_id
+
+
 def find_device(document: object, device_id: int) -> dict[str, Any] | None:
     """The first object in a JSON document (a reachability report, a roll call) describing
     the device `device_id` (by `device_id`, or `id` inside a `devices` list)."""
+    if _describes(document, device_id):
+        return document  # type: ignore[return-value]
     if isinstance(document, dict):
-        if document.get("device_id") == device_id:
-            return document
-        for key, value in document.items():
-            if key == "devices" and isinstance(value, list):
-                for item in value:
-                    if isinstance(item, dict) and item.get("id") == device_id:
-                        return item
-            found = find_device(value, device_id)
-            if found is not None:
-                return found
+        listed = document.get("devices")
+        if isinstance(listed, list):
+            for item in listed:
+                if isinstance(item, dict) and item.get("id") == device_id:
+                    return item
+        children: list[object] = list(document.values())
     elif isinstance(document, list):
-        for item in document:
-            found = find_device(item, device_id)
-            if found is not None:
-                return found
+        children = list(document)
+    else:
+        return None
+    for child in children:
+        found = find_device(child, device_id)
+        if found is not None:
+            return found
     return None
 
 

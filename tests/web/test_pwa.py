@@ -80,7 +80,11 @@ def test_enroll_with_a_code_and_receive_an_alert_live(
         # delivered and displayed reached the server over the socket
         entry = eventually(
             lambda: (
-                (found := find_device(leader.get(f"/api/v1/alerts/{alert['id']}/rollcall").json(), me.json()["id"]))
+                (
+                    found := find_device(
+                        leader.get(f"/api/v1/alerts/{alert['id']}/rollcall").json(), me.json()["id"]
+                    )
+                )
                 and found.get("status") == "displayed"
                 and found
             )
@@ -125,8 +129,9 @@ def test_enroll_link_prefills_the_code_and_the_answer_reaches_the_roll_call(
         # a later answer replaces it
         page.get_by_role("button", name="Jag är i säkerhet").click()
         eventually(
-            lambda: leader.get(f"/api/v1/alerts/{alert['id']}/rollcall").json()["totals"]["safe"]
-            == 1
+            lambda: (
+                leader.get(f"/api/v1/alerts/{alert['id']}/rollcall").json()["totals"]["safe"] == 1
+            )
         )
         assert_accessible(page)
         leader.post(f"/api/v1/alerts/{alert['id']}/resolve")
@@ -204,7 +209,7 @@ def test_drill_shows_ovning_and_a_test_alert_shows_nothing_but_receipts(
 
 
 def test_trigger_with_countdown_and_cancel(page: Page, web: Running) -> None:
-    """"Larma" starts a countdown with "Avbryt": cancelled, nothing is triggered; let run, the
+    """ "Larma" starts a countdown with "Avbryt": cancelled, nothing is triggered; let run, the
     device's inrymning goes out at its site and shows on the device itself."""
     page.set_viewport_size(PHONE)
     school = make_school(web)
@@ -237,7 +242,7 @@ def test_no_trigger_button_where_staff_may_not_trigger(page: Page, web: Running)
 
 
 def test_silent_mode_is_dark_and_kept(page: Page, web: Running, tmp_path: Path) -> None:
-    """"Tyst läge" is a toggle kept in the device record (the service worker reads it): the
+    """ "Tyst läge" is a toggle kept in the device record (the service worker reads it): the
     alert screen turns dark, still with the order and the answers, and it survives a reload."""
     page.set_viewport_size(PHONE)
     school = make_school(web)
@@ -252,7 +257,9 @@ def test_silent_mode_is_dark_and_kept(page: Page, web: Running, tmp_path: Path) 
         heading = page.get_by_role("heading", name=alert["order"]["sv"])
         expect(heading).to_be_visible(timeout=WAIT_MS)
         expect(page.locator(".alert-view.silent")).to_have_count(1)
-        background = page.locator(".alert-view").evaluate("e => getComputedStyle(e).backgroundColor")
+        background = page.locator(".alert-view").evaluate(
+            "e => getComputedStyle(e).backgroundColor"
+        )
         assert background == "rgb(0, 0, 0)"
         assert_accessible(page)
         screenshot(page, "pwa-silent", tmp_path, full_page=False)
@@ -270,13 +277,17 @@ def test_help_view_and_language_switch(page: Page, web: Running) -> None:
     school = make_school(web)
     enroll_in_page(page, school)
     page.get_by_role("button", name="Hjälp").click()
-    expect(page.get_by_role("heading", name="Så installerar du appen på iPhone och iPad")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Så installerar du appen på iPhone och iPad")
+    ).to_be_visible()
     expect(page.get_by_text("Lägg till på hemskärmen")).to_be_visible()
     expect(page.get_by_text("16.4")).to_be_visible()
     expect(page.get_by_text("Tillåt", exact=False).first).to_be_visible()
     assert_accessible(page)
     page.get_by_role("button", name="English").click()
-    expect(page.get_by_role("heading", name="How to install the app on iPhone and iPad")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="How to install the app on iPhone and iPad")
+    ).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "en"
     page.get_by_role("button", name="Back").click()
     expect(page.get_by_role("heading", name="No active alerts")).to_be_visible()

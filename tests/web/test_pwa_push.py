@@ -137,7 +137,9 @@ def enroll_with_push(
     return school, subscription
 
 
-def pushed(push_web: PushWeb, subscription: PeerSubscription, alert_id: int, seq: int) -> dict[str, Any]:
+def pushed(
+    push_web: PushWeb, subscription: PeerSubscription, alert_id: int, seq: int
+) -> dict[str, Any]:
     """The decrypted payload of event `seq` of the alert, once the service received it."""
     deadline = time.monotonic() + WAIT_MS / 1000
     while time.monotonic() < deadline:
@@ -153,7 +155,10 @@ def deliver(page: Page, origin: str, payload: dict[str, Any]) -> None:
     session of `page`; its events arrive while Playwright waits, hence wait_for_timeout)."""
     cdp = page.context.new_cdp_session(page)
     registrations: list[dict[str, Any]] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
     cdp.send("ServiceWorker.enable")
     deadline = time.monotonic() + WAIT_MS / 1000
     while not any(r["scopeURL"] == origin + "/" and not r["isDeleted"] for r in registrations):
@@ -162,7 +167,11 @@ def deliver(page: Page, origin: str, payload: dict[str, Any]) -> None:
     registration = next(r for r in registrations if r["scopeURL"] == origin + "/")
     cdp.send(
         "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": registration["registrationId"], "data": json.dumps(payload)},
+        {
+            "origin": origin,
+            "registrationId": registration["registrationId"],
+            "data": json.dumps(payload),
+        },
     )
 
 
@@ -205,7 +214,9 @@ def test_the_pwa_registers_its_subscription_and_a_trigger_reaches_it(
     school, subscription = enroll_with_push(push_context, push_page, push_web)
     assert push_page.evaluate("window.__applicationServerKey") == config["vapid_public_key"]
     token = device_record(push_page)["token"]
-    own = httpx.get(push_web.url + "/api/v1/devices/self", headers={"Authorization": f"Bearer {token}"})
+    own = httpx.get(
+        push_web.url + "/api/v1/devices/self", headers={"Authorization": f"Bearer {token}"}
+    )
     assert own.status_code == 200, own.text
     assert own.json()["push"]["type"] == "webpush"
     assert_accessible(push_page)
@@ -220,7 +231,9 @@ def test_the_pwa_registers_its_subscription_and_a_trigger_reaches_it(
 def payload_seq(leader: httpx.Client, alert_id: int) -> int:
     """The seq of the alert's `triggered` event."""
     events = leader.get("/api/v1/alerts/events", params={"after_seq": 0}).json()["events"]
-    seq: int = next(e["seq"] for e in events if e["alert"]["id"] == alert_id and e["event"] == "triggered")
+    seq: int = next(
+        e["seq"] for e in events if e["alert"]["id"] == alert_id and e["event"] == "triggered"
+    )
     return seq
 
 
@@ -240,21 +253,31 @@ def test_the_service_worker_shows_the_push_and_receipts_it(
         payload = pushed(push_web, subscription, drill["id"], payload_seq(chief, drill["id"]))
         assert receipts(chief, drill["id"], device_id)["delivered_at"] is None
         deliver(push_page, push_web.url, payload)
-        shown = wait_for(lambda: [n for n in notifications(push_context) if n["tag"] == str(drill["id"])])
+        shown = wait_for(
+            lambda: [n for n in notifications(push_context) if n["tag"] == str(drill["id"])]
+        )
         assert shown[0]["title"] == payload["title"]
         assert shown[0]["title"].startswith("ÖVNING")
         assert shown[0]["body"].startswith(drill["order"]["sv"])
         assert shown[0]["requireInteraction"] is True
         assert shown[0]["silent"] is False
         assert shown[0]["data"]["url"] == f"/?alert={drill['id']}"
-        entry = wait_for(lambda: (found := receipts(chief, drill["id"], device_id)) and found["displayed_at"] and found)
+        entry = wait_for(
+            lambda: (
+                (found := receipts(chief, drill["id"], device_id))
+                and found["displayed_at"]
+                and found
+            )
+        )
         assert entry["delivered_at"] is not None
 
         # notificationclick: an open app page is told to show the alert ...
         push_page.goto("/")
-        expect(push_page.get_by_role("heading", name=drill["order"]["sv"])).to_be_visible(timeout=WAIT_MS)
+        expect(push_page.get_by_role("heading", name=drill["order"]["sv"])).to_be_visible(
+            timeout=WAIT_MS
+        )
         push_page.evaluate(
-            "navigator.serviceWorker.addEventListener('message', (e) => { window.__told = e.data; })"
+            "navigator.serviceWorker.addEventListener('message', e => { window.__told = e.data; })"
         )
         push_context.service_workers[0].evaluate(
             "async (data) => { await openAlert(data); }", shown[0]["data"]
@@ -263,7 +286,9 @@ def test_the_service_worker_shows_the_push_and_receipts_it(
         assert told == {"type": "open-alert", "alert_id": drill["id"]}
         # ... and its URL, where a closed app opens, shows it
         push_page.goto(shown[0]["data"]["url"])
-        expect(push_page.get_by_role("heading", name=drill["order"]["sv"])).to_be_visible(timeout=WAIT_MS)
+        expect(push_page.get_by_role("heading", name=drill["order"]["sv"])).to_be_visible(
+            timeout=WAIT_MS
+        )
         assert push_page.url.endswith("/")
         chief.post(f"/api/v1/alerts/{drill['id']}/resolve")
 
@@ -282,12 +307,20 @@ def test_a_test_alert_push_is_quiet_and_only_delivered(
         payload = pushed(push_web, subscription, test["id"], payload_seq(chief, test["id"]))
         assert payload["mode"] == "test"
         deliver(push_page, push_web.url, payload)
-        shown = wait_for(lambda: [n for n in notifications(push_context) if n["tag"] == str(test["id"])])
+        shown = wait_for(
+            lambda: [n for n in notifications(push_context) if n["tag"] == str(test["id"])]
+        )
         assert shown[0]["title"] == payload["title"] == "TEST"
         assert shown[0]["body"].startswith(payload["body"])
         assert shown[0]["silent"] is True
         assert shown[0]["requireInteraction"] is False
-        entry = wait_for(lambda: (found := receipts(chief, test["id"], device_id)) and found["delivered_at"] and found)
+        entry = wait_for(
+            lambda: (
+                (found := receipts(chief, test["id"], device_id))
+                and found["delivered_at"]
+                and found
+            )
+        )
         assert entry["displayed_at"] is None
         chief.post(f"/api/v1/alerts/{test['id']}/resolve")
 
