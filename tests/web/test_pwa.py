@@ -94,7 +94,7 @@ def test_enroll_with_a_code_and_receive_an_alert_live(
 
 
 def test_enroll_link_prefills_the_code_and_the_answer_reaches_the_roll_call(
-    page: Page, web: Running
+    page: Page, web: Running, tmp_path: Path
 ) -> None:
     """/enroll?code=… (the QR code's link) pre-fills the code and drops it from the address
     after enrolling; "Behöver hjälp" with a room and a note shows in the principal's roll call
@@ -105,6 +105,7 @@ def test_enroll_link_prefills_the_code_and_the_answer_reaches_the_roll_call(
     log_in(page, school.staff)
     expect(page.get_by_label("Registreringskod")).to_have_value(school.code)
     assert_accessible(page)  # the enroll view
+    screenshot(page, "pwa-enroll", tmp_path, full_page=False)
     page.get_by_role("button", name="Registrera").click()
     expect(page.get_by_role("heading", name="Inga pågående larm")).to_be_visible(timeout=WAIT_MS)
     assert "code=" not in page.url

@@ -4,6 +4,8 @@ its banner, not a browser error page (server/web/sw.js)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.server.serving import Running
-from tests.web.browsing import PageProblems, assert_accessible, screenshot
+from tests.web.browsing import ROOT, PageProblems, assert_accessible, screenshot
 from tests.web.pwa import WAIT_MS, enroll_in_page, forgive_network_errors, make_school
 
 
@@ -66,7 +68,8 @@ def test_offline_reload_shows_the_app_with_the_banner(
     enroll_in_page(page, school)
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT_MS)
     own_context.set_offline(True)
-    page.reload()
+    reloaded = page.reload()
+    assert reloaded is not None and reloaded.from_service_worker
     expect(page.get_by_role("alert").filter(has_text="Ingen anslutning")).to_be_visible(
         timeout=WAIT_MS
     )
@@ -77,3 +80,40 @@ def test_offline_reload_shows_the_app_with_the_banner(
     expect(page.get_by_role("alert").filter(has_text="Ingen anslutning")).to_have_count(
         0, timeout=WAIT_MS
     )
+
+
+SW = ROOT / "server" / "web" / "sw.js"
+IMPORT = re.compile(r"""^import\s+(?:[^"']*?\s+from\s+)?["']([^"']+)["']""", re.MULTILINE)
+
+
+def _shell() -> set[str]:
+    listed = re.search(r"const SHELL = \[(.*?)\];", SW.read_text(encoding="utf-8"), re.DOTALL)
+    assert listed is not None
+    return set(re.findall(r'"([^"]+)"', listed.group(1)))
+
+
+def _imported(path: Path, seen: set[Path]) -> set[Path]:
+    """`path` and every module it imports, transitively."""
+    if path in seen:
+        return seen
+    seen.add(path)
+    for target in IMPORT.findall(path.read_text(encoding="utf-8")):
+        _imported((path.parent / target).resolve(), seen)
+    return seen
+
+
+def test_the_offline_shell_holds_every_file_the_app_loads() -> None:
+    """sw.js precaches every module main.js imports (transitively), the page's styles and
+    the manifest's icons, and nothing that does not exist: the app starts with no network."""
+    web = ROOT / "server" / "web"
+    shell = _shell()
+    modules = _imported(web / "js" / "pwa" / "main.js", set())
+    wanted = {"/", "/manifest.webmanifest", "/static/css/base.css", "/static/css/pwa.css"}
+    for module in modules:
+        relative = module.relative_to(web).as_posix()
+        wanted.add("/static/protocol.js" if relative == "protocol.js" else f"/static/{relative}")
+    manifest = json.loads((web / "manifest.webmanifest").read_text(encoding="utf-8"))
+    wanted |= {icon["src"] for icon in manifest["icons"]}
+    assert wanted <= shell, sorted(wanted - shell)
+    for entry in shell - {"/", "/manifest.webmanifest", "/static/protocol.js"}:
+        assert (web / entry.removeprefix("/static/")).is_file(), entry
