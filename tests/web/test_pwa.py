@@ -327,3 +327,27 @@ def test_a_reload_resumes_with_the_alert_and_the_answer(page: Page, web: Running
         expect(page.get_by_role("heading", name="Stanna kvar inne")).to_be_visible(timeout=WAIT_MS)
         expect(page.get_by_text("Du svarade: inte på plats")).to_be_visible()
         leader.post(f"/api/v1/alerts/{alert['id']}/resolve")
+
+
+def test_a_real_alert_replaces_a_drill_without_a_false_alarm_screen(
+    page: Page, web: Running
+) -> None:
+    """A real alert at a site with a drill cancels the drill (superseded): the PWA shows the
+    real alert without ÖVNING, and once it is over no "Falsklarm" of the drill follows."""
+    school = make_school(web)
+    enroll_in_page(page, school)
+    with (
+        logged_in(web.url, CHIEF.email, CHIEF.password) as chief,
+        logged_in(web.url, school.principal.email, school.principal.password) as leader,
+    ):
+        drill = trigger(chief, school, mode="drill")
+        expect(page.get_by_text("ÖVNING", exact=True)).to_be_visible(timeout=WAIT_MS)
+        real = trigger(leader, school, kind="secure")
+        assert real["id"] != drill["id"]
+        expect(page.get_by_text("UTESTÄNGNING", exact=True)).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text("ÖVNING", exact=True)).to_have_count(0)
+        leader.post(f"/api/v1/alerts/{real['id']}/resolve")
+        expect(page.get_by_role("heading", name="Faran över")).to_be_visible(timeout=WAIT_MS)
+        page.get_by_role("button", name="Stäng").click()
+        expect(page.get_by_role("heading", name="Inga pågående larm")).to_be_visible()
+        expect(page.get_by_role("heading", name="Falsklarm")).to_have_count(0)

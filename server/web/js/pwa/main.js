@@ -343,7 +343,10 @@ async function startApp() {
   const receiver = new Receiver({ device: state.device, language: language() });
   state.receiver = receiver;
   receiver.addEventListener("change", () => render());
-  receiver.addEventListener("alarm", (event) => alarm.ring(event.detail.alert));
+  receiver.addEventListener("alarm", (event) => {
+    state.notice = "";
+    alarm.ring(event.detail.alert);
+  });
   receiver.addEventListener("ended", () => alarm.stop());
   receiver.addEventListener("health", (event) => onHealth(event.detail));
   state.view = "app";

@@ -38,7 +38,10 @@ export class Receiver extends EventTarget {
       ...(WebSocketImpl ? { WebSocketImpl } : {}),
     });
     this.connection.addEventListener("welcome", (event) => this.#welcome(event.detail));
-    this.connection.addEventListener("alert", (event) => this.#arrived(event.detail.frame.alert, { live: true }));
+    this.connection.addEventListener("alert", (event) => {
+      const { alert, changes } = event.detail.frame;
+      this.#arrived(alert, { live: true, superseded: Boolean(changes?.superseded_by) });
+    });
     this.connection.addEventListener("health", (event) => this.#emit("health", event.detail));
   }
 
@@ -136,10 +139,13 @@ export class Receiver extends EventTarget {
     this.#emit("change");
   }
 
-  #arrived(alert, { live }) {
+  #arrived(alert, { live, superseded = false }) {
     const known = this.tracked[alert.id];
     if (ENDED.has(alert.state)) {
-      if (known?.seen) this.#emit("ended", { alert });
+      // A drill a real alert replaced needs no end screen: the real alert is what counts.
+      if (known && superseded) known.dismissed = true;
+      if (known?.seen && !superseded) this.#emit("ended", { alert });
+      this.#saveTracked();
       this.#emit("change");
       return;
     }
@@ -148,6 +154,7 @@ export class Receiver extends EventTarget {
     if (alert.mode !== "test") {
       const fields = shownFields(alert);
       if (tracked.fields !== fields) {
+        if (tracked.fields === null) this.#dismissEnded(); // a new alert: old end screens go
         tracked.fields = fields;
         tracked.seen = true;
         this.#emit("alarm", { alert });
@@ -155,6 +162,12 @@ export class Receiver extends EventTarget {
     }
     this.#saveTracked();
     this.#emit("change");
+  }
+
+  #dismissEnded() {
+    for (const [id, alert] of this.connection.stream.alerts) {
+      if (ENDED.has(alert.state) && this.tracked[id]) this.tracked[id].dismissed = true;
+    }
   }
 
   #track(alertId) {
