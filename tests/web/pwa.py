@@ -171,9 +171,9 @@ def find_device(document: object, device_id: int) -> dict[str, Any] | None:
     return None
 
 
-def device_record(page: Page) -> dict[str, Any]:
-    """The device record the PWA keeps in IndexedDB."""
-    record: dict[str, Any] = page.evaluate(
+def device_record(page: Page) -> Any:
+    """The device record the PWA keeps in IndexedDB (None when there is none)."""
+    record = page.evaluate(
         """() => new Promise((resolve, reject) => {
             const open = indexedDB.open("pdv-alert", 1);
             open.onerror = () => reject(open.error);

@@ -18,6 +18,7 @@ from server import demo
 from tests.server.serving import Running
 from tests.web.browsing import assert_accessible, screenshot
 from tests.web.pwa import (
+    ADMIN,
     WAIT_MS,
     device_record,
     device_token,
@@ -351,3 +352,22 @@ def test_a_real_alert_replaces_a_drill_without_a_false_alarm_screen(
         page.get_by_role("button", name="Stäng").click()
         expect(page.get_by_role("heading", name="Inga pågående larm")).to_be_visible()
         expect(page.get_by_role("heading", name="Falsklarm")).to_have_count(0)
+
+
+def test_a_revoked_device_says_so_and_enrolls_again(page: Page, web: Running) -> None:
+    """When an admin revokes the device, the PWA stops reconnecting and says the device was
+    removed; its button forgets the token and leads back to enrolling."""
+    school = make_school(web)
+    enroll_in_page(page, school)
+    device_id = device_record(page)["id"]
+    with logged_in(web.url, ADMIN.email, ADMIN.password) as admin:
+        revoked = admin.post(f"/api/v1/devices/{device_id}/revoke")
+        assert revoked.status_code == 200, revoked.text
+    banner = page.get_by_role("alert").filter(has_text="Enheten är borttagen")
+    expect(banner).to_be_visible(timeout=WAIT_MS)
+    assert_accessible(page)
+    banner.get_by_role("button", name="Registrera den här enheten").click()
+    expect(page.get_by_role("heading", name="Registrera den här enheten")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    assert device_record(page) is None

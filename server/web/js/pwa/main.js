@@ -48,6 +48,7 @@ const state = {
   everConnected: false,
   lostAt: null,
   graceTimer: null,
+  stopReason: null, // why the gateway refused for good (Health.STOPPED)
   rendered: null, // the key of what is on screen (re-render only when it changes)
 };
 
@@ -99,11 +100,18 @@ function renderBanner() {
   }
   if (!offlineNow()) {
     banner.hidden = true;
+    banner.dataset.key = "";
     banner.replaceChildren();
     return;
   }
+  // Re-announce (role=alert) only when what the banner says changes.
+  const removed = health === Health.STOPPED && String(state.stopReason).startsWith("auth.");
+  const key = [language(), health, removed].join("|");
+  if (!banner.hidden && banner.dataset.key === key) return;
+  banner.dataset.key = key;
   banner.hidden = false;
-  if (health === Health.STOPPED) {
+  banner.classList.toggle("long", health === Health.OFFLINE || health === Health.STOPPED);
+  if (removed) {
     const again = el("button", { type: "button" }, t("enroll.heading"));
     again.addEventListener("click", async () => {
       await forgetDevice();
@@ -112,14 +120,16 @@ function renderBanner() {
     banner.replaceChildren(el("strong", {}, t("banner.stopped")), " ", again);
     return;
   }
-  const minutes = state.lostAt === null ? 0 : Math.floor((Date.now() - state.lostAt) / 60000);
-  const detail = health === Health.OFFLINE && minutes >= 1 ? t("banner.offline.long", { minutes }) : t("banner.offline.detail");
-  banner.classList.toggle("long", health === Health.OFFLINE);
+  const detail = {
+    [Health.OFFLINE]: t("banner.offline.long"),
+    [Health.STOPPED]: t("banner.outdated"),
+  }[health] ?? t("banner.offline.detail");
   banner.replaceChildren(el("strong", {}, t("banner.offline")), " ", el("span", {}, detail));
 }
 
-function onHealth({ health }) {
+function onHealth({ health, reason }) {
   clearTimeout(state.graceTimer);
+  state.stopReason = health === Health.STOPPED ? reason : null;
   if (health === Health.CONNECTED) {
     state.everConnected = true;
     state.lostAt = null;

@@ -13,8 +13,9 @@ addTexts({
     "banner.offline": "Ingen anslutning",
     "banner.offline.detail": "Larm når inte den här enheten just nu. Försöker ansluta igen …",
     "banner.offline.long":
-      "Ingen anslutning sedan {minutes} min. Vid fara: larma på annat sätt (telefon 112, muntligt) – vänta inte på appen.",
+      "Larm når inte den här enheten. Vid fara: larma på annat sätt (telefon 112, muntligt) – vänta inte på appen.",
     "banner.stopped": "Enheten är borttagen – registrera den igen",
+    "banner.outdated": "Servern tar inte emot den här versionen av appen. Ladda om sidan; hjälper det inte, kontakta IT-supporten.",
     "enroll.heading": "Registrera den här enheten",
     "enroll.intro": "Skriv in registreringskoden från din skola, eller skanna QR-koden. Enheten kopplas till dig, {name}.",
     "enroll.code": "Registreringskod",
@@ -99,8 +100,9 @@ addTexts({
     "banner.offline": "No connection",
     "banner.offline.detail": "Alerts cannot reach this device right now. Trying to reconnect …",
     "banner.offline.long":
-      "No connection for {minutes} min. In danger, raise the alarm another way (phone 112, in person) – do not wait for the app.",
+      "Alerts cannot reach this device. In danger, raise the alarm another way (phone 112, in person) – do not wait for the app.",
     "banner.stopped": "This device was removed – enroll it again",
+    "banner.outdated": "The server does not accept this version of the app. Reload the page; if that does not help, contact IT support.",
     "enroll.heading": "Enroll this device",
     "enroll.intro": "Enter the enrollment code from your school, or scan the QR code. The device is linked to you, {name}.",
     "enroll.code": "Enrollment code",
