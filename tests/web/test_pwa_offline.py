@@ -53,6 +53,7 @@ def test_lost_connection_shows_the_banner(
     fresh_web.process.kill()
     fresh_web.process.wait(timeout=30)
     expect(banner).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name="Larmläget är okänt")).to_be_visible()
     expect(page.get_by_text("Larm når inte den här enheten")).to_be_visible()
     assert_accessible(page)
     screenshot(page, "pwa-offline", tmp_path, full_page=False)
@@ -73,7 +74,8 @@ def test_offline_reload_shows_the_app_with_the_banner(
     expect(page.get_by_role("alert").filter(has_text="Ingen anslutning")).to_be_visible(
         timeout=WAIT_MS
     )
-    expect(page.get_by_role("heading", name="Inga pågående larm")).to_be_visible()
+    expect(page.get_by_role("heading", name="Larmläget är okänt")).to_be_visible()
+    expect(page.get_by_role("heading", name="Inga pågående larm")).to_have_count(0)
     assert page.title() == "PDV-larm"
     assert_accessible(page)
     own_context.set_offline(False)

@@ -38,7 +38,8 @@ export function homeView(options) {
   const section = el(
     "section",
     { class: "home", "aria-labelledby": "home-heading" },
-    el("h1", { id: "home-heading", tabindex: "-1" }, t("home.heading")),
+    // Without a connection the app cannot know that nothing is going on: it does not say so.
+    el("h1", { id: "home-heading", tabindex: "-1" }, t(connected ? "home.heading" : "home.unknown")),
     status,
     el("p", { class: "muted" }, t("home.device", { name: device.name }), siteName ? ` · ${siteName}` : ""),
     notice ? el("p", { class: "notice", role: "status" }, notice) : null,
