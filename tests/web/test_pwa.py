@@ -6,6 +6,7 @@ WebSocket on the device token, answer them, and see the answer in the principal'
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from server import demo
 from tests.server.serving import Running
-from tests.web.browsing import assert_accessible, screenshot
+from tests.web.browsing import PageProblems, assert_accessible, screenshot
 from tests.web.pwa import (
     ADMIN,
     WAIT_MS,
@@ -24,6 +25,7 @@ from tests.web.pwa import (
     device_token,
     enroll_in_page,
     find_device,
+    forgive_network_errors,
     log_in,
     logged_in,
     make_school,
@@ -371,3 +373,39 @@ def test_a_revoked_device_says_so_and_enrolls_again(page: Page, web: Running) ->
         timeout=WAIT_MS
     )
     assert device_record(page) is None
+
+
+def test_without_the_socket_a_link_shows_the_alert_and_the_answer_goes_over_http(
+    page: Page, web: Running, page_problems: PageProblems
+) -> None:
+    """With the WebSocket refused (the gateway unreachable, HTTP still up), the banner says
+    so, the alert's link (/?alert=<id>, where a notification leads) shows the alert fetched
+    over HTTP, and the answer reaches the roll call by HTTP on the device token."""
+    school = make_school(web)
+    enroll_in_page(page, school)
+    page.route_web_socket(re.compile(".*"), lambda socket: socket.close(code=1011))
+    page.reload()
+    expect(page.get_by_role("alert").filter(has_text="Ingen anslutning")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    with logged_in(web.url, school.principal.email, school.principal.password) as leader:
+        alert = trigger(leader, school)
+        page.goto(f"/?alert={alert['id']}")
+        expect(page.get_by_role("heading", name=alert["order"]["sv"])).to_be_visible(
+            timeout=WAIT_MS
+        )
+        page.get_by_label("Rum (valfritt)").fill("Biblioteket")
+        page.get_by_role("button", name="Jag är i säkerhet").click()
+        expect(page.get_by_text("Du svarade: i säkerhet")).to_be_visible()
+        call = eventually(
+            lambda: (
+                (found := leader.get(f"/api/v1/alerts/{alert['id']}/rollcall").json())
+                and found["totals"]["safe"] == 1
+                and found
+            )
+        )
+        assert call["totals"]["answered"] == 1
+        answers = leader.get(f"/api/v1/alerts/{alert['id']}/answers").json()
+        assert "Biblioteket" in json.dumps(answers, ensure_ascii=False)
+        leader.post(f"/api/v1/alerts/{alert['id']}/resolve")
+    forgive_network_errors(page_problems)
