@@ -232,8 +232,8 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # guard and the gateway allow (server/origins.py) are this node's own addresses.
         bound = _bind(host)
         port = bound.getsockname()[1]
-        settings = settings.model_copy(update={"port": port})
         sockets = [bound]
+    settings = settings.model_copy(update={"port": port})
     config = uvicorn.Config(
         create_app(settings),
         host=host,
