@@ -7,7 +7,7 @@
 // step. Where IndexedDB is unavailable (some private modes), the page falls back to
 // localStorage; the service worker then sends no receipts, but the page still does.
 
-import { ApiError, postJson } from "../shared/api.js";
+import { postJson } from "../shared/api.js";
 
 export const DB_NAME = "pdv-alert";
 export const STORE = "kv";
@@ -99,5 +99,3 @@ export async function enroll({ code, name, silent = false }) {
   await saveDevice(record);
   return record;
 }
-
-export { ApiError };

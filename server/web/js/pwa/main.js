@@ -412,7 +412,7 @@ async function boot() {
 }
 
 onLanguage(() => {
-  state.receiver?.connection && (state.receiver.connection.language = language());
+  if (state.receiver) state.receiver.connection.language = language(); // for the next hello
   render({ force: true });
 });
 document.addEventListener("visibilitychange", () => afterRender());

@@ -36,11 +36,6 @@ export function countdownView(seconds, { onDone, onCancel }) {
     onCancel();
   });
   const tick = () => {
-    if (left <= 0) {
-      stop();
-      onDone();
-      return;
-    }
     left -= 1;
     number.textContent = String(left);
     text.textContent = t("trigger.countdown", { seconds: left });
