@@ -33,6 +33,7 @@ export class Alarm {
   constructor() {
     this.silent = false;
     this.context = null;
+    this.lock = null; // the screen wake lock while an alert is shown
     this.timer = null;
     this.until = 0;
     const unlock = () => {
@@ -65,7 +66,29 @@ export class Alarm {
 
   setSilent(silent) {
     this.silent = silent;
-    if (silent) this.stop();
+    if (silent) {
+      this.stop();
+      this.keepAwake(false);
+    }
+  }
+
+  /** Keep the screen on while an alert is shown (never in silent mode: a lit screen gives a
+   * hiding teacher away). Browsers drop the lock when the page is hidden; it is asked again
+   * on the next render. */
+  async keepAwake(on) {
+    const wanted = on && !this.silent && document.visibilityState === "visible";
+    if (!wanted) {
+      const lock = this.lock;
+      this.lock = null;
+      await lock?.release().catch(() => {});
+      return;
+    }
+    if (this.lock && !this.lock.released) return;
+    try {
+      this.lock = (await navigator.wakeLock?.request("screen")) ?? null;
+    } catch {
+      this.lock = null; // not allowed here (battery saver, no support): the alert shows anyway
+    }
   }
 
   #context() {

@@ -238,9 +238,11 @@ function renderApp(previous) {
 
 /** What a visible alert screen owes the server: `displayed`. */
 function afterRender() {
-  if (state.view !== "app" || document.visibilityState !== "visible") return;
-  const showing = state.receiver?.showing();
-  if (showing && !showing.ended) state.receiver.displayed(showing.alert);
+  const showing = state.view === "app" ? state.receiver?.showing() : null;
+  const active = Boolean(showing && !showing.ended);
+  document.title = active ? `${t(`kind.${showing.alert.kind}`)} – ${t("app.title")}` : t("app.title");
+  alarm.keepAwake(active);
+  if (active && document.visibilityState === "visible") state.receiver.displayed(showing.alert);
 }
 
 // ── actions ───────────────────────────────────────────────────────────────────────────────
