@@ -49,11 +49,14 @@ const DB_NAME = "pdv-alert";
 const STORE = "kv";
 const KEY = "self";
 
+// Precached from the browser's HTTP cache where the page just loaded the same files
+// (force-cache: no second download on the first visit); every online start then refreshes
+// the cached copies network-first, so the offline copy is at most one start old.
 self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(SHELL_CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "force-cache" }))))
       .then(() => self.skipWaiting()),
   );
 });
