@@ -472,6 +472,34 @@ def latency_stats(rounds: list[Round], *, stamps: str, from_first: bool) -> dict
     }
 
 
+def latency_row(
+    label: str,
+    width: int,
+    clients: int,
+    rounds: list[Round],
+    *,
+    stamps: str,
+    from_first: bool,
+    extra: str = "",
+) -> str:
+    """One row of a latency table (fanout.py's and push.py's): label, clients, p50, p99,
+    max and last (ms), then `extra` (already formatted)."""
+    s = latency_stats(rounds, stamps=stamps, from_first=from_first)
+    return (
+        f"{label:{width}} {clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
+        f"{s['last']:>8.1f} {extra}"
+    ).rstrip()
+
+
+def latency_head(width: int, extra: str = "") -> list[str]:
+    """The head of a `latency_row` table and its rule."""
+    head = (
+        f"{'':{width}} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'last ms':>8} "
+        f"{extra}"
+    ).rstrip()
+    return [head, "-" * len(head)]
+
+
 async def collect(workers: Workers, seq: int, t0: float, timeout: float) -> Round:
     replies = await workers.all({"op": "collect", "seq": seq, "timeout": timeout}, timeout + 30)
     wire = [t for r in replies for t in r["wire"]]
@@ -816,17 +844,19 @@ def machine() -> str:
 
 
 def table(pdv: Side, floor: Side, resolves: Side) -> str:
-    head = (
-        f"{'':40} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'last ms':>8} "
-        f"{'KB RSS/conn':>11}"
-    )
-    lines = [head, "-" * len(head)]
+    lines = latency_head(40, f"{'KB RSS/conn':>11}")
 
     def row(label: str, side: Side, stamps: str, from_first: bool, rss: str = "") -> None:
-        s = latency_stats(side.rounds, stamps=stamps, from_first=from_first)
         lines.append(
-            f"{label:40} {side.clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
-            f"{s['last']:>8.1f} {rss:>11}"
+            latency_row(
+                label,
+                40,
+                side.clients,
+                side.rounds,
+                stamps=stamps,
+                from_first=from_first,
+                extra=f"{rss:>11}",
+            )
         )
 
     row("pdv-alert (trigger→last client)", pdv, "wire", False, f"{pdv.kb_per_connection:.1f}")

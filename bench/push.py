@@ -63,6 +63,8 @@ from bench.fanout import (  # noqa: E402
     connect_clients,
     cpu_seconds,
     drain_tap,
+    latency_head,
+    latency_row,
     latency_stats,
     machine,
     mono,
@@ -461,6 +463,10 @@ async def set_registrations(
             if present:
                 for start in range(0, len(rows), CHUNK):
                     await conn.execute(insert(PushRegistration), rows[start : start + CHUNK])
+        # Write the driver's rows into the database file now, so that SQLite's WAL checkpoint
+        # does not fall on the next trigger's commit (it would be counted as the server's).
+        async with database.engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         await database.close()
 
@@ -568,35 +574,27 @@ def push_table(pushes: list[Push], settings: str) -> str:
 
 
 def fanout_table(results: Results, clients: int, devices: int) -> str:
-    head = (
-        f"{'':34} {'clients':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'last ms':>8} "
-        f"{'HTTP ms':>8}"
-    )
     lines = [
         f"WebSocket fan-out: trigger → client, {clients} clients (stamps before parsing)",
-        head,
-        "-" * len(head),
+        *latency_head(34, f"{'HTTP ms':>8}"),
     ]
-    for label, rounds in (
+    conditions = (
         ("without push registrations", results.without),
         (f"with {devices:,} push registrations", results.with_push),
-    ):
-        s = latency_stats(rounds, stamps="wire", from_first=False)
+    )
+    for label, rounds in conditions:
         http = [(r.response - r.t0) * 1000 for r in rounds if r.response is not None]
+        median = statistics.median(http) if http else float("nan")
         lines.append(
-            f"{label:34} {clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
-            f"{s['last']:>8.1f} {statistics.median(http) if http else float('nan'):>8.1f}"
+            latency_row(
+                label, 34, clients, rounds, stamps="wire", from_first=False, extra=f"{median:>8.1f}"
+            )
         )
     if all(r.tap for r in results.without + results.with_push):
         lines.append("on the wire (kernel timestamps of the server's writes on lo):")
-        for label, rounds in (
-            ("  without push registrations", results.without),
-            (f"  with {devices:,} push registrations", results.with_push),
-        ):
-            s = latency_stats(rounds, stamps="tap", from_first=False)
+        for label, rounds in conditions:
             lines.append(
-                f"{label:34} {clients:>7} {s['p50']:>8.1f} {s['p99']:>8.1f} {s['max']:>8.1f} "
-                f"{s['last']:>8.1f}"
+                latency_row(f"  {label}", 34, clients, rounds, stamps="tap", from_first=False)
             )
     lines.append("")
     lines.append(
@@ -659,6 +657,8 @@ def server_env(ctx: Context, vapid_file: Path) -> dict[str, str]:
         env["PDV_PUSH_CONCURRENCY"] = str(args.push_concurrency)
     if args.push_batch_size:
         env["PDV_PUSH_BATCH_SIZE"] = str(args.push_batch_size)
+    if args.push_encrypt_threads is not None:
+        env["PDV_PUSH_ENCRYPT_THREADS"] = str(args.push_encrypt_threads)
     if args.profile:
         env["PDV_BENCH_PROFILE_DIR"] = str(ctx.workdir)
     return env
@@ -670,7 +670,11 @@ def settings_text(args: argparse.Namespace) -> str:
     fields = Settings.model_fields
     concurrency = args.push_concurrency or fields["push_concurrency"].default
     batch = args.push_batch_size or fields["push_batch_size"].default
-    return f"push_concurrency {concurrency}, push_batch_size {batch}"
+    threads = args.push_encrypt_threads
+    threads = fields["push_encrypt_threads"].default if threads is None else threads
+    return (
+        f"push_concurrency {concurrency}, push_batch_size {batch}, push_encrypt_threads {threads}"
+    )
 
 
 async def prepare(args: argparse.Namespace, workdir: Path, peers: dict[str, Peer]) -> Context:
@@ -777,6 +781,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured WebSocket alerts")
     parser.add_argument("--push-concurrency", type=int, help="PDV_PUSH_CONCURRENCY")
     parser.add_argument("--push-batch-size", type=int, help="PDV_PUSH_BATCH_SIZE")
+    parser.add_argument("--push-encrypt-threads", type=int, help="PDV_PUSH_ENCRYPT_THREADS")
     parser.add_argument("--pause", type=float, default=0.5, help="idle seconds between steps")
     parser.add_argument("--push-timeout", type=float, default=120.0)
     parser.add_argument("--round-timeout", type=float, default=30.0)

@@ -12,6 +12,7 @@ py-vapid's `jwt.sign`; the key by `cryptography`.
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -120,6 +121,7 @@ class VapidTokens:
         self.lifetime = lifetime
         self.renew_before = renew_before
         self._tokens: dict[str, VapidToken] = {}
+        self._lock = threading.Lock()  # senders may build requests on worker threads
         self.signed = 0  # tokens signed so far (a measure of the cache's effect)
 
     def token(self, endpoint: str, *, now: float) -> VapidToken:
@@ -128,15 +130,19 @@ class VapidTokens:
         cached = self._tokens.get(audience)
         if cached is not None and now < cached.expires - self.renew_before:
             return cached
-        expires = int(now) + self.lifetime
-        claims = {"aud": audience, "exp": expires, "sub": self.subject}
-        fresh = VapidToken(jwt=jwt.sign(claims, self._key), expires=expires)
-        self.signed += 1
-        self._tokens.pop(audience, None)
-        if len(self._tokens) >= MAX_CACHED_ORIGINS:
-            del self._tokens[next(iter(self._tokens))]  # the longest-held origin
-        self._tokens[audience] = fresh
-        return fresh
+        with self._lock:
+            cached = self._tokens.get(audience)
+            if cached is not None and now < cached.expires - self.renew_before:
+                return cached  # another thread signed it meanwhile
+            expires = int(now) + self.lifetime
+            claims = {"aud": audience, "exp": expires, "sub": self.subject}
+            fresh = VapidToken(jwt=jwt.sign(claims, self._key), expires=expires)
+            self.signed += 1
+            self._tokens.pop(audience, None)
+            if len(self._tokens) >= MAX_CACHED_ORIGINS:
+                del self._tokens[next(iter(self._tokens))]  # the longest-held origin
+            self._tokens[audience] = fresh
+            return fresh
 
     def authorization(self, endpoint: str, *, now: float) -> str:
         """The `Authorization` header value for a request to `endpoint` (RFC 8292 §3)."""

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from push.message import Sender
-from server.api import errors, openapi, pages
+from server.api import errors, metrics, openapi, pages
 from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
@@ -18,7 +18,9 @@ from server.dispatch.dispatcher import Dispatcher
 from server.dispatch.senders import log_missing, senders_from_settings
 from server.origins import allowed_origins
 from server.realtime import collector
+from server.realtime.bus import BusUrlError
 from server.realtime.service import Realtime
+from server.realtime.throttle import RedisThrottle, login_limits_from
 from server.services.sink import EventSink, NullSink
 from server.settings import Settings
 from server.storage.database import Database
@@ -83,10 +85,14 @@ def create_app(
                 )
                 dispatcher.report_states_to(live)
                 app.state.realtime = live
+                app.state.live_node = live
                 app.state.gateway_port = live.gateway.port
                 _set_sink(app, live)
                 stack.callback(_set_sink, app, NullSink())
                 stack.callback(setattr, app.state, "gateway_port", None)
+                stack.callback(setattr, app.state, "live_node", None)
+            if isinstance(login_limits.throttle, RedisThrottle):
+                stack.push_async_callback(login_limits.throttle.aclose)
             collector.freeze_start_up()
             yield
 
@@ -103,8 +109,14 @@ def create_app(
         openapi_url=f"{API_PREFIX}/openapi.json",
     )
     app.state.settings = settings
+    try:
+        login_limits = login_limits_from(settings)
+    except BusUrlError:  # the realtime layer refuses it at start-up, with the URL named
+        login_limits = login_limits_from(settings.model_copy(update={"bus_url": "memory://"}))
+    app.state.login_limits = login_limits  # `server.api.auth.login_limits`
     _set_sink(app, NullSink())  # the realtime layer replaces it while it runs
     app.state.gateway_port = None  # `deps.GatewayPortDep`: set while the gateway runs
+    app.state.live_node = None  # `deps.LiveNodeDep`: set while the realtime layer runs
     if database is not None:
         app.state.database = database
     errors.install(app)
@@ -116,6 +128,7 @@ def create_app(
         module = importlib.import_module(f"server.api.{name}")
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(metrics.router)  # /metrics, where Prometheus looks by default
     app.include_router(pages.router)
     openapi.install(app)
     return app

@@ -1,4 +1,4 @@
-"""The `pdv-alert` command: serve, migrate, init, demo, people, codes, keys, trigger, audit,
+"""The `pdv-alert` command: serve, migrate, init, demo, people, codes, keys, trigger, audit, epoch,
 vapid-keys.
 
 Exit codes: 0 done, 1 the operation failed (a domain error prints its stable code and the
@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from protocol.vocabulary import DeviceKind, Kind, Mode, Role
-from server import demo, vapid
+from server import demo, logs, vapid
 from server.clock import utcnow
 from server.core.errors import CoreError
 from server.errors import ERRORS, ServiceError
@@ -239,6 +239,9 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=host,
         port=port,
         log_level=args.log_level,
+        log_config=logs.config(
+            log_format=settings.log_format, level=args.log_level, node=settings.node
+        ),
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         server_header=False,
@@ -493,7 +496,7 @@ async def cmd_trigger(args: argparse.Namespace, settings: Settings) -> int:
     text = {"sv": args.text, "en": args.text} if args.text else None
     bus_url = args.bus_url or settings.bus_url
     try:
-        sink_context = publishing_sink(bus_url)
+        sink_context = publishing_sink(bus_url, namespace=settings.bus_channel_namespace())
     except BusUrlError as exc:
         raise UsageError(str(exc)) from None
     async with (
@@ -564,6 +567,23 @@ async def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     if not results:
         _say("Inga organisationer (no organizations).")
     return 1 if broken else 0
+
+
+async def cmd_epoch_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    async with _database(settings) as database, database.session() as session:
+        rotated = await organization_service.rotate_epochs(
+            session=session, operator=_actor(), slug=args.organization or None, now=utcnow()
+        )
+    for org, old in rotated:
+        _say(f"{org.slug}: epoch {old} → {org.epoch} (seq {org.last_seq})")
+    if not rotated:
+        _say("Inga organisationer (no organizations).")
+        return 0
+    _say(
+        "Klienter som återansluter får en ny ögonblicksbild "
+        "(resuming clients get a fresh snapshot, recovered: false)."
+    )
+    return 0
 
 
 # -- parser ------------------------------------------------------------------------------
@@ -701,6 +721,17 @@ def build_parser() -> argparse.ArgumentParser:
         dest="audit_command", metavar="ACTION", required=True
     )
     p = command(audit_commands, "verify", cmd_audit_verify, "check the audit hash chains")
+    p.add_argument("--organization", metavar="SLUG", help="only this organization")
+
+    epoch_commands = commands.add_parser("epoch", help="the event streams' epoch").add_subparsers(
+        dest="epoch_command", metavar="ACTION", required=True
+    )
+    p = command(
+        epoch_commands,
+        "rotate",
+        cmd_epoch_rotate,
+        "after restoring a backup: new epochs, so clients resynchronize (nodes stopped)",
+    )
     p.add_argument("--organization", metavar="SLUG", help="only this organization")
     return parser
 

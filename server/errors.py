@@ -224,6 +224,11 @@ ERRORS: dict[str, ErrorSpec] = {
     ),
     # server
     "server.unavailable": ErrorSpec(503, "Tjänsten är inte redo.", "The service is not ready."),
+    "metrics.forbidden": ErrorSpec(
+        403,
+        "Ingen åtkomst till mätvärdena härifrån eller utan rätt token.",
+        "No access to the metrics from here or without the right token.",
+    ),
     "server.internal": ErrorSpec(
         500, "Internt fel i servern. Det är loggat.", "Internal server error. It has been logged."
     ),

@@ -3,7 +3,11 @@ TOML file (`PDV_CONFIG_FILE`). `deploy/pdv-alert.example.toml` documents every k
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +48,10 @@ class Settings(BaseSettings):
     audit_previous_keys: list[str] = Field(default_factory=list)  # older entries' keys
     database_url: str = "sqlite+aiosqlite:///pdv-alert.db"
     bus_url: str = "memory://"
+    # The Redis channel's namespace: every node (and the CLI) of one installation shares it,
+    # another installation on the same Redis must not (pub/sub ignores the database number).
+    # Empty: derived from secret_key, which the nodes of one installation share anyway.
+    bus_namespace: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str = ""
@@ -86,8 +94,9 @@ class Settings(BaseSettings):
     # claimed per transaction, and the lease of a claimed row (longer than a send can take:
     # a node that dies mid-send leaves its rows to be sent again when the lease runs out).
     push_tick_seconds: float = Field(default=1.0, gt=0)
-    push_concurrency: int = Field(default=200, ge=1)
-    push_batch_size: int = Field(default=500, ge=1, le=1000)
+    push_concurrency: int = Field(default=500, ge=1)
+    push_batch_size: int = Field(default=1000, ge=1, le=1000)
+    push_encrypt_threads: int = Field(default=1, ge=0, le=16)  # Web Push: off the loop
     push_lease_seconds: float = Field(default=30.0, ge=1)
     push_timeout_seconds: float = Field(default=10.0, gt=0)  # one send, all in; then retried
     # APNs token authentication (an iOS app's key from Apple); empty key file: no APNs.
@@ -97,6 +106,14 @@ class Settings(BaseSettings):
     apns_topic: str = ""  # the app's bundle id
     apns_url: str = ""  # empty: Apple's hosts; a local stand-in's https://host:port in tests
     apns_ca_file: str = ""  # a CA to trust for apns_url (the local stand-in's)
+    # Observability (docs/operations.md "Monitoring"): how log lines are written, this node's
+    # name in logs and metrics (empty: the host name), and who may scrape /metrics — clients
+    # from `metrics_networks`, with `Authorization: Bearer <metrics_token>` when a token is
+    # set. In production /metrics answers nobody until a token is set.
+    log_format: Literal["text", "json"] = "text"
+    node_name: str = Field(default="", max_length=100)
+    metrics_token: str = ""
+    metrics_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
 
     @classmethod
     def settings_customise_sources(
@@ -127,6 +144,16 @@ class Settings(BaseSettings):
     def _push_origins(cls, value: list[str]) -> list[str]:
         for entry in value:
             parse_origin_rule(entry)  # ValueError names the bad entry
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _metrics_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network (CIDR): {entry!r}") from None
         return value
 
     @model_validator(mode="after")
@@ -168,6 +195,8 @@ class Settings(BaseSettings):
             )
         if not self.public_url.startswith("https://"):
             problems.append("PDV_PUBLIC_URL must be the https:// address users open")
+        if self.metrics_token and len(self.metrics_token) < 32:
+            problems.append("PDV_METRICS_TOKEN must be a random value of 32+ characters")
         if problems:
             raise UnsafeSettings("refusing to start in production: " + "; ".join(problems))
         return self
@@ -176,6 +205,21 @@ class Settings(BaseSettings):
         """The key new audit entries are written with (`audit_key`, else derived from
         `secret_key`) and the previous ones older entries may be keyed with."""
         return Keyring.from_secrets(self.audit_key or self.secret_key, self.audit_previous_keys)
+
+    def bus_channel_namespace(self) -> str:
+        """`bus_namespace`, or when empty 16 hex digits derived from `secret_key` by a
+        labelled HMAC (the secret itself never reaches Redis)."""
+        if self.bus_namespace:
+            return self.bus_namespace
+        derived = hmac.new(
+            self.secret_key.encode("utf-8"), b"pdv-alert bus namespace", hashlib.sha256
+        )
+        return derived.hexdigest()[:16]
+
+    @property
+    def node(self) -> str:
+        """This node's name in log lines and metrics: `node_name`, else the host name."""
+        return self.node_name or socket.gethostname()
 
     @property
     def secure_cookies(self) -> bool:

@@ -98,15 +98,23 @@ async def sqlite_database(sqlite_template: Path, tmp_path: Path) -> AsyncIterato
         yield database
 
 
-@pytest.fixture
-async def postgres_database(postgres_template: str) -> AsyncIterator[Database]:
+@asynccontextmanager
+async def fresh_postgres(template: str | None) -> AsyncIterator[str]:
+    """The URL of a new PostgreSQL database copied from the migrated `template` (None: an
+    empty one); dropped (whoever is still connected) when the block ends."""
     name = f"pdv_test_{uuid.uuid4().hex[:10]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{copy}')
     try:
-        async with Database(_with_database(POSTGRES_URL, name)) as database:
-            yield database
+        yield _with_database(POSTGRES_URL, name)
     finally:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def postgres_database(postgres_template: str) -> AsyncIterator[Database]:
+    async with fresh_postgres(postgres_template) as url, Database(url) as database:
+        yield database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,8 +1,9 @@
 """Logging in and out, and who am I: `/auth/login`, `/auth/logout`, `GET`/`PATCH /me`.
 
 Login attempts are throttled by server/core/ratelimit.py (see server/services/auth.py) with
-the `login_*` settings. The throttle lives in memory on `app.state.login_limits`, so each
-node counts on its own: with N nodes an attacker gets N times the attempts. A successful
+the `login_*` settings. The app holds its `LoginLimits` (`app.state.login_limits`, made by
+`server.realtime.throttle.login_limits_from`): counted in Redis when the bus is Redis, so
+every node counts the same attempts, else in this node's memory. A successful
 login sets the known-browser cookie (`pdv_known`, HttpOnly, sent only to this path) that
 exempts the browser from throttling for that account. Behind a proxy the client address is
 only right when the proxy is in `trusted_proxies` (uvicorn's `forwarded_allow_ips`).
@@ -22,33 +23,16 @@ from server.api.deps import CurrentCaller, CurrentPerson, SessionDep, SettingsDe
 from server.api.persons import Password
 from server.clock import utcnow
 from server.core.known_browsers import KNOWN_BROWSER_COOKIE
-from server.core.ratelimit import LoginThrottle
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.services import auth
-from server.services.auth import LoginLimits, NodeThrottle
-from server.settings import Settings
+from server.services.auth import LoginLimits
 
 router = APIRouter(tags=["auth"])
 
 
 def login_limits(request: Request) -> LoginLimits:
-    """The app's login throttle, created on first use from the settings."""
-    limits: LoginLimits | None = getattr(request.app.state, "login_limits", None)
-    if limits is None:
-        settings: Settings = request.app.state.settings
-        throttle = LoginThrottle(
-            per_account_address=settings.login_attempts_per_account_address,
-            per_account=settings.login_attempts_per_account,
-            per_address=settings.login_attempts_per_ip,
-            window=float(settings.login_window_seconds),
-            known_address_seconds=settings.login_known_address_hours * 3600,
-        )
-        limits = LoginLimits(
-            throttle=NodeThrottle(throttle),
-            secret=settings.secret_key,
-            known_browser_seconds=settings.login_known_browser_days * 86400,
-        )
-        request.app.state.login_limits = limits
+    """The app's login limits (`create_app` makes them from the settings)."""
+    limits: LoginLimits = request.app.state.login_limits
     return limits
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,22 @@ def get_gateway_port(request: Request) -> int | None:
     return port
 
 
+class LiveNode(Protocol):
+    """What /api/v1/ready and /metrics read of the node's realtime layer
+    (`server.realtime.service.Realtime`)."""
+
+    @property
+    def bus_kind(self) -> str: ...
+    async def bus_ready(self) -> bool: ...
+    def connections_by_kind(self) -> dict[str, int]: ...
+
+
+def get_live_node(request: Request) -> LiveNode | None:
+    """The node's realtime layer while it runs; None when the app runs none."""
+    node: LiveNode | None = request.app.state.live_node
+    return node
+
+
 def get_sink(request: Request) -> EventSink:
     """The app's post-commit sink: the node's realtime layer, or `NullSink` without one."""
     sink: EventSink = request.app.state.sink
@@ -52,6 +68,7 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SinkDep = Annotated[EventSink, Depends(get_sink)]
 GatewayPortDep = Annotated[int | None, Depends(get_gateway_port)]
+LiveNodeDep = Annotated[LiveNode | None, Depends(get_live_node)]
 
 
 def _bearer(request: Request) -> str | None:

@@ -47,6 +47,7 @@ _ALERT_TEXT = ("alert.custom_text_required", "alert.text_too_long")
 # Codes an operation answers beyond the structural ones above: "METHOD path" -> codes.
 OPERATION_CODES: dict[str, tuple[str, ...]] = {
     "GET /api/v1/ready": ("server.unavailable",),
+    "GET /metrics": ("metrics.forbidden",),
     "POST /api/v1/auth/login": ("auth.invalid_credentials", "auth.rate_limited"),
     "PATCH /api/v1/me": ("person.weak_password", "auth.invalid_credentials"),
     "POST /api/v1/alerts": (

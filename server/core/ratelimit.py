@@ -19,8 +19,8 @@ make the limiter forget, never exhaust memory).
 - A success refunds its own reservation, clears the (account, address) window and makes
   the address known for the account; a failure's reservation stays counted.
 
-The state lives in one process: with several nodes behind a proxy each node counts on its
-own, so the effective limits are multiplied by the number of nodes.
+The state here lives in one process; with several nodes on a Redis bus the same windows are
+kept in Redis instead (server/realtime/throttle.py), so the nodes count together.
 """
 
 from __future__ import annotations
@@ -115,12 +115,14 @@ class Refused:
 
 @dataclass(frozen=True)
 class Admitted:
-    """May verify the password; `counted` when a reservation was taken at `at`."""
+    """May verify the password; `counted` when a reservation was taken at `at` (`mark`
+    names it in a shared store, server/realtime/throttle.py; empty in memory)."""
 
     account: str
     address: str
     counted: bool
     at: float
+    mark: str = ""
 
 
 class KnownAddresses:

@@ -6,10 +6,12 @@ The event log is the outbox. Each round the dispatcher
    it reads the events after the cursor and writes one `push_deliveries` row per targeted
    device with a push registration (a `web`/`ios` device, not revoked, at one of the event's
    alert's sites — the same audience the hub fans the event out to; a superseded drill's
-   `cancelled` event names the drill's sites), advancing the cursor in the same
-   transaction. The cursor row is locked (`SKIP LOCKED` on PostgreSQL, so another node
-   already expanding is left alone) and the rows are unique per (device, seq): a crash
-   between the two loses nothing and expands nothing twice;
+   `cancelled` event names the drill's sites), `expand_chunk` rows per transaction, the
+   cursor advanced with the last chunk; between chunks the rows committed so far are
+   claimed and sent, so a large event's first pushes leave before all of it is written.
+   The cursor row is locked (`SKIP LOCKED` on PostgreSQL, so another node already
+   expanding is left alone) and the rows are unique per (device, seq): a crash between
+   chunks, or before the cursor's commit, loses nothing and expands nothing twice;
 2. **claims** due deliveries up to its free sending slots, decides each
    (`push_schedule.decide`), marks the ones to send `sent` with their lease and commits;
 3. **sends** them, at most `push_concurrency` at a time, each through the sender of its
@@ -46,6 +48,7 @@ from push.message import (
     Target,
     WebPushSubscription,
 )
+from server import metrics
 from server.clock import utcnow
 from server.core import push_schedule as schedule
 from server.dispatch.messages import language_of, message_for
@@ -61,7 +64,10 @@ from server.storage.tables import AlertEvent
 
 log = logging.getLogger(__name__)
 
-EXPAND_BATCH = 500  # events per expansion transaction
+EXPAND_BATCH = 500  # events read per expansion round
+# Deliveries written per expansion transaction: the first claim starts after the first chunk
+# of a large event is committed, not after all of it (bench/README.md "Push").
+EXPAND_CHUNK = 1000
 MIN_DELAY = 0.02  # seconds: never spin while another node commits its claim
 STOP_SECONDS = 5.0  # at shutdown, how long sends in flight may still finish
 Clock = Callable[[], datetime]
@@ -129,11 +135,13 @@ class Dispatcher:
         senders: Mapping[str, Sender],
         clock: Clock = utcnow,
         ticking: bool = True,
+        expand_chunk: int = EXPAND_CHUNK,
     ) -> None:
         self.database = database
         self.senders = dict(senders)
         self.clock = clock
         self.ticking = ticking
+        self.expand_chunk = expand_chunk
         self.tick = settings.push_tick_seconds
         self.concurrency = settings.push_concurrency
         self.batch = settings.push_batch_size
@@ -144,10 +152,14 @@ class Dispatcher:
             name="push-results", write=self._record, batch_limit=1000
         )
         self._woken = asyncio.Event()
+        # Set by `wake` and by the tick: the event log may be ahead of the cursors. A round
+        # woken only because send slots came free claims without looking for new events.
+        self._events_due = True
         self._claiming = asyncio.Lock()
         self._in_flight: set[asyncio.Task[None]] = set()
-        # When the slots were full, the loop claims again once this many are free.
-        self._refill = max(1, min(self.batch, self.concurrency) // 4)
+        # When the slots were full, the loop claims again once this many are free: half of a
+        # claim, so that claims stay large (each is one transaction of several statements).
+        self._refill = max(1, min(self.batch, self.concurrency) // 2)
         self._loop: asyncio.Task[None] | None = None
         # Told after each commit that changes deliveries' states (the node's realtime layer:
         # live roll calls and presence); set with `report_states_to`.
@@ -178,6 +190,7 @@ class Dispatcher:
     # -- waking --------------------------------------------------------------------------
     def wake(self, organization_id: int | None = None) -> None:
         """An event was committed (and fanned out): expand and send now."""
+        self._events_due = True
         self._woken.set()
 
     # -- one round -------------------------------------------------------------------------
@@ -192,27 +205,29 @@ class Dispatcher:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self.results.flush()
 
-    async def _round(self) -> None:
+    async def _round(self, *, expand: bool = True) -> None:
         """One worker at a time in this process (on SQLite the only one there is)."""
         async with self._claiming:
-            await self.expand()
+            if expand:
+                await self.expand(sending=True)
             while await self._claim_and_send():
                 pass
 
     # -- expansion ---------------------------------------------------------------------------
-    async def expand(self) -> int:
+    async def expand(self, *, sending: bool = False) -> int:
         """Expand every organization's new events; returns the deliveries expanded (rows
         that already existed, after a crash before the cursor's commit, are kept as they
-        are and counted too)."""
+        are and counted too). `sending`: claim and send between the chunks of a large
+        expansion (the loop's rounds, which hold the claiming lock)."""
         async with self.database.session() as session:
             lagging = await outbox.lagging_organizations(session)
         written = 0
         for organization_id, _seq in lagging:
-            written += await self._expand_organization(organization_id)
+            written += await self._expand_organization(organization_id, sending=sending)
         self.expanded += written
         return written
 
-    async def _expand_organization(self, organization_id: int) -> int:
+    async def _expand_organization(self, organization_id: int, *, sending: bool) -> int:
         written = 0
         while True:
             now = self.clock()
@@ -227,13 +242,48 @@ class Dispatcher:
                     await session.commit()
                     return written
                 deliveries = await self._deliveries(session, organization_id, rows, now)
-                await outbox.add_deliveries(session, rows=deliveries)
-                await outbox.advance_cursor(
-                    session, organization_id=organization_id, seq=rows[-1].seq, now=now
+                done = await self._write_deliveries(
+                    session, organization_id, cursor, rows[-1].seq, deliveries, now, sending
                 )
+            written += done
+            if done < len(deliveries) or len(rows) < EXPAND_BATCH:
+                return written
+
+    async def _write_deliveries(
+        self,
+        session: AsyncSession,
+        organization_id: int,
+        cursor: int,
+        seq: int,
+        deliveries: list[dict[str, object]],
+        now: datetime,
+        sending: bool,
+    ) -> int:
+        """Write the deliveries of the events up to `seq` in chunks of `expand_chunk`, the
+        cursor advanced with the last one; between chunks the committed ones are claimed and
+        sent. A crash between chunks leaves the cursor behind: the events are expanded again
+        and the rows already written are kept (unique per device and seq). Between chunks the
+        cursor is locked again; when another node took it meanwhile (PostgreSQL), that node
+        finishes the expansion. Returns the deliveries written."""
+        written = 0
+        while True:
+            chunk = deliveries[written : written + self.expand_chunk]
+            await outbox.add_deliveries(session, rows=chunk)
+            written += len(chunk)
+            last = written >= len(deliveries)
+            if last:
+                await outbox.advance_cursor(
+                    session, organization_id=organization_id, seq=seq, now=now
+                )
+            await session.commit()
+            if last:
+                return written
+            if sending:
+                await self._claim_and_send()
+            if await outbox.lock_cursor(session, organization_id=organization_id, now=now) != (
+                cursor
+            ):
                 await session.commit()
-            written += len(deliveries)
-            if len(rows) < EXPAND_BATCH:
                 return written
 
     @staticmethod
@@ -404,6 +454,9 @@ class Dispatcher:
         except Exception as error:  # a sender must not raise; a bug in one is a retry
             log.exception("push: the %s sender raised", job.registration.type)
             result = Retry(reason=f"sender error: {type(error).__name__}")
+        metrics.PUSH_RESULTS.labels(
+            type=job.registration.type, result=answer_of(result).outcome
+        ).inc()
         self.results.put(Answered(job=job, result=result, at=self.clock()))
 
     # -- recording ---------------------------------------------------------------------------
@@ -501,15 +554,17 @@ class Dispatcher:
         while True:
             self._woken.clear()
             delay = self.tick
+            expand, self._events_due = self._events_due, False
             try:
-                await self._round()
+                await self._round(expand=expand)
                 delay = await self._delay()
             except Exception:
+                self._events_due = True
                 log.exception("push dispatcher round failed; the next tick retries")
             try:
                 await asyncio.wait_for(self._woken.wait(), timeout=delay)
             except TimeoutError:
-                pass
+                self._events_due = True  # the safety net: look at the event log again
 
     async def __aenter__(self) -> Dispatcher:
         await self.results.__aenter__()

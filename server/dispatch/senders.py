@@ -44,6 +44,7 @@ def senders_from_settings(settings: Settings) -> dict[str, Sender]:
             ttl_seconds=settings.push_ttl_seconds,
             timeout=settings.push_timeout_seconds,
             max_connections=settings.push_concurrency,  # a connection per send in flight
+            encrypt_threads=settings.push_encrypt_threads,
         )
     if settings.apns_key_file:
         from push.apns import APNsSender

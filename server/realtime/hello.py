@@ -21,6 +21,7 @@ from protocol.closecodes import CloseCode
 from protocol.codec import ProtocolError, alert_event_from_dict, decode_client
 from protocol.messages import AlertEvent, DeviceInfo, Hello, Welcome
 from protocol.vocabulary import DeviceKind
+from server import metrics
 from server.clock import utcnow
 from server.core.permissions import Action, ActorKind, sites_where
 from server.credentials import DEVICE_PREFIX, SESSION_COOKIE
@@ -157,6 +158,7 @@ class Greeter:
             close=close,
             device_id=device.id if device else None,
             person_id=caller.person.id if caller.person else (device.person_id if device else None),
+            kind=device.kind if device else metrics.PERSON_CONNECTION,
             dashboard=bool(rollcall_sites),
             rollcall_site_ids=rollcall_sites,
         )

@@ -27,6 +27,7 @@ from websockets.protocol import State
 
 from protocol.codec import alert_event_from_dict
 from protocol.messages import AlertDoc, AlertEvent, ServerMessage
+from server import metrics
 from server.realtime import collector
 from server.realtime.frames import server_frame
 
@@ -56,6 +57,7 @@ class Subscriber:
     close: Callable[[int, str], None]  # schedules a close with code and reason
     device_id: int | None = None
     person_id: int | None = None
+    kind: str = metrics.PERSON_CONNECTION  # a device's kind, or a person's browser
     dashboard: bool = False
     rollcall_site_ids: frozenset[int] = frozenset()  # where it may see roll call
     last_seq: int = 0
@@ -179,6 +181,14 @@ class Hub:
     def connection_count(self) -> int:
         return sum(len(stream.subscribers) for stream in self._orgs.values())
 
+    def connections_by_kind(self) -> dict[str, int]:
+        """Live subscriptions by `Subscriber.kind` (read when /metrics is scraped)."""
+        counts: dict[str, int] = {}
+        for stream in self._orgs.values():
+            for subscriber in stream.subscribers:
+                counts[subscriber.kind] = counts.get(subscriber.kind, 0) + 1
+        return counts
+
     # -- events -------------------------------------------------------------------------
     def offer(self, organization_id: int, event: AlertEvent | EventDocument) -> None:
         """An event was committed (this node, or another node via the bus + database)."""
@@ -225,6 +235,7 @@ class Hub:
             )
 
     def _fan_out(self, stream: _OrgStream, event: AlertEvent) -> None:
+        started = time.perf_counter()
         seq = event.seq
         stream.seq = seq
         stream.recent.append(event)
@@ -248,6 +259,9 @@ class Hub:
                     transport.write(frame)
                     if transport.get_write_buffer_size() > limit:
                         slow.append(subscriber)
+        # Measured once per event, after every write: nothing per connection in the loop.
+        metrics.FAN_OUT_SECONDS.observe(time.perf_counter() - started)
+        metrics.EVENTS.labels(event=event.event).inc()
         for subscriber in slow:
             self._forget(stream, subscriber)
             subscriber.close(SLOW_CLOSE_CODE, "too slow: reconnect and resume")

@@ -1,6 +1,10 @@
 """Presence. `PresenceTicker`: every heartbeat, this node writes `last_seen_at = now` for the
 devices connected to it, so every node (and GET /api/v1/presence) sees who is reachable now.
 (`PresenceFeed`, the `presence` frames to dashboards, is in server/realtime/presence_feed.py.)
+`PresenceSweep`: on the one node that leads (server/realtime/leadership.py), every heartbeat
+finds the sites whose devices just went stale because the node holding them died, and
+reports them, so every dashboard shows those devices unreachable without waiting for some
+other change at the site.
 
     async with PresenceTicker(database=db, connected_devices=lambda: gateway_devices,
                               interval=settings.heartbeat_seconds) as ticker:
@@ -13,9 +17,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from server.clock import utcnow
 from server.realtime.batches import BatchWriter
+from server.realtime.leadership import Leadership
 from server.storage import presence
 from server.storage.database import Database
 
@@ -64,6 +70,67 @@ class PresenceTicker:
 
     async def __aenter__(self) -> PresenceTicker:
         self._task = asyncio.create_task(self._run(), name="presence")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+
+class PresenceSweep:
+    """Every `interval`, while `leadership` leads: the sites of devices whose last sighting
+    passed `stale_after` within the last two intervals (their node stopped writing) go to
+    `on_stale(organization_id, site_id)`. A site reported twice is harmless."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        leadership: Leadership,
+        interval: float,
+        stale_after: timedelta,
+        on_stale: Callable[[int, int], Awaitable[None]],
+    ) -> None:
+        self.database = database
+        self.leadership = leadership
+        self.interval = interval
+        self.stale_after = stale_after
+        self.on_stale = on_stale
+        self._task: asyncio.Task[None] | None = None
+        self.sweeps = 0  # completed sweeps on this node (observability, tests)
+
+    async def sweep(self) -> list[tuple[int, int]]:
+        """One sweep, whoever leads; the (organization, site) pairs reported."""
+        now = utcnow()
+        seen_before = now - self.stale_after
+        async with self.database.session() as session:
+            stale = await presence.sites_gone_stale(
+                session,
+                seen_from=seen_before - timedelta(seconds=2 * self.interval),
+                seen_before=seen_before,
+            )
+        for organization_id, site_id in stale:
+            await self.on_stale(organization_id, site_id)
+        self.sweeps += 1
+        return stale
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            if not self.leadership.leading:
+                continue
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("presence sweep failed; the next one retries")
+
+    async def __aenter__(self) -> PresenceSweep:
+        self._task = asyncio.create_task(self._run(), name="presence-sweep")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

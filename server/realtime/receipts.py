@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import metrics
 from server.realtime.batches import BatchWriter
 from server.storage import receipts
 from server.storage.database import Database
@@ -79,6 +80,7 @@ class ReceiptWriter:
         return kept
 
     async def _notify(self, stored: list[ReceiptUpdate]) -> None:
+        metrics.count_answers(stored)
         if self.on_written is not None:
             await self.on_written(stored)
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Collection
 from contextlib import AsyncExitStack
 from typing import Any
 
+from server.logs import log_context
 from server.realtime.bus import create_bus
 from server.realtime.collector import QuietCollector
 from server.realtime.gateway import Gateway
 from server.realtime.hub import Hub
-from server.realtime.presence import PresenceTicker, PresenceWriter
+from server.realtime.leadership import Leadership
+from server.realtime.presence import PresenceSweep, PresenceTicker, PresenceWriter
 from server.realtime.presence_feed import PresenceFeed
 from server.realtime.receipts import ReceiptWriter
 from server.realtime.rollcall_feed import RollCallFeed
@@ -60,7 +62,9 @@ class Realtime:
         )
         self.rollcall = RollCallFeed(database=database, hub=self.hub)
         self.receipts = ReceiptWriter(database, on_written=self._receipts_written)
-        self.bus = create_bus(settings.bus_url, self._on_signal)
+        self.bus = create_bus(
+            settings.bus_url, self._on_signal, namespace=settings.bus_channel_namespace()
+        )
         self.presence_feed = PresenceFeed(
             database=database,
             hub=self.hub,
@@ -85,6 +89,17 @@ class Realtime:
             interval=settings.heartbeat_seconds,
             connected_devices=self.gateway.connected_device_ids,
         )
+        # Work for one node at a time (docs/architecture.md "Many nodes"): the presence sweep.
+        self.leadership = Leadership(
+            database, "presence_sweep", retry_seconds=settings.heartbeat_seconds / 4
+        )
+        self.presence_sweep = PresenceSweep(
+            database=database,
+            leadership=self.leadership,
+            interval=settings.heartbeat_seconds,
+            stale_after=presence.stale_after(settings.heartbeat_seconds),
+            on_stale=self._presence_changed,
+        )
         self.collector = QuietCollector(hub=self.hub)
         self._ticker: asyncio.Task[None] | None = None
         self._stack = AsyncExitStack()
@@ -94,10 +109,13 @@ class Realtime:
         """An event was committed on this node: fan out here at once, then wake the others,
         then the push dispatcher (nothing per device is written before the fan-out)."""
         self.hub.offer(organization_id, event)
-        try:
-            await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
-        finally:
-            self._event_logged(organization_id)
+        alert = event.get("alert") or {}
+        with log_context(alert_id=alert.get("id"), seq=event["seq"], event=event.get("event")):
+            log.info("alert event committed here and fanned out")
+            try:
+                await self.bus.publish(EventSignal(org=organization_id, seq=event["seq"]))
+            finally:
+                self._event_logged(organization_id)
 
     def _event_logged(self, organization_id: int) -> None:
         if self.after_fan_out is not None:
@@ -200,6 +218,18 @@ class Realtime:
             _epoch, seq = await events.stream_position(session, organization_id=organization_id)
             return seq
 
+    # -- what /api/v1/ready and /metrics read (server.api.deps.LiveNode) -------------------
+    @property
+    def bus_kind(self) -> str:
+        return self.bus.kind
+
+    async def bus_ready(self) -> bool:
+        """The bus can carry signals now (memory: always; Redis: it answers a PING)."""
+        return await self.bus.ready()
+
+    def connections_by_kind(self) -> dict[str, int]:
+        return self.hub.connections_by_kind()
+
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.settings.catch_up_seconds)
@@ -221,6 +251,8 @@ class Realtime:
                 self.gateway,
                 self.rollcall,
                 self.presence,
+                self.leadership,
+                self.presence_sweep,
                 self.collector,
             )
             for resource in resources:

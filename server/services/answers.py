@@ -29,6 +29,7 @@ from protocol.codec import decode_client
 from protocol.errors import ProtocolError
 from protocol.messages import Ack
 from protocol.vocabulary import ReceiptState
+from server import metrics
 from server.errors import ServiceError
 from server.services.sink import EventSink, tell
 from server.storage import receipts
@@ -155,6 +156,7 @@ async def _store(
 ) -> list[Receipt]:
     await receipts.upsert_many(session, updates=updates)
     await session.commit()
+    metrics.count_answers(updates)
     alert_id = updates[0].alert_id
     await tell(
         sink.receipts_committed(caller.organization_id, (alert_id,)),

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import metrics
 from server.core import known_browsers
 from server.core.permissions import Action, Actor, can, sites_where
 from server.core.ratelimit import Admitted, LoginThrottle, Refused
@@ -34,7 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 class Throttle(Protocol):
-    """Where login attempts are counted: this node's memory today, a shared store later."""
+    """Where login attempts are counted: this node's memory (`NodeThrottle`), or Redis shared
+    by the nodes (`server.realtime.throttle.RedisThrottle`)."""
 
     async def admit(self, *, account: str, address: str, known_browser: bool) -> Admitted | Refused:
         """Admit one login attempt (counted unless known), or refuse it."""
@@ -111,6 +113,7 @@ def _admitted(decision: Admitted | Refused, *, account: str, address: str) -> Ad
     if isinstance(decision, Admitted):
         return decision
     wait = max(1, math.ceil(decision.wait))
+    metrics.LOGIN_FAILURES.labels(reason="throttled").inc()
     logger.warning(
         "login throttled: account=%s address=%s limit=%s wait=%ds",
         account,
@@ -210,6 +213,7 @@ async def login(
     admitted = _admitted(decision, account=account, address=ip)
     person, ok = await persons.check_credentials(session, email=account, password=password)
     if person is None or not ok:
+        metrics.LOGIN_FAILURES.labels(reason="credentials").inc()
         await _login_failed(session, ip=ip, person=person, now=now)
         raise ServiceError("auth.invalid_credentials")
     await limits.throttle.succeeded(admitted)
@@ -260,6 +264,7 @@ async def _check_current_password(
     admitted = _admitted(decision, account=account, address=ip)
     stored = await persons.password_hash_of(session, person_id=person.id)
     if not await persons.verify_password_async(stored, current_password):
+        metrics.LOGIN_FAILURES.labels(reason="credentials").inc()  # a guess like a login's
         raise ServiceError("auth.invalid_credentials", "current_password")
     await limits.throttle.succeeded(admitted)
 

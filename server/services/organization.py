@@ -91,3 +91,24 @@ async def create_with_admin(
     )
     await session.commit()
     return org, admin
+
+
+async def rotate_epochs(
+    *, session: AsyncSession, operator: str, slug: str | None, now: datetime
+) -> list[tuple[Organization, str]]:
+    """The operator's step after restoring a backup (`pdv-alert epoch rotate`): every
+    organization (or the one with `slug`) gets a new epoch, in one commit, so every client
+    that resumes with the old one gets `recovered: false` and a full snapshot instead of
+    trusting seqs that the restore rewound. (organization, old epoch) for each."""
+    if slug is None:
+        chosen = list(await organizations.list_organizations(session))
+    else:
+        chosen = [await find_by_slug(session=session, slug=slug)]
+    rotated = []
+    for org in chosen:
+        old, _new = await organizations.rotate_epoch(
+            session, organization_id=org.id, actor=operator, now=now
+        )
+        rotated.append((org, old))
+    await session.commit()
+    return rotated

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from server.core.audit_chain import DEVELOPMENT_SECRET, Keyring
+from server.storage.locks import LOCKS
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 AUDIT_KEYS = "audit_keys"  # the key of the audit keyring in every session's `info`
@@ -99,7 +100,9 @@ class Database:
         await self._migrate(_downgrade, revision)
 
     async def _migrate(self, step: Callable[[Connection, str], None], revision: str) -> None:
-        """Run `step` in one transaction. On SQLite a migration that changes a constraint
+        """Run `step` in one transaction; on PostgreSQL under the `migrate` advisory lock, so
+        nodes that start together and migrate wait for each other (the later ones then find
+        the schema current). On SQLite a migration that changes a constraint
         rebuilds the table (copy, drop, rename); the drop must not cascade to the rows that
         refer to it, so foreign keys are off while it runs (SQLite's own procedure for
         altering a table) and every reference is checked before the commit."""
@@ -110,6 +113,10 @@ class Database:
                 await connection.commit()
             try:
                 async with connection.begin():
+                    if self.dialect == "postgresql":  # nodes started together migrate in turn
+                        await connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCKS["migrate"]}
+                        )
                     await connection.run_sync(step, revision)
                     if sqlite:
                         dangling = (

@@ -155,3 +155,23 @@ async def update_organization(
         details=changes,
     )
     return org
+
+
+async def rotate_epoch(
+    session: AsyncSession, *, organization_id: int, actor: str, now: datetime
+) -> tuple[str, str]:
+    """Give the organization's event stream a new random epoch (after a restore rewound its
+    seq), audited as `organization.epoch_rotated`; (old, new). The caller commits."""
+    org = await get_organization(session, organization_id=organization_id)
+    old, org.epoch = org.epoch, secrets.token_hex(8)
+    await session.flush()
+    await audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="organization.epoch_rotated",
+        at=now,
+        target=f"organization:{organization_id}",
+        details={"old_epoch": old, "new_epoch": org.epoch, "seq": int(org.last_seq)},
+    )
+    return old, org.epoch

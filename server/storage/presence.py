@@ -94,6 +94,25 @@ async def release_node(session: AsyncSession, *, node: str, now: datetime) -> No
     )
 
 
+async def sites_gone_stale(
+    session: AsyncSession, *, seen_from: datetime, seen_before: datetime
+) -> list[tuple[int, int]]:
+    """(organization, site) of the non-revoked devices still marked connected to a node
+    whose last sighting lies in [seen_from, seen_before): the node that held them stopped
+    seeing them (it died), so they have just become unreachable. Reads only."""
+    rows = await session.execute(
+        select(Device.organization_id, Device.site_id)
+        .where(
+            Device.connected_node.is_not(None),
+            Device.revoked_at.is_(None),
+            Device.last_seen_at >= seen_from,
+            Device.last_seen_at < seen_before,
+        )
+        .distinct()
+    )
+    return sorted((row.organization_id, row.site_id) for row in rows)
+
+
 async def site_names(session: AsyncSession, *, organization_id: int) -> dict[int, str]:
     """Every site of the organization: id → name."""
     rows = await session.execute(

@@ -466,3 +466,17 @@ async def next_due(session: AsyncSession) -> datetime | None:
         )
     )
     return value
+
+
+async def outbox_backlog(session: AsyncSession, *, now: datetime) -> tuple[int, float]:
+    """(deliveries still to be sent or resent, seconds the most overdue one has been due — 0
+    when none is): two aggregates over the `next_attempt_at` index, for /metrics."""
+    count, earliest = (
+        await session.execute(
+            select(func.count(), func.min(PushDelivery.next_attempt_at)).where(
+                PushDelivery.next_attempt_at.is_not(None)
+            )
+        )
+    ).one()
+    overdue = (now - earliest).total_seconds() if earliest is not None else 0.0
+    return int(count), max(0.0, overdue)

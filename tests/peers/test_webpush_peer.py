@@ -116,6 +116,21 @@ async def test_an_expired_token_is_refused(peer: WebPushPeer) -> None:
     assert response.status_code == 401 and "exp" in response.text
 
 
+async def test_a_verified_token_is_trusted_only_with_its_key_and_until_it_expires() -> None:
+    """The peer remembers a token's signature check, never its validity: the same token with
+    another key is still refused, and once the clock passes its exp it is refused too."""
+    now = [time.time()]
+    async with WebPushPeer(clock=lambda: now[0]) as peer:
+        request = valid_request(peer.subscribe())
+        assert (await post(request)).status_code == 201
+        response = await post(request, headers={"Authorization": other_key_authorization(request)})
+        assert response.status_code == 401 and "signature" in response.text
+        now[0] += 13 * 3600
+        response = await post(request)
+        assert response.status_code == 401 and "exp" in response.text
+        assert len(peer.received) == 1
+
+
 @pytest.mark.parametrize(
     ("headers", "status", "reason"),
     [

@@ -434,13 +434,16 @@ async def test_a_message_too_large_for_the_service_is_rejected(
     assert isinstance(result, Rejected) and result.status == 413
 
 
+@pytest.mark.parametrize("encrypt_threads", [0, 3], ids=["in-the-loop", "on-threads"])
 async def test_many_messages_share_the_pooled_client(
-    vapid_pem: str, message: PushMessage, webpush_peer: WebPushPeer
+    vapid_pem: str, message: PushMessage, webpush_peer: WebPushPeer, encrypt_threads: int
 ) -> None:
     """200 concurrent sends to 20 subscriptions all arrive decrypted, each to its own
-    subscription, over at most `max_connections` connections."""
+    subscription, over at most `max_connections` connections — encrypted in the loop or on
+    worker threads, with one VAPID token signed for all."""
     subscriptions = [webpush_peer.subscribe() for _ in range(20)]
-    async with asyncio.timeout(TIMEOUT), sender(vapid_pem, max_connections=8) as push:
+    options = {"max_connections": 8, "encrypt_threads": encrypt_threads}
+    async with asyncio.timeout(TIMEOUT), sender(vapid_pem, **options) as push:
         results = await asyncio.gather(
             *(
                 push.send(dataclasses.replace(message, seq=index), subscriptions[index % 20].target)

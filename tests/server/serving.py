@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +78,20 @@ def serving(tmp_path: Path, **settings: str) -> Iterator[Running]:
 
 
 @contextmanager
-def serve(url: str, env: dict[str, str], stderr: Path, *, stop: str = "kill") -> Iterator[Running]:
-    """`pdv-alert serve --port 0` on the database at `url` with the environment `env`, until
-    both its HTTP and WebSocket addresses are printed; stopped at the end of the block with
-    SIGKILL (`stop="kill"`) or SIGTERM (`stop="terminate"`, a graceful shutdown)."""
+def serve(
+    url: str,
+    env: dict[str, str],
+    stderr: Path,
+    *,
+    stop: str = "kill",
+    args: Sequence[str] = (),
+) -> Iterator[Running]:
+    """`pdv-alert serve --port 0 [args]` on the database at `url` with the environment `env`,
+    until both its HTTP and WebSocket addresses are printed; stopped at the end of the block
+    with SIGKILL (`stop="kill"`) or SIGTERM (`stop="terminate"`, a graceful shutdown)."""
     with stderr.open("w") as errors:
         process = subprocess.Popen(
-            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0"),
+            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0", *args),
             env=env,
             stdout=subprocess.PIPE,
             stderr=errors,

@@ -139,6 +139,8 @@ def subcommands() -> list[list[str]]:
         ["trigger"],
         ["audit"],
         ["audit", "verify"],
+        ["epoch"],
+        ["epoch", "rotate"],
     ]
 
 

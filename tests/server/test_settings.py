@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def test_unknown_keyword_overrides_are_rejected() -> None:
         ("trigger_countdown_seconds", "31"),
         ("environment", "staging"),
         ("default_language", "de"),
+        ("log_format", "xml"),
+        ("metrics_networks", '["10.0.0.0/33"]'),
+        ("metrics_networks", '["localhost"]'),
     ],
 )
 def test_invalid_values_are_rejected(
@@ -141,6 +145,23 @@ def test_production_refuses_a_non_https_public_url(public_url: str) -> None:
     """Production must be reached over https (Secure cookies, Web Push, service worker)."""
     with pytest.raises(ValidationError, match="PDV_PUBLIC_URL"):
         Settings(environment="production", secret_key=STRONG_SECRET, public_url=public_url)
+
+
+def test_production_refuses_a_short_metrics_token() -> None:
+    """A metrics token shorter than 32 characters is not accepted in production."""
+    with pytest.raises(ValidationError, match="PDV_METRICS_TOKEN"):
+        Settings(
+            environment="production",
+            secret_key=STRONG_SECRET,
+            public_url="https://larm.koping.se",
+            metrics_token="short",
+        )
+
+
+def test_the_node_name_is_node_name_else_the_host_name() -> None:
+    """Logs and metrics name the node `node_name`, or the host name when it is empty."""
+    assert Settings(node_name="nod-a").node == "nod-a"
+    assert Settings().node == socket.gethostname()
 
 
 def test_production_with_safe_settings_starts() -> None:

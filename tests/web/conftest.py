@@ -15,8 +15,10 @@ from tests.server.serving import Running, serving
 from tests.web.browsing import AXE, CHROMIUM, PageProblems
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Playwright's driver, for one test module: while it runs, its event loop is the
+    thread's running loop, which would break the asyncio tests of later modules."""
     if not CHROMIUM.exists():
         service_unavailable(f"no Chromium at {CHROMIUM} (Debian package chromium)")
     if not AXE.exists():
@@ -25,7 +27,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     launched = playwright.chromium.launch(
         executable_path=str(CHROMIUM),

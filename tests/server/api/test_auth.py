@@ -18,6 +18,7 @@ from protocol.vocabulary import Role
 from server.clock import utcnow
 from server.core.known_browsers import KNOWN_BROWSER_COOKIE
 from server.credentials import token_hash
+from server.realtime.throttle import login_limits_from
 from server.settings import Settings
 from server.storage.database import Database
 from server.storage.tables import AuditEntry, Credential, LoginSession, Person, Site
@@ -261,8 +262,10 @@ def carry_marker(source: httpx.AsyncClient, target: httpx.AsyncClient) -> None:
 
 
 def set_limits(http: httpx.AsyncClient, **limits: int) -> None:
+    """Other login limits for the app (its throttle is made from the settings, afresh)."""
     app = http.app  # type: ignore[attr-defined]
     app.state.settings = app.state.settings.model_copy(update=limits)
+    app.state.login_limits = login_limits_from(app.state.settings)
 
 
 async def test_failures_are_throttled_per_account_and_address(

@@ -102,7 +102,10 @@ async def test_another_process_event_on_the_bus_wakes_the_dispatcher(
     sender = RecordingSender()
     settings = realtime_settings(bus_url=redis_url, push_tick_seconds=3600, catch_up_seconds=3600)
     async with start_live_server(settings, sqlite_database, push_senders={"webpush": sender}):
-        async with BusSink(redis_url) as sink, sqlite_database.session() as session:
+        async with (
+            BusSink(redis_url, namespace=settings.bus_channel_namespace()) as sink,
+            sqlite_database.session() as session,
+        ):
             caller = await caller_for(w.world, "chief")
             await alerts.trigger(
                 session=session,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 import pytest
 from sqlalchemy import select, update
@@ -198,6 +199,81 @@ async def test_a_new_dispatcher_continues_where_the_old_stopped(database: Databa
         await second.run_once()  # expands both events again: the rows exist, none is added
     assert sent_pairs(second_sender) == [(updated, "updated")]
     assert [(row.seq, row.attempts) for row in await w.deliveries()] == [(1, 1), (updated, 1)]
+
+
+class CountingSink(RecordingSink):
+    """Counts the deliveries in the database each time the dispatcher reports a commit."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__()
+        self.database = database
+        self.rows_seen: list[int] = []
+
+    async def push_states_changed(
+        self, organization_id: int, *, alert_ids: Collection[int], site_ids: Collection[int]
+    ) -> None:
+        async with self.database.session() as session:
+            self.rows_seen.append(len((await session.scalars(select(PushDelivery.id))).all()))
+        await super().push_states_changed(organization_id, alert_ids=alert_ids, site_ids=site_ids)
+
+
+async def test_a_large_event_is_sent_while_it_is_still_being_expanded(database: Database) -> None:
+    """Expanded in chunks: the first chunk is claimed and sent before the next is written,
+    every device gets the event once, and the cursor moves with the last chunk."""
+    w = await push_world(database)
+    for number in range(5):
+        await w.device(f"web{number}")
+    await w.trigger("A")
+    sink = CountingSink(database)
+    async with w.dispatcher(expand_chunk=2) as dispatcher:
+        dispatcher.report_states_to(sink)
+        await dispatcher._round()  # the loop's round: it sends between chunks
+        await dispatcher.flush()
+    assert sink.rows_seen[0] == 2  # the first claim saw only the first chunk
+    assert sorted(t.endpoint for _m, t in w.webpush.sent) == [  # type: ignore[union-attr]
+        f"https://push.example/web{n}" for n in range(5)
+    ]
+    assert [(row.seq, row.state) for row in await w.deliveries()] == [(1, "delivered")] * 5
+    async with database.session() as session:
+        assert await session.scalar(select(PushCursor.seq)) == 1
+
+
+async def test_a_crash_between_chunks_expands_the_rest_and_nothing_twice(
+    database: Database,
+) -> None:
+    """A node died after committing the first chunk (cursor still behind): the next
+    expansion keeps those rows as they are and adds the others once."""
+    w = await push_world(database)
+    for number in range(5):
+        await w.device(f"web{number}")
+    alert = await w.trigger("A")
+    first_two = sorted(w.world.devices[f"web{n}"] for n in range(2))
+    async with database.session() as session:  # what the dead node committed
+        await outbox.add_deliveries(
+            session,
+            rows=[
+                {
+                    **outbox.new_delivery(
+                        organization_id=w.world.organization_id,
+                        alert_id=alert,
+                        device_id=device,
+                        seq=1,
+                        now=w.clock(),
+                    ),
+                    "last_result": "written before the crash",
+                }
+                for device in first_two
+            ],
+        )
+        await session.commit()
+    async with w.dispatcher(expand_chunk=2) as dispatcher:
+        assert await dispatcher.expand() == 5
+    rows = await w.deliveries()
+    assert sorted(row.device_id for row in rows) == sorted(
+        w.world.devices[f"web{n}"] for n in range(5)
+    )
+    kept = [row.device_id for row in rows if row.last_result == "written before the crash"]
+    assert sorted(kept) == first_two
 
 
 # -- the schedule ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from protocol.vocabulary import DeviceKind, Kind, Mode, Role
 from push.fakes import RecordingSender
 from push.message import Sender
-from server.dispatch.dispatcher import Dispatcher
+from server.dispatch.dispatcher import EXPAND_CHUNK, Dispatcher
 from server.services import alerts
 from server.services.sink import NullSink
 from server.settings import Settings
@@ -75,7 +75,11 @@ class PushWorld:
 
     @asynccontextmanager
     async def dispatcher(
-        self, senders: dict[str, Sender] | None = None, **settings: Any
+        self,
+        senders: dict[str, Sender] | None = None,
+        *,
+        expand_chunk: int = EXPAND_CHUNK,
+        **settings: Any,
     ) -> AsyncIterator[Dispatcher]:
         """A dispatcher driven by `run_once` (no loop of its own)."""
         async with Dispatcher(
@@ -84,6 +88,7 @@ class PushWorld:
             senders=self.senders() if senders is None else senders,
             clock=self.clock,
             ticking=False,
+            expand_chunk=expand_chunk,
         ) as dispatcher:
             yield dispatcher
 

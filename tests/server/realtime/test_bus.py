@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol.vocabulary import Kind, Mode, Role
 from server.app import create_app
 from server.clock import utcnow
-from server.realtime.bus import CHANNEL, BusUrlError, RedisBus
+from server.realtime.bus import BusUrlError, RedisBus, channel, reconnect_delay
 from server.services import alerts
 from server.services.sink import NullSink
 from server.settings import Settings
@@ -163,7 +163,7 @@ async def test_garbage_on_the_channel_is_ignored(
                 b'{"type": "explode", "node": "x"}',
                 b'{"type": "event"}',
             ):
-                await raw.publish(CHANNEL, garbage)
+                await raw.publish(channel(settings.bus_channel_namespace()), garbage)
         finally:
             await raw.aclose()
         response = await first.http.post(
@@ -278,3 +278,62 @@ async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
             assert frame["alert"]["id"] == response.json()["alert"]["id"]
             assert link.accepted > accepted  # it came back through the restored link
             await ws.close()
+
+
+async def test_two_namespaces_on_one_redis_do_not_hear_each_other(
+    redis_url: str, sqlite_database: Database
+) -> None:
+    """Two installations share one Redis (and here even one database): a trigger on the
+    node of namespace `a` reaches the client of the other node of `a` at once by its signal,
+    while the node of namespace `b` hears nothing (its catch-up tick is an hour away)."""
+    first_a = realtime_settings(bus_url=redis_url, bus_namespace="a", catch_up_seconds=3600)
+    other_b = realtime_settings(bus_url=redis_url, bus_namespace="b", catch_up_seconds=3600)
+    async with (
+        start_live_server(first_a, sqlite_database) as node_a1,
+        start_live_server(first_a, sqlite_database) as node_a2,
+        start_live_server(other_b, sqlite_database) as node_b,
+    ):
+        world = await factories.organization(sqlite_database, sites=("A",))
+        await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+        await factories.device(world, "d", site="A")
+        await factories.device(world, "e", site="A")
+        ws_a, _ = await hello(node_a2.ws_url, world.tokens["d"])
+        ws_b, _ = await hello(node_b.ws_url, world.tokens["e"])
+        response = await node_a1.http.post(
+            "/api/v1/alerts",
+            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
+            headers=bearer(world, "principal"),
+        )
+        assert response.status_code == 201
+        frame = await next_of(ws_a, "alert")
+        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):  # a's signal went out long ago; b never hears it
+                await next_of(ws_b, "alert")
+        await ws_a.close()
+        await ws_b.close()
+
+
+def test_the_namespace_is_derived_from_the_secret_unless_set() -> None:
+    """Without bus_namespace the channel is named after a hash of secret_key (so two
+    installations differ, the nodes of one agree, and the secret is not in it); a set
+    namespace is used as it is."""
+    one = Settings(secret_key="x" * 40)
+    same = Settings(secret_key="x" * 40)
+    other = Settings(secret_key="y" * 40)
+    assert one.bus_channel_namespace() == same.bus_channel_namespace()
+    assert one.bus_channel_namespace() != other.bus_channel_namespace()
+    assert "x" * 8 not in channel(one.bus_channel_namespace())
+    assert Settings(bus_namespace="koping").bus_channel_namespace() == "koping"
+    assert channel("koping") == "pdv-alert:koping:signals"
+
+
+def test_redis_reconnects_are_spread_by_jitter() -> None:
+    """The delay before a reconnect doubles from 0.2 s to at most 5 s and lies anywhere in
+    the upper half of that: nodes that lost Redis together do not come back together."""
+    assert reconnect_delay(0, 0.0) == pytest.approx(0.1)
+    assert reconnect_delay(0, 0.999999) == pytest.approx(0.2)
+    assert reconnect_delay(3, 0.0) == pytest.approx(0.8)
+    assert reconnect_delay(50, 0.999999) == pytest.approx(5.0)
+    spread = {round(reconnect_delay(4, k / 10), 3) for k in range(10)}
+    assert len(spread) == 10 and min(spread) >= 1.6 and max(spread) <= 3.2
