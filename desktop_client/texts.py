@@ -17,9 +17,13 @@ placeholders, filled with `text(...).format(...)`:
     trigger              TRIGGER (Larma), TRIGGER_COUNTDOWN ({seconds}), TRIGGER_CANCEL,
                          TRIGGER_SENT, TRIGGER_FAILED ({error})
     menu                 MENU_STATUS, MENU_TEST_SOUND (Testa larmljud), MENU_TRIGGER,
-                         MENU_LANGUAGE, MENU_ABOUT, MENU_QUIT, LANGUAGE_SV, LANGUAGE_EN
-    enrollment window    ENROLL_TITLE, ENROLL_SERVER, ENROLL_CODE, ENROLL_NAME,
-                         ENROLL_BUTTON, ENROLL_FAILED ({error})
+                         MENU_LANGUAGE, MENU_ABOUT, MENU_QUIT, LANGUAGE_SV, LANGUAGE_EN,
+                         ABOUT ({version}, {server}, {device})
+    enrollment window    ENROLL_TITLE, ENROLL_INTRO, ENROLL_SERVER, ENROLL_SERVER_HINT,
+                         ENROLL_CODE, ENROLL_NAME, ENROLL_BUTTON, ENROLL_WORKING,
+                         ENROLL_BAD_SERVER, ENROLL_BAD_CODE, ENROLL_BAD_NAME,
+                         ENROLL_INVALID_CODE, ENROLL_WRONG_KIND, ENROLL_UNREACHABLE,
+                         ENROLL_NOT_A_SERVER, ENROLL_FAILED ({error})
     command line         PYSIDE_MISSING, ENROLLED ({device}), ALREADY_RUNNING
 """
 
@@ -76,9 +80,20 @@ ENROLL_CODE: Final = "enroll.code"
 ENROLL_NAME: Final = "enroll.name"
 ENROLL_BUTTON: Final = "enroll.button"
 ENROLL_FAILED: Final = "enroll.failed"
+ENROLL_INTRO: Final = "enroll.intro"
+ENROLL_SERVER_HINT: Final = "enroll.server_hint"
+ENROLL_WORKING: Final = "enroll.working"
+ENROLL_BAD_SERVER: Final = "enroll.bad_server"
+ENROLL_BAD_CODE: Final = "enroll.bad_code"
+ENROLL_BAD_NAME: Final = "enroll.bad_name"
+ENROLL_INVALID_CODE: Final = "enroll.invalid_code"
+ENROLL_WRONG_KIND: Final = "enroll.wrong_kind"
+ENROLL_UNREACHABLE: Final = "enroll.unreachable"
+ENROLL_NOT_A_SERVER: Final = "enroll.not_a_server"
 PYSIDE_MISSING: Final = "cli.pyside_missing"
 ENROLLED: Final = "cli.enrolled"
 ALREADY_RUNNING: Final = "cli.already_running"
+ABOUT: Final = "menu.about_text"
 
 LANGUAGES: Final = ("sv", "en")
 
@@ -150,6 +165,44 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ENROLL_NAME: ("Datorns namn", "Computer name"),
     ENROLL_BUTTON: ("Registrera", "Enroll"),
     ENROLL_FAILED: ("Registreringen misslyckades: {error}", "Enrollment failed: {error}"),
+    ENROLL_INTRO: (
+        "Den här datorn tar ännu inte emot larm. Fyll i serverns adress och koden från "
+        "IT-supporten.",
+        "This computer does not receive alerts yet. Enter the server address and the code "
+        "from IT support.",
+    ),
+    ENROLL_SERVER_HINT: ("t.ex. https://larm.kommun.se", "e.g. https://alerts.example.org"),
+    ENROLL_WORKING: ("Registrerar …", "Enrolling …"),
+    ENROLL_BAD_SERVER: (
+        "Skriv serverns adress, t.ex. https://larm.kommun.se.",
+        "Enter the server's address, e.g. https://alerts.example.org.",
+    ),
+    ENROLL_BAD_CODE: (
+        "Skriv registreringskoden från IT-supporten.",
+        "Enter the enrollment code from IT support.",
+    ),
+    ENROLL_BAD_NAME: (
+        "Ge datorn ett namn (högst 200 tecken), t.ex. Sal 12.",
+        "Give the computer a name (at most 200 characters), e.g. Room 12.",
+    ),
+    ENROLL_INVALID_CODE: (
+        "Koden gäller inte: den är fel skriven, redan använd eller för gammal. "
+        "Be IT-supporten om en ny kod.",
+        "The code is not valid: mistyped, already used or expired. "
+        "Ask IT support for a new code.",
+    ),
+    ENROLL_WRONG_KIND: (
+        "Koden är inte till för en dator. Be IT-supporten om en kod för datorer.",
+        "The code is not for a computer. Ask IT support for a code for computers.",
+    ),
+    ENROLL_UNREACHABLE: (
+        "Servern svarar inte. Kontrollera adressen och nätverket och försök igen.",
+        "The server does not answer. Check the address and the network and try again.",
+    ),
+    ENROLL_NOT_A_SERVER: (
+        "Adressen svarar, men inte som en larmserver. Kontrollera adressen.",
+        "The address answers, but not as an alert server. Check the address.",
+    ),
     PYSIDE_MISSING: (
         "pdv-alert-desktop: PySide6 saknas – installera paketet pdv-alert-desktop "
         "(PySide6-Essentials och PySide6-Addons).",
@@ -158,6 +211,12 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     ENROLLED: ("Registrerad som {device}", "Enrolled as {device}"),
     ALREADY_RUNNING: ("pdv-alert-desktop körs redan", "pdv-alert-desktop is already running"),
+    ABOUT: (
+        "pdv-alert-desktop {version}\nLarmklient för pågående dödligt våld och andra larm i "
+        "skolan.\nServer: {server}\nEnhet: {device}\nFri programvara: pdv-alert.",
+        "pdv-alert-desktop {version}\nAlert client for ongoing lethal violence and other "
+        "school alerts.\nServer: {server}\nDevice: {device}\nFree software: pdv-alert.",
+    ),
 }
 
 

@@ -312,6 +312,11 @@ def banner_view(
     )
 
 
+# Ordinary windows (the enrollment form): near-black on white, problems in dark red.
+FORM_COLOURS = Colours(background="#ffffff", foreground="#1a1a1a", accent="#9e0012")
+# The hint text in an empty field (white field): dark grey, still 7:1 like every other text.
+PLACEHOLDER = "#4a4a4a"
+
 OFFLINE_COLOURS = Colours(background="#fff4c2", foreground="#1a1a1a", accent="#7a0010")
 
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from desktop_client.qt.sound import AlarmSound
 from desktop_client.views import (
     DRILL_COLOURS,
+    PLACEHOLDER,
     AlarmView,
     BannerView,
     Colours,
@@ -82,6 +83,17 @@ def field_style(colours: Colours, px: int) -> str:
         f" border: 4px solid {colours.foreground}; border-radius: 6px; padding: 4px 8px; }}"
         "QLineEdit:focus { border-style: dashed; }"
     )
+
+
+def readable_field(edit: QLineEdit) -> None:
+    """Black on white, and the placeholder dark enough to read: Qt's default grey hint falls
+    far below the 7:1 every other text reaches (views.PLACEHOLDER)."""
+    palette = edit.palette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        palette.setColor(group, QPalette.ColorRole.Base, QColor("#ffffff"))
+        palette.setColor(group, QPalette.ColorRole.Text, QColor("#000000"))
+        palette.setColor(group, QPalette.ColorRole.PlaceholderText, QColor(PLACEHOLDER))
+    edit.setPalette(palette)
 
 
 def font(px: int, *, bold: bool = False) -> QFont:
@@ -179,6 +191,8 @@ class AlarmWindow(QWidget):
         self.location_edit.setMaxLength(LOCATION_MAX)
         self.note_edit = QLineEdit()
         self.note_edit.setMaxLength(NOTE_MAX)
+        readable_field(self.location_edit)
+        readable_field(self.note_edit)
         self.mute_button = QPushButton()
         self.mute_button.setAutoDefault(True)
         self.mute_button.clicked.connect(self._toggle_mute)

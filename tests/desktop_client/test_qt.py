@@ -113,7 +113,7 @@ def test_alarm_covers_every_screen_with_the_order_in_the_kinds_colours(
         assert colours.background in window.buttons["safe"].styleSheet()
         assert window.drill_band.isHidden()
     assert sound.playing_kind == "pdv_lockdown"
-    screenshot(alarm.windows[0], "desktop-alarm.png", tmp_path, SHOT_SIZE)
+    screenshot(alarm.windows[0], "desktop-alarm-window.png", tmp_path, SHOT_SIZE)
 
 
 def test_every_control_has_an_accessible_name_and_a_tab_order(

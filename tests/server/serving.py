@@ -78,13 +78,16 @@ def serving(tmp_path: Path, **settings: str) -> Iterator[Running]:
 
 
 @contextmanager
-def serve(url: str, env: dict[str, str], stderr: Path, *, stop: str = "kill") -> Iterator[Running]:
-    """`pdv-alert serve --port 0` on the database at `url` with the environment `env`, until
-    both its HTTP and WebSocket addresses are printed; stopped at the end of the block with
-    SIGKILL (`stop="kill"`) or SIGTERM (`stop="terminate"`, a graceful shutdown)."""
+def serve(
+    url: str, env: dict[str, str], stderr: Path, *, stop: str = "kill", port: int = 0
+) -> Iterator[Running]:
+    """`pdv-alert serve --port 0` (or `port`: a restart at the same address) on the database
+    at `url` with the environment `env`, until both its HTTP and WebSocket addresses are
+    printed; stopped at the end of the block with SIGKILL (`stop="kill"`) or SIGTERM
+    (`stop="terminate"`, a graceful shutdown)."""
     with stderr.open("w") as errors:
         process = subprocess.Popen(
-            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0"),
+            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", str(port)),
             env=env,
             stdout=subprocess.PIPE,
             stderr=errors,
