@@ -188,8 +188,7 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ENROLL_INVALID_CODE: (
         "Koden gäller inte: den är fel skriven, redan använd eller för gammal. "
         "Be IT-supporten om en ny kod.",
-        "The code is not valid: mistyped, already used or expired. "
-        "Ask IT support for a new code.",
+        "The code is not valid: mistyped, already used or expired. Ask IT support for a new code.",
     ),
     ENROLL_WRONG_KIND: (
         "Koden är inte till för en dator. Be IT-supporten om en kod för datorer.",

@@ -99,11 +99,21 @@ class DesktopClient(QObject):
         self.triggered.connect(self._on_triggered)
         self.may_trigger_fetched.connect(self._on_may_trigger)
         self._connect_when_configured = False
+        self.closed = False
 
     def close(self) -> None:
         """Stop: no timer, no socket, no sound, no windows (before the application goes), and
-        `--status` says not connected from now on."""
+        `--status` says not connected from now on. Closing twice does nothing more."""
+        if self.closed:
+            return
+        self.closed = True
         self.timer.stop()
+        for signal_, slot in (
+            (self.socket.connected, self._on_connected),
+            (self.socket.disconnected, self._on_disconnected),
+            (self.socket.textMessageReceived, self._on_frame),
+        ):
+            signal_.disconnect(slot)
         self.socket.abort()
         self._write_status(connected=False)
         self.sound.stop()
@@ -145,6 +155,8 @@ class DesktopClient(QObject):
             self._open()
 
     def _open(self) -> None:
+        if self.closed:  # a reconnect scheduled before close()
+            return
         if not self.ws_url:
             self._connect_when_configured = True
             self._fetch_config()
@@ -187,6 +199,8 @@ class DesktopClient(QObject):
     # ── effects ───────────────────────────────────────────────────────────────────────────
 
     def _carry_out(self, effects: list[state.Effect]) -> None:
+        if self.closed:  # a worker's answer after close()
+            return
         for effect in effects:
             self._do(effect)
         config.write_resume(self.config_dir, self.state.saved_state())
@@ -273,7 +287,7 @@ class DesktopClient(QObject):
         )
 
     def _on_may_trigger(self, result: object) -> None:
-        """"Larma" is offered exactly when the site lets its staff trigger (this device acts
+        """ "Larma" is offered exactly when the site lets its staff trigger (this device acts
         as staff of its site); an unanswered question keeps what was known."""
         if isinstance(result, bool):
             self.tray.set_can_trigger(result)
@@ -367,7 +381,6 @@ class DesktopClient(QObject):
         )
 
 
-
 EXIT_NOT_ENROLLED = 2
 
 
@@ -405,9 +418,7 @@ def run(
 
     window: EnrollWindow | None = None
     if settings is None or token is None:
-        window = EnrollWindow(
-            config_dir=config_dir, language=language, name=platform.node() or ""
-        )
+        window = EnrollWindow(config_dir=config_dir, language=language, name=platform.node() or "")
         window.enrolled.connect(after_enrolling)
         window.abandoned.connect(lambda: app.exit(EXIT_NOT_ENROLLED))
         window.show()

@@ -193,4 +193,3 @@ class EnrollWindow(QWidget):
         if not self._done:
             self._done = True
             self.abandoned.emit()
-

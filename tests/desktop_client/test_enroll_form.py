@@ -32,8 +32,17 @@ def test_server_addresses_are_normalized(typed: str, url: str) -> None:
 
 @pytest.mark.parametrize(
     "typed",
-    ["", "   ", "ftp://larm.skola.se", "https://", "https://larm.skola.se?x=1", "larm skola",
-     "http://host:port", "https://user:pw@larm.skola.se", "https://larm.skola.se/#a"],
+    [
+        "",
+        "   ",
+        "ftp://larm.skola.se",
+        "https://",
+        "https://larm.skola.se?x=1",
+        "larm skola",
+        "http://host:port",
+        "https://user:pw@larm.skola.se",
+        "https://larm.skola.se/#a",
+    ],
 )
 def test_what_cannot_be_a_server_is_refused(typed: str) -> None:
     """Empty, other schemes, no host, a query, spaces, a bad port or credentials: None."""

@@ -5,10 +5,12 @@ warns visibly when the server is gone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -117,11 +119,24 @@ def test_a_lost_server_brings_the_offline_window(
     client.close()
 
 
-def started(school: School, config_dir: Path, **options: Any) -> DesktopClient:
-    settings, token = enrolled(school, config_dir)
-    client = DesktopClient(settings, token, "sv", config_dir=config_dir, **options)
-    client.start()
-    return client
+Started = Callable[[School, Path], DesktopClient]
+
+
+@pytest.fixture
+def started() -> Iterator[Started]:
+    """Enroll and start clients; each is closed at the end, also when the test failed."""
+    clients: list[DesktopClient] = []
+
+    def start(school: School, config_dir: Path) -> DesktopClient:
+        settings, token = enrolled(school, config_dir)
+        client = DesktopClient(settings, token, "sv", config_dir=config_dir)
+        clients.append(client)
+        client.start()
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
 
 
 def trigger_as(url: str, person: demo.DemoPerson, **body: Any) -> dict[str, Any]:
@@ -132,7 +147,9 @@ def trigger_as(url: str, person: demo.DemoPerson, **body: Any) -> dict[str, Any]
     return data
 
 
-def test_a_drill_shows_ovning(qtbot: QtBot, school: School, tmp_path: Path) -> None:
+def test_a_drill_shows_ovning(
+    qtbot: QtBot, started: Started, school: School, tmp_path: Path
+) -> None:
     """A drill from the security chief opens the alarm with the ÖVNING band and note."""
     client = started(school, tmp_path)
     qtbot.waitUntil(lambda: client.state.is_connected, timeout=WAIT_MS)
@@ -149,7 +166,7 @@ def test_a_drill_shows_ovning(qtbot: QtBot, school: School, tmp_path: Path) -> N
 
 
 def test_a_test_alert_shows_nothing_and_only_receipts(
-    qtbot: QtBot, school: School, tmp_path: Path
+    qtbot: QtBot, started: Started, school: School, tmp_path: Path
 ) -> None:
     """A `test` alert: receipted `delivered`, never on screen, never `displayed`."""
     client = started(school, tmp_path)
@@ -168,7 +185,7 @@ def test_a_test_alert_shows_nothing_and_only_receipts(
 
 
 def test_a_revoked_device_says_so_and_stops_retrying(
-    qtbot: QtBot, school: School, tmp_path: Path
+    qtbot: QtBot, started: Started, school: School, tmp_path: Path
 ) -> None:
     """The admin revokes the device: close 4002, the window says "Enheten är borttagen –
     registrera igen" without a retry button, and the client never connects again."""
@@ -193,11 +210,12 @@ def test_a_revoked_device_says_so_and_stops_retrying(
 
 
 def test_a_restarted_server_is_resumed_and_an_alert_sent_meanwhile_is_shown(
-    qtbot: QtBot, tmp_path: Path
+    qtbot: QtBot, started: Started, tmp_path: Path
 ) -> None:
-    """The server killed while an alert is on screen; another alert triggered while the
-    client is cut off (server back, the WebSocket on a new port): the client refetches
-    /config, resumes, keeps the first alarm and shows the second."""
+    """The server killed while an alert is on screen; while the client is cut off (server
+    back, its WebSocket on a new port) that alert is resolved and another triggered: the
+    client refetches /config, resumes without loss (the first ends, "FARAN ÖVER"; the
+    second is shown and receipted)."""
     db, env = database_url(tmp_path), environment()
     seed(db, env)
     with serve(db, env, tmp_path / "one.stderr") as running:
@@ -208,16 +226,21 @@ def test_a_restarted_server_is_resumed_and_an_alert_sent_meanwhile_is_shown(
         first = trigger_as(school.url, PRINCIPAL, kind="pdv_lockdown", site_ids=[school.site_id])
         first_id = first["alert"]["id"]
         qtbot.waitUntil(lambda: first_id in client.screens, timeout=WAIT_MS)
+        first_screens = client.screens[first_id]
         old_ws = client.ws_url
         running.process.kill()
         qtbot.waitUntil(lambda: not client.state.is_connected, timeout=WAIT_MS)
     with serve(db, env, tmp_path / "two.stderr", port=port) as again:
+        with logged_in(again.url, PRINCIPAL) as principal:
+            resolved = principal.post(f"/api/v1/alerts/{first_id}/resolve")
+            assert resolved.status_code == 200, resolved.text
         second = trigger_as(again.url, PRINCIPAL, kind="evacuate", site_ids=[school.site_id])
         second_id = second["alert"]["id"]
         qtbot.waitUntil(lambda: client.state.is_connected, timeout=90_000)
         qtbot.waitUntil(lambda: second_id in client.screens, timeout=WAIT_MS)
-        assert client.ws_url == again.ws_url != old_ws
-        assert first_id in client.screens and first_id in client.state.alerts
+        assert client.ws_url.rstrip("/") == again.ws_url != old_ws.rstrip("/")
+        assert first_id not in client.state.alerts
+        assert first_screens.view.title == "FARAN ÖVER"
         assert client.state.last_seq == second["event"]["seq"]
         qtbot.waitUntil(
             lambda: rollcall(again.url, second_id)["totals"]["displayed"] == 1, timeout=WAIT_MS
@@ -226,9 +249,9 @@ def test_a_restarted_server_is_resumed_and_an_alert_sent_meanwhile_is_shown(
 
 
 def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
-    qtbot: QtBot, school: School, tmp_path: Path
+    qtbot: QtBot, started: Started, school: School, tmp_path: Path
 ) -> None:
-    """"Larma" is offered while the site lets staff trigger; its countdown (/config's
+    """ "Larma" is offered while the site lets staff trigger; its countdown (/config's
     seconds) cancelled sends nothing, completed triggers one alert at the device's site;
     the site's rule turned off removes "Larma" at the next welcome."""
     client = started(school, tmp_path)
@@ -244,7 +267,7 @@ def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
     countdown.cancel_button.click()
     assert countdown.done_with == "cancelled"
     with logged_in(school.url, PRINCIPAL) as principal:
-        assert principal.get("/api/v1/alerts").json() == []
+        assert principal.get("/api/v1/alerts").json()["alerts"] == []
 
     client.tray.trigger_action.trigger()
     countdown = client.countdown
@@ -253,15 +276,13 @@ def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
     qtbot.waitUntil(lambda: len(client.screens) == 1, timeout=WAIT_MS)
     [alert_id] = client.screens
     with logged_in(school.url, PRINCIPAL) as principal:
-        alerts = principal.get("/api/v1/alerts").json()
-    assert [(a["id"], a["kind"], a["site_ids"]) for a in alerts] == [
+        alerts = principal.get("/api/v1/alerts").json()["alerts"]
+    assert [(a["id"], a["kind"], a["sites"]) for a in alerts] == [
         (alert_id, "pdv_lockdown", [school.site_id])
     ]
 
     with logged_in(school.url, ADMIN) as admin:
-        patched = admin.patch(
-            f"/api/v1/sites/{school.site_id}", json={"staff_may_trigger": False}
-        )
+        patched = admin.patch(f"/api/v1/sites/{school.site_id}", json={"staff_may_trigger": False})
     assert patched.status_code == 200, patched.text
     client.socket.abort()  # a reconnect: the welcome brings the site's rule again
     qtbot.waitUntil(lambda: not client.tray.can_trigger, timeout=WAIT_MS)
@@ -270,7 +291,7 @@ def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
 
 
 def test_without_a_tray_the_window_offers_the_functions_and_the_language(
-    qtbot: QtBot, school: School, tmp_path: Path
+    qtbot: QtBot, started: Started, school: School, tmp_path: Path
 ) -> None:
     """No system tray (offscreen): the fallback window shows the status; choosing English
     there turns the tray, the settings and the next hello to English; "Om" says the

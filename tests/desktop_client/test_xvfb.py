@@ -48,8 +48,16 @@ def display(tmp_path: Path) -> Iterator[str]:
     width, height = SCREEN
     log = (tmp_path / "x.log").open("w")
     server = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24", "-nolisten",
-         "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+        ],
         pass_fds=(write,),
         stdout=log,
         stderr=log,
@@ -62,9 +70,27 @@ def display(tmp_path: Path) -> Iterator[str]:
         env = {**os.environ, "DISPLAY": name}
         for command in (
             ["openbox", "--sm-disable"],
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
-             "--height", "48", "--SetDockType", "true", "--SetPartialStrut", "true",
-             "--transparent", "false", "--tint", "0x202020", "--iconspacing", "8"],
+            [
+                "trayer",
+                "--edge",
+                "top",
+                "--align",
+                "right",
+                "--widthtype",
+                "request",
+                "--height",
+                "48",
+                "--SetDockType",
+                "true",
+                "--SetPartialStrut",
+                "true",
+                "--transparent",
+                "false",
+                "--tint",
+                "0x202020",
+                "--iconspacing",
+                "8",
+            ],
         ):
             started = subprocess.Popen(command, env=env, stdout=log, stderr=log)
             stack.callback(_stop, started)
@@ -159,8 +185,17 @@ def test_the_real_client_in_a_real_tray_covers_the_screen(
     config_dir = tmp_path / "desktop"
     program = Path(sys.executable).with_name("pdv-alert-desktop")
     enrolled = subprocess.run(
-        [str(program), "--server", school.url, "--enroll", school.code(), "--name", "Sal 12",
-         "--config-dir", str(config_dir)],
+        [
+            str(program),
+            "--server",
+            school.url,
+            "--enroll",
+            school.code(),
+            "--name",
+            "Sal 12",
+            "--config-dir",
+            str(config_dir),
+        ],
         env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"},
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import sys
 
 os.environ["QT_QPA_PLATFORM"] = "xcb"
 
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon  # noqa: E402
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 
 def main(out: str) -> int:
