@@ -77,9 +77,11 @@ def button_style(colours: Colours, px: int) -> str:
 
 def field_style(colours: Colours, px: int) -> str:
     """A text field: black on white whatever the kind (21:1), framed in the kind's text
-    colour."""
+    colour; the hint in `PLACEHOLDER` (a style sheet's `color` otherwise draws it at half
+    opacity, #7f7f7f: 4:1)."""
     return (
         f"QLineEdit {{ background: #ffffff; color: #000000; font-size: {px}px;"
+        f" placeholder-text-color: {PLACEHOLDER};"
         f" border: 4px solid {colours.foreground}; border-radius: 6px; padding: 4px 8px; }}"
         "QLineEdit:focus { border-style: dashed; }"
     )
@@ -436,8 +438,6 @@ class AlarmScreens(QObject):
 
     answered = Signal(int, str, str, str)  # alert_id, response, note, location
     shown = Signal(int)  # alert_id: the first alarm window is on screen
-    muted = Signal()
-    unmuted = Signal()
     finished = Signal(int)  # alert_id: every window of the alert is closed
 
     def __init__(
@@ -534,14 +534,12 @@ class AlarmScreens(QObject):
             self.sound.mute()
         for window in self.windows:
             window.set_muted(True)
-        self.muted.emit()
 
     def unmute(self) -> None:
         if self.sound is not None:
             self.sound.unmute()
         for window in self.windows:
             window.set_muted(False)
-        self.unmuted.emit()
 
     def update(self, alert: Mapping[str, Any]) -> None:
         """Show the alert's new document: the new order, the end view, or (a new kind after

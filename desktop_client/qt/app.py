@@ -87,7 +87,9 @@ class DesktopClient(QObject):
         self.tray = Tray(self._tray_view(), can_trigger=False)
         self.tray.test_sound_requested.connect(self.sound.test)
         self.tray.trigger_requested.connect(self._ask_trigger)
-        self.tray.quit_requested.connect(QApplication.quit)
+        # exit(), not quit(): Qt 6's quit() first asks every window to close, and the alarm
+        # and the tray-less window refuse, so quit() would do nothing.
+        self.tray.quit_requested.connect(lambda: QApplication.exit(0))
         self.tray.about_requested.connect(self._about)
         self.tray.language_requested.connect(self.set_language)
         self.countdown: TriggerCountdown | None = None
@@ -394,7 +396,7 @@ def run(
     app.setQuitOnLastWindowClosed(False)
     # A logout or `systemctl stop` sends SIGTERM: quit cleanly (status, lock). Python runs
     # the handler between Qt events; the client's one-second timer guarantees there are some.
-    before = {n: signal.signal(n, lambda *_: app.quit()) for n in (signal.SIGTERM, signal.SIGINT)}
+    before = {n: signal.signal(n, lambda *_: app.exit(0)) for n in (signal.SIGTERM, signal.SIGINT)}
     config_dir.mkdir(parents=True, exist_ok=True)
     lock = QLockFile(str(config.lock_path(config_dir)))
     if not lock.tryLock(100):

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from desktop_client import config, texts, views
 from desktop_client.qt.app import run
 from desktop_client.qt.enrollment import EnrollWindow
+from desktop_client.qt.tray import TrayFallbackWindow
 from tests.desktop_client.conftest import School
 
 WAIT_MS = 30_000
@@ -127,7 +128,8 @@ def test_run_without_a_token_asks_then_starts_the_client(
     qapp: Any, school: School, tmp_path: Path
 ) -> None:
     """`run()` with nothing stored opens the enrollment window; once enrolled there, the
-    client starts and connects (status.json says so)."""
+    client starts and connects (status.json says so); "Avsluta" in the tray-less window
+    ends `run()` with 0 and the status says not connected."""
     code = school.code()
     seen: list[str] = []
 
@@ -145,7 +147,8 @@ def test_run_without_a_token_asks_then_starts_the_client(
         status = config.read_status(tmp_path)
         if status is not None and status.connected:
             seen.append("connected")
-            qapp.exit(0)
+            [tray] = [w for w in qapp.topLevelWidgets() if isinstance(w, TrayFallbackWindow)]
+            tray.quit_button.click()  # "Avsluta" ends the app although the window refuses close
         else:
             QTimer.singleShot(100, poll)
 

@@ -73,6 +73,7 @@ def every_colours() -> list[tuple[str, views.Colours]]:
         ("cancelled", views.CANCELLED_COLOURS),
         ("drill", views.DRILL_COLOURS),
         ("offline", views.OFFLINE_COLOURS),
+        ("form", views.FORM_COLOURS),
     ]
 
 
@@ -83,6 +84,11 @@ def test_text_and_accent_reach_wcag_aaa_on_every_background(
     """Text and accent on each screen's background have a contrast of at least 7:1."""
     assert contrast(colours.foreground, colours.background) >= 7, name
     assert contrast(colours.accent, colours.background) >= 7, name
+
+
+def test_the_hint_in_an_empty_field_reaches_wcag_aaa_too() -> None:
+    """A placeholder (e.g. "Rum (valfritt)") on its white field reaches 7:1 like all text."""
+    assert contrast(views.PLACEHOLDER, "#ffffff") >= 7
 
 
 def test_tray_icon_glyphs_are_readable_on_their_discs() -> None:

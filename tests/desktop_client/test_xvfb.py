@@ -18,6 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QImage
 
 from desktop_client import config, views
@@ -77,7 +78,9 @@ def display(tmp_path: Path) -> Iterator[str]:
                 "--align",
                 "right",
                 "--widthtype",
-                "request",
+                "percent",
+                "--width",
+                "100",
                 "--height",
                 "48",
                 "--SetDockType",
@@ -147,14 +150,26 @@ def _contains(image: QImage, colour: str, box: tuple[int, int, int, int]) -> boo
     return any(image.pixel(x, y) == want for x in range(x0, x1) for y in range(y0, y1))
 
 
-def _keep(shot: Path, name: str) -> None:
-    if os.environ.get("PDV_WRITE_SCREENSHOTS") == "1":
-        IMAGES.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, IMAGES / name)
+def _keep(shot: Path, name: str, corner: tuple[int, int] | None = None) -> None:
+    """Save the screen as docs/img/`name` (PDV_WRITE_SCREENSHOTS=1); with `corner`, only
+    that top-right part of it, doubled pixel for pixel so a tray icon can be seen."""
+    if os.environ.get("PDV_WRITE_SCREENSHOTS") != "1":
+        return
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    image = QImage(str(shot))
+    if corner is not None:
+        width, height = corner
+        image = image.copy(QRect(image.width() - width, 0, width, height)).scaled(
+            width * 2, height * 2, mode=Qt.TransformationMode.FastTransformation
+        )
+    assert image.save(str(IMAGES / name))
 
 
 @contextmanager
-def desktop_process(display: str, config_dir: Path, log: Path) -> Iterator[subprocess.Popen[str]]:
+def desktop_process(
+    display: str, config_dir: Path, log: Path, *flags: str
+) -> Iterator[subprocess.Popen[str]]:
+    """The installed `pdv-alert-desktop` with `flags`, on `display` (xcb)."""
     program = Path(sys.executable).with_name("pdv-alert-desktop")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "PDV_"))}
     env.update(
@@ -164,7 +179,7 @@ def desktop_process(display: str, config_dir: Path, log: Path) -> Iterator[subpr
     )
     with log.open("w") as errors:
         process = subprocess.Popen(
-            [str(program), "--config-dir", str(config_dir)],
+            [str(program), *flags, "--config-dir", str(config_dir)],
             env=env,
             stdout=errors,
             stderr=errors,
@@ -179,31 +194,12 @@ def desktop_process(display: str, config_dir: Path, log: Path) -> Iterator[subpr
 def test_the_real_client_in_a_real_tray_covers_the_screen(
     display: str, school: School, tmp_path: Path
 ) -> None:
-    """Enrolled by flags, the real process sits in trayer's system tray (green icon, no
+    """Enrolled by flags (then started), the real process sits in trayer's system tray (green icon, no
     fallback window) and, on an alert, covers the whole X screen in the kind's red with the
     `displayed` receipt in the roll call; SIGTERM ends it."""
     config_dir = tmp_path / "desktop"
-    program = Path(sys.executable).with_name("pdv-alert-desktop")
-    enrolled = subprocess.run(
-        [
-            str(program),
-            "--server",
-            school.url,
-            "--enroll",
-            school.code(),
-            "--name",
-            "Sal 12",
-            "--config-dir",
-            str(config_dir),
-        ],
-        env={**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert enrolled.returncode == 0, enrolled.stderr
-    with desktop_process(display, config_dir, tmp_path / "desktop.log") as process:
+    enroll = ("--server", school.url, "--enroll", school.code(), "--name", "Sal 12")
+    with desktop_process(display, config_dir, tmp_path / "desktop.log", *enroll) as process:
 
         def connected() -> bool:
             assert process.poll() is None, (tmp_path / "desktop.log").read_text()
@@ -219,7 +215,7 @@ def test_the_real_client_in_a_real_tray_covers_the_screen(
         assert (tray.width(), tray.height()) == SCREEN
         connected_green = views.TRAY_ICON[views.TrayState.CONNECTED][0]
         assert _contains(tray, connected_green, (SCREEN[0] - 200, 0, SCREEN[0], 48))
-        _keep(tray_shot, "desktop-tray.png")
+        _keep(tray_shot, "desktop-tray.png", corner=(480, 48))
 
         with logged_in(school.url, PRINCIPAL) as principal:
             created = principal.post(
