@@ -245,7 +245,7 @@ def test_tray_states() -> None:
     assert rgb(down.icon_background)[0] > 150 and down.icon_glyph == "✖"
     alerting = tray_view(connected=False, alert_active=True, server="s", last_contact="09:00")
     assert alerting.state is TrayState.ALERT and alerting.flashing
-    assert "Inte ansluten" in alerting.status and "09:00" in alerting.status
+    assert "INTE ANSLUTEN" in alerting.status and "09:00" in alerting.status
     assert tray_view("en", connected=True).test_sound == "Test alarm sound"
     assert tray_view(connected=True).trigger == "Larma"
 

@@ -194,9 +194,9 @@ def desktop_process(
 def test_the_real_client_in_a_real_tray_covers_the_screen(
     display: str, school: School, tmp_path: Path
 ) -> None:
-    """Enrolled by flags (then started), the real process sits in trayer's system tray (green icon, no
-    fallback window) and, on an alert, covers the whole X screen in the kind's red with the
-    `displayed` receipt in the roll call; SIGTERM ends it."""
+    """Enrolled by flags (then started), the real process sits in trayer's system tray
+    (green icon, no fallback window) and, on an alert, covers the whole X screen in the
+    kind's red with the `displayed` receipt in the roll call; SIGTERM ends it with 0."""
     config_dir = tmp_path / "desktop"
     enroll = ("--server", school.url, "--enroll", school.code(), "--name", "Sal 12")
     with desktop_process(display, config_dir, tmp_path / "desktop.log", *enroll) as process:
