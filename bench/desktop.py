@@ -21,6 +21,7 @@ Targets (issue 9): ≤ 60 MB RSS, ≤ 0.5 % CPU idle, ≤ 100 ms to visible.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -272,7 +273,7 @@ def latency_here(url: str, tmp: Path, rounds: int) -> list[float]:
                 and watched.isExposed()
                 and any(
                     isinstance(w, AlarmWindow) and w.windowHandle() is watched
-                    for w in app.topLevelWidgets()
+                    for w in QApplication.topLevelWidgets()
                 )
             ):
                 stamps["exposed"] = time.perf_counter()
@@ -315,7 +316,8 @@ def latency_here(url: str, tmp: Path, rounds: int) -> list[float]:
             results.append((stamps["exposed"] - stamps["arrived"]) * 1000)
             client.screens[alert_id].windows[0].buttons["safe"].click()
             principal.post(f"/api/v1/alerts/{alert_id}/resolve").raise_for_status()
-            spin(lambda a=alert_id: a not in client.screens, "the end view to close")
+            ended = functools.partial(lambda a: a not in client.screens, alert_id)
+            spin(ended, "the end view to close")
     client.close()
     KEEP.extend([app, client, watcher])  # alive until os._exit: no teardown order to get wrong
     return results
