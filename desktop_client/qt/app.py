@@ -124,6 +124,7 @@ class DesktopClient(QObject):
         self.screens.clear()
         self.offline.hide()
         self.offline.deleteLater()
+        self.tray.close()
         for window in (self.countdown, self.notice):
             if window is not None:
                 window.hide()

@@ -147,14 +147,24 @@ def test_run_without_a_token_asks_then_starts_the_client(
         status = config.read_status(tmp_path)
         if status is not None and status.connected:
             seen.append("connected")
-            [tray] = [w for w in qapp.topLevelWidgets() if isinstance(w, TrayFallbackWindow)]
+            [tray] = [
+                w
+                for w in qapp.topLevelWidgets()
+                if isinstance(w, TrayFallbackWindow) and w.isVisible()
+            ]
             tray.quit_button.click()  # "Avsluta" ends the app although the window refuses close
         else:
             QTimer.singleShot(100, poll)
 
     QTimer.singleShot(0, drive)
-    QTimer.singleShot(WAIT_MS * 2, lambda: qapp.exit(99))  # never hang the suite
-    assert run(None, None, "sv", config_dir=tmp_path) == 0
+    guard = QTimer()  # never hang the suite
+    guard.setSingleShot(True)
+    guard.timeout.connect(lambda: qapp.exit(99))
+    guard.start(WAIT_MS * 2)
+    try:
+        assert run(None, None, "sv", config_dir=tmp_path) == 0
+    finally:
+        guard.stop()
     assert seen == ["window", "connected"]
     status = config.read_status(tmp_path)
     assert status is not None and not status.connected  # closed with the application
