@@ -286,7 +286,7 @@ def latency_here(url: str, tmp: Path, rounds: int) -> list[float]:
             stamps.setdefault("arrived", now)
 
     # Stamp before the client's own slot: Qt calls slots in the order they were connected.
-    client.socket.textMessageReceived.disconnect(client._on_frame)
+    client.socket.textMessageReceived.disconnect(client._on_frame)  # once: see qt/app.py
     client.socket.textMessageReceived.connect(arrived)
     client.socket.textMessageReceived.connect(client._on_frame)
     watcher = Exposed()

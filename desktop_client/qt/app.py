@@ -110,12 +110,9 @@ class DesktopClient(QObject):
             return
         self.closed = True
         self.timer.stop()
-        for signal_, slot in (
-            (self.socket.connected, self._on_connected),
-            (self.socket.disconnected, self._on_disconnected),
-            (self.socket.textMessageReceived, self._on_frame),
-        ):
-            signal_.disconnect(slot)
+        # No signal.disconnect() here: PySide6 6.12's disconnect() drops a reference to
+        # True, and enough of them crash the interpreter. The socket's late signals end at
+        # the `closed` guard in _carry_out and _open instead.
         self.socket.abort()
         self._write_status(connected=False)
         self.sound.stop()
