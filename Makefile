@@ -41,15 +41,26 @@ run: $(STAMP)
 	@echo
 	exec $(VENV)/bin/pdv-alert serve --host $(HOST) --port $(PORT)
 
+# QtMultimedia needs libpulse0; the run under a real X server (tests/desktop_client/
+# test_xvfb.py) needs Xvfb, a window manager, a system tray and xcb's libraries.
+DESKTOP_TEST_PACKAGES = libpulse0 xvfb xauth openbox trayer libxcb-cursor0 libxcb-icccm4 \
+	libxcb-keysyms1
+
 test: $(STAMP)
 	@if [ "$$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then \
 		echo "installing chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-			! ldconfig -p 2>/dev/null | grep -q 'libpulse\.so\.0'; then \
-		echo "installing libpulse0 for QtMultimedia (desktop client tests)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpulse0; \
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		missing=""; \
+		for pkg in $(DESKTOP_TEST_PACKAGES); do \
+			dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q 'ok installed' || \
+				missing="$$missing $$pkg"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "installing$$missing for the desktop client tests (QtMultimedia, Xvfb + tray)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		fi; \
 	fi
 	@if [ ! -d tests/web/node_modules/axe-core ] && command -v npm >/dev/null 2>&1; then \
 		echo "installing axe-core for the browser tests (npm ci --prefix tests/web)"; \

@@ -102,6 +102,19 @@ def device_self(server_url: str, token: str) -> dict[str, Any]:
     return data
 
 
+def staff_may_trigger(server_url: str, token: str, site_id: int | None) -> bool:
+    """Whether this device may trigger: it acts as staff of its site, so the site's
+    `staff_may_trigger` (GET /sites/{id}, which a device may read for its own site) decides.
+    Without a known site it asks GET /devices/self first."""
+    try:
+        if site_id is None:
+            site_id = int(device_self(server_url, token)["site_id"])
+        data = request(server_url, "GET", f"/sites/{site_id}", token=token)
+        return bool(data["staff_may_trigger"])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError("network.bad_response", "unexpected /sites answer") from None
+
+
 def fetch_alert(server_url: str, token: str, alert_id: int) -> AlertDoc:
     """GET /alerts/{id}: how an alert stands (e.g. how one that ended, ended)."""
     data = request(server_url, "GET", f"/alerts/{alert_id}", token=token)

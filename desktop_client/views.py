@@ -8,8 +8,7 @@ at a contrast ratio of at least 7:1 (WCAG AAA). Colour is never the only signal:
 also carries its own large word and symbol, drills a striped ÖVNING band, and the end views
 their own word ("FARAN ÖVER", "FALSKLARM").
 
-The labels below are the presentation's own words; they move to `desktop_client/texts.py`
-when that module lands (texts.py later).
+Every word comes from desktop_client/texts.py (one table of texts for the whole client).
 """
 
 from __future__ import annotations
@@ -19,88 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from desktop_client import texts
+
 DEFAULT_LANGUAGE = "sv"
 LANGUAGES = ("sv", "en")
-
-# The presentation's labels, Swedish first (texts.py later).
-LABELS: dict[str, dict[str, str]] = {
-    "kind.pdv_lockdown": {"sv": "INRYMNING", "en": "LOCKDOWN"},
-    "kind.evacuate": {"sv": "UTRYMNING", "en": "EVACUATE"},
-    "kind.secure": {"sv": "UTESTÄNGNING", "en": "SECURE THE BUILDING"},
-    "kind.custom": {"sv": "LARM", "en": "ALERT"},
-    "drill": {"sv": "ÖVNING", "en": "DRILL"},
-    "drill.note": {
-        "sv": "Detta är en övning. Gör som vid ett riktigt larm.",
-        "en": "This is a drill. Act as in a real alert.",
-    },
-    "end.resolved": {"sv": "FARAN ÖVER", "en": "ALL CLEAR"},
-    "end.resolved.body": {
-        "sv": "Larmet är avslutat. Följ personalens anvisningar.",
-        "en": "The alert has ended. Follow the staff's directions.",
-    },
-    "end.cancelled": {"sv": "FALSKLARM", "en": "FALSE ALARM"},
-    "end.cancelled.body": {
-        "sv": "Larmet var ett misstag och är återkallat. Det finns ingen fara.",
-        "en": "The alert was a mistake and is withdrawn. There is no danger.",
-    },
-    "answer.safe": {"sv": "Jag är i säkerhet", "en": "I am safe"},
-    "answer.need_help": {"sv": "Behöver hjälp", "en": "Need help"},
-    "answer.not_on_site": {"sv": "Inte på plats", "en": "Not on site"},
-    "answer.location": {"sv": "Rum (valfritt)", "en": "Room (optional)"},
-    "answer.note": {"sv": "Meddelande (valfritt)", "en": "Message (optional)"},
-    "answer.prompt": {"sv": "Svara:", "en": "Answer:"},
-    "answer.change": {"sv": "Ändra svar", "en": "Change answer"},
-    "mute": {"sv": "Tyst", "en": "Mute"},
-    "unmute": {"sv": "Ljud på", "en": "Sound on"},
-    "answered.safe": {"sv": "Du svarade: i säkerhet", "en": "You answered: safe"},
-    "answered.need_help": {"sv": "Du svarade: behöver hjälp", "en": "You answered: need help"},
-    "answered.not_on_site": {
-        "sv": "Du svarade: inte på plats",
-        "en": "You answered: not on site",
-    },
-    "offline.title": {
-        "sv": "Du är inte ansluten till larmsystemet",
-        "en": "You are not connected to the alert system",
-    },
-    "offline.body": {
-        "sv": "Larm når inte den här datorn just nu. Kontrollera att datorn har nätverk. "
-        "Hjälper inte det: kontakta IT-supporten. Vid fara: larma på annat sätt "
-        "(telefon, muntligt) – vänta inte på datorn.",
-        "en": "Alerts cannot reach this computer right now. Check that the computer is on "
-        "the network. If that does not help, contact IT support. In danger, raise the alarm "
-        "another way (phone, in person) – do not wait for the computer.",
-    },
-    "offline.revoked": {
-        "sv": "Enheten är borttagen – registrera igen",
-        "en": "This device was removed – enroll it again",
-    },
-    "offline.revoked.body": {
-        "sv": "Den här datorn får inga larm. Be IT-supporten om en ny registreringskod.",
-        "en": "This computer receives no alerts. Ask IT support for a new enrollment code.",
-    },
-    "offline.retry": {"sv": "Försök igen nu", "en": "Try again now"},
-    "offline.last_contact": {"sv": "Senaste kontakt", "en": "Last contact"},
-    "offline.never": {"sv": "aldrig", "en": "never"},
-    "tray.connected": {"sv": "Ansluten", "en": "Connected"},
-    "tray.disconnected": {"sv": "Inte ansluten", "en": "Not connected"},
-    "tray.alert": {"sv": "LARM PÅGÅR", "en": "ALERT ACTIVE"},
-    "tray.server": {"sv": "Server", "en": "Server"},
-    "tray.test_sound": {"sv": "Testa larmljud", "en": "Test alarm sound"},
-    "tray.trigger": {"sv": "Larma", "en": "Raise alarm"},
-    "tray.language": {"sv": "Språk", "en": "Language"},
-    "tray.about": {"sv": "Om pdv-alert", "en": "About pdv-alert"},
-    "tray.quit": {"sv": "Avsluta", "en": "Quit"},
-    "tray.window_title": {"sv": "pdv-alert – larm", "en": "pdv-alert – alerts"},
-    "language.sv": {"sv": "Svenska", "en": "Svenska"},
-    "language.en": {"sv": "English", "en": "English"},
-    "countdown.title": {"sv": "Larmet går ut om", "en": "The alert goes out in"},
-    "countdown.body": {
-        "sv": "Avbryt om du tryckte av misstag.",
-        "en": "Cancel if you pressed by mistake.",
-    },
-    "countdown.cancel": {"sv": "Avbryt", "en": "Cancel"},
-    "countdown.seconds": {"sv": "s", "en": "s"},
-}
 
 
 def language_of(language: str | None) -> str:
@@ -109,8 +30,8 @@ def language_of(language: str | None) -> str:
 
 
 def label(key: str, language: str | None) -> str:
-    """The label `key` in `language` (Swedish by default)."""
-    return LABELS[key][language_of(language)]
+    """The text `key` (texts.py) in `language` (Swedish by default)."""
+    return texts.text(key, language_of(language))
 
 
 def localized(value: object, language: str | None) -> str:
@@ -221,14 +142,14 @@ class AlarmView:
 
 def _answers(language: str) -> Answers:
     return Answers(
-        safe=label("answer.safe", language),
-        need_help=label("answer.need_help", language),
-        not_on_site=label("answer.not_on_site", language),
-        location=label("answer.location", language),
-        note=label("answer.note", language),
-        prompt=label("answer.prompt", language),
-        mute=label("mute", language),
-        unmute=label("unmute", language),
+        safe=label(texts.ANSWER_SAFE, language),
+        need_help=label(texts.ANSWER_NEED_HELP, language),
+        not_on_site=label(texts.ANSWER_NOT_ON_SITE, language),
+        location=label(texts.ANSWER_ROOM, language),
+        note=label(texts.ANSWER_NOTE, language),
+        prompt=label(texts.ANSWER_PROMPT, language),
+        mute=label(texts.MUTE, language),
+        unmute=label(texts.UNMUTE, language),
     )
 
 
@@ -250,8 +171,9 @@ def alarm_view(alert: Mapping[str, Any], language: str | None = None) -> AlarmVi
     symbol = KIND_SYMBOLS[kind]
     colours = KIND_COLOURS[kind]
     if ending is not None:
-        title = label(f"end.{ending.value}", lang)
-        instructions = label(f"end.{ending.value}.body", lang)
+        resolved = ending is Ending.RESOLVED
+        title = label(texts.ALL_CLEAR if resolved else texts.FALSE_ALARM, lang).upper()
+        instructions = label(texts.ALL_CLEAR_BODY if resolved else texts.FALSE_ALARM_BODY, lang)
         symbol = RESOLVED_SYMBOL if ending is Ending.RESOLVED else CANCELLED_SYMBOL
         colours = RESOLVED_COLOURS if ending is Ending.RESOLVED else CANCELLED_COLOURS
     return AlarmView(
@@ -263,8 +185,8 @@ def alarm_view(alert: Mapping[str, Any], language: str | None = None) -> AlarmVi
         instructions=instructions,
         colours=colours,
         drill=drill,
-        drill_label=label("drill", lang),
-        drill_note=label("drill.note", lang) if drill else "",
+        drill_label=label(texts.DRILL, lang),
+        drill_note=label(texts.DRILL_NOTE, lang) if drill else "",
         ending=ending,
         answers=_answers(lang),
         language=lang,
@@ -305,12 +227,17 @@ def banner_view(
         drill=alarm.drill,
         drill_label=alarm.drill_label,
         answered=answered,
-        change_answer=label("answer.change", alarm.language),
-        mute=label("mute", alarm.language),
-        unmute=label("unmute", alarm.language),
+        change_answer=label(texts.ANSWER_CHANGE, alarm.language),
+        mute=label(texts.MUTE, alarm.language),
+        unmute=label(texts.UNMUTE, alarm.language),
         ending=alarm.ending,
     )
 
+
+# Ordinary windows (the enrollment form): near-black on white, problems in dark red.
+FORM_COLOURS = Colours(background="#ffffff", foreground="#1a1a1a", accent="#9e0012")
+# The hint text in an empty field (white field): dark grey, still 7:1 like every other text.
+PLACEHOLDER = "#4a4a4a"
 
 OFFLINE_COLOURS = Colours(background="#fff4c2", foreground="#1a1a1a", accent="#7a0010")
 
@@ -335,25 +262,29 @@ def offline_view(
 ) -> OfflineView:
     """The offline warning; `last_contact` is already formatted for people (e.g. "08:14")."""
     lang = language_of(language)
-    contact = last_contact or label("offline.never", lang)
-    details = f"{label('offline.last_contact', lang)}: {contact}"
+    details = _last_contact(lang, last_contact)
     if server:
-        details = f"{label('tray.server', lang)}: {server} · {details}"
+        details = f"{label(texts.STATUS_SERVER, lang).format(server=server)} · {details}"
     if revoked:
         return OfflineView(
-            title=label("offline.revoked", lang),
-            body=label("offline.revoked.body", lang),
+            title=label(texts.REVOKED, lang),
+            body=label(texts.REVOKED_WHAT_TO_DO, lang),
             details=details,
             retry=None,
             colours=OFFLINE_COLOURS,
         )
     return OfflineView(
-        title=label("offline.title", lang),
-        body=label("offline.body", lang),
+        title=label(texts.OFFLINE_TITLE, lang),
+        body=label(texts.OFFLINE_WHAT_TO_DO, lang),
         details=details,
-        retry=label("offline.retry", lang),
+        retry=label(texts.TRY_AGAIN, lang),
         colours=OFFLINE_COLOURS,
     )
+
+
+def _last_contact(language: str, when: str | None) -> str:
+    contact = when or label(texts.STATUS_NEVER, language)
+    return label(texts.STATUS_LAST_CONTACT, language).format(when=contact)
 
 
 class TrayState(enum.StrEnum):
@@ -370,6 +301,11 @@ TRAY_ICON: dict[TrayState, tuple[str, str, str]] = {
     TrayState.ALERT: ("#ffd400", "#000000", "!"),
 }
 TRAY_ALERT_FLASH = ("#c40018", "#ffffff", "!")
+_TRAY_STATUS = {
+    TrayState.CONNECTED: texts.TRAY_CONNECTED,
+    TrayState.DISCONNECTED: texts.TRAY_DISCONNECTED,
+    TrayState.ALERT: texts.TRAY_ALERT,
+}
 
 
 @dataclass(frozen=True)
@@ -408,11 +344,10 @@ def tray_view(
         state = TrayState.ALERT
     else:
         state = TrayState.CONNECTED if connected else TrayState.DISCONNECTED
-    status = label(f"tray.{state.value}", lang)
+    status = label(_TRAY_STATUS[state], lang)
     if state is TrayState.ALERT and not connected:
-        status = f"{status} · {label('tray.disconnected', lang)}"
-    contact = last_contact or label("offline.never", lang)
-    line = f"{status} · {label('offline.last_contact', lang)}: {contact}"
+        status = f"{status} · {label(texts.TRAY_DISCONNECTED, lang)}"
+    line = f"{status} · {_last_contact(lang, last_contact)}"
     if server:
         line = f"{line} · {server}"
     background, foreground, glyph = TRAY_ICON[state]
@@ -424,13 +359,13 @@ def tray_view(
         icon_background=background,
         icon_foreground=foreground,
         icon_glyph=glyph,
-        test_sound=label("tray.test_sound", lang),
-        trigger=label("tray.trigger", lang),
-        language_menu=label("tray.language", lang),
-        languages=tuple((code, label(f"language.{code}", lang)) for code in LANGUAGES),
-        about=label("tray.about", lang),
-        quit=label("tray.quit", lang),
-        window_title=label("tray.window_title", lang),
+        test_sound=label(texts.MENU_TEST_SOUND, lang),
+        trigger=label(texts.MENU_TRIGGER, lang),
+        language_menu=label(texts.MENU_LANGUAGE, lang),
+        languages=(("sv", label(texts.LANGUAGE_SV, lang)), ("en", label(texts.LANGUAGE_EN, lang))),
+        about=label(texts.MENU_ABOUT, lang),
+        quit=label(texts.MENU_QUIT, lang),
+        window_title=label(texts.TRAY_WINDOW_TITLE, lang),
         language=lang,
     )
 
@@ -454,9 +389,9 @@ def countdown_view(
     colours = KIND_COLOURS.get(kind, KIND_COLOURS["custom"])
     kind_word = label(f"kind.{kind if kind in KIND_COLOURS else 'custom'}", lang)
     return CountdownView(
-        title=f"{kind_word}: {label('countdown.title', lang)}",
-        seconds=f"{max(seconds_left, 0)} {label('countdown.seconds', lang)}",
-        body=label("countdown.body", lang),
-        cancel=label("countdown.cancel", lang),
+        title=f"{kind_word}: {label(texts.TRIGGER_COUNTDOWN_TITLE, lang)}",
+        seconds=label(texts.TRIGGER_SECONDS, lang).format(seconds=max(seconds_left, 0)),
+        body=label(texts.TRIGGER_COUNTDOWN_BODY, lang),
+        cancel=label(texts.TRIGGER_CANCEL, lang),
         colours=colours,
     )

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from desktop_client.qt.sound import AlarmSound
 from desktop_client.views import (
     DRILL_COLOURS,
+    PLACEHOLDER,
     AlarmView,
     BannerView,
     Colours,
@@ -76,12 +77,25 @@ def button_style(colours: Colours, px: int) -> str:
 
 def field_style(colours: Colours, px: int) -> str:
     """A text field: black on white whatever the kind (21:1), framed in the kind's text
-    colour."""
+    colour; the hint in `PLACEHOLDER` (a style sheet's `color` otherwise draws it at half
+    opacity, #7f7f7f: 4:1)."""
     return (
         f"QLineEdit {{ background: #ffffff; color: #000000; font-size: {px}px;"
+        f" placeholder-text-color: {PLACEHOLDER};"
         f" border: 4px solid {colours.foreground}; border-radius: 6px; padding: 4px 8px; }}"
         "QLineEdit:focus { border-style: dashed; }"
     )
+
+
+def readable_field(edit: QLineEdit) -> None:
+    """Black on white, and the placeholder dark enough to read: Qt's default grey hint falls
+    far below the 7:1 every other text reaches (views.PLACEHOLDER)."""
+    palette = edit.palette()
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        palette.setColor(group, QPalette.ColorRole.Base, QColor("#ffffff"))
+        palette.setColor(group, QPalette.ColorRole.Text, QColor("#000000"))
+        palette.setColor(group, QPalette.ColorRole.PlaceholderText, QColor(PLACEHOLDER))
+    edit.setPalette(palette)
 
 
 def font(px: int, *, bold: bool = False) -> QFont:
@@ -179,6 +193,8 @@ class AlarmWindow(QWidget):
         self.location_edit.setMaxLength(LOCATION_MAX)
         self.note_edit = QLineEdit()
         self.note_edit.setMaxLength(NOTE_MAX)
+        readable_field(self.location_edit)
+        readable_field(self.note_edit)
         self.mute_button = QPushButton()
         self.mute_button.setAutoDefault(True)
         self.mute_button.clicked.connect(self._toggle_mute)
@@ -422,8 +438,6 @@ class AlarmScreens(QObject):
 
     answered = Signal(int, str, str, str)  # alert_id, response, note, location
     shown = Signal(int)  # alert_id: the first alarm window is on screen
-    muted = Signal()
-    unmuted = Signal()
     finished = Signal(int)  # alert_id: every window of the alert is closed
 
     def __init__(
@@ -520,14 +534,12 @@ class AlarmScreens(QObject):
             self.sound.mute()
         for window in self.windows:
             window.set_muted(True)
-        self.muted.emit()
 
     def unmute(self) -> None:
         if self.sound is not None:
             self.sound.unmute()
         for window in self.windows:
             window.set_muted(False)
-        self.unmuted.emit()
 
     def update(self, alert: Mapping[str, Any]) -> None:
         """Show the alert's new document: the new order, the end view, or (a new kind after

@@ -11,10 +11,12 @@ queued Qt signals, so the event loop never waits on the network.
 from __future__ import annotations
 
 import logging
+import platform
+import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,10 @@ from PySide6.QtWebSockets import QWebSocket, QWebSocketProtocol
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop_client import config, server_api, state, texts
+from desktop_client.qt.enrollment import EnrollWindow
 from desktop_client.qt.sound import AlarmSound
 from desktop_client.qt.widgets import AlarmScreens, OfflineWindow, Tray, TriggerCountdown
+from desktop_client.qt.worker import in_thread
 from desktop_client.version import VERSION
 from desktop_client.views import offline_view, tray_view
 from protocol.codec import decode_server, encode, to_dict
@@ -45,6 +49,7 @@ class DesktopClient(QObject):
     config_fetched = Signal(object)  # server_api.ClientConfig | Exception
     alert_fetched = Signal(int, object)  # alert id, AlertDoc | Exception
     triggered = Signal(object)  # the server's answer | Exception
+    may_trigger_fetched = Signal(object)  # bool | Exception
 
     def __init__(
         self,
@@ -82,25 +87,46 @@ class DesktopClient(QObject):
         self.tray = Tray(self._tray_view(), can_trigger=False)
         self.tray.test_sound_requested.connect(self.sound.test)
         self.tray.trigger_requested.connect(self._ask_trigger)
-        self.tray.quit_requested.connect(QApplication.quit)
+        # exit(), not quit(): Qt 6's quit() first asks every window to close, and the alarm
+        # and the tray-less window refuse, so quit() would do nothing.
+        self.tray.quit_requested.connect(lambda: QApplication.exit(0))
         self.tray.about_requested.connect(self._about)
+        self.tray.language_requested.connect(self.set_language)
+        self.countdown: TriggerCountdown | None = None
+        self.notice: QMessageBox | None = None
         self.offline = OfflineWindow(self._offline_view())
         self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
         self.config_fetched.connect(self._on_config)
         self.alert_fetched.connect(self._on_alert_fetched)
         self.triggered.connect(self._on_triggered)
+        self.may_trigger_fetched.connect(self._on_may_trigger)
         self._connect_when_configured = False
+        self.closed = False
 
     def close(self) -> None:
-        """Stop: no timer, no socket, no sound, no windows (before the application goes)."""
+        """Stop: no timer, no socket, no sound, no windows (before the application goes), and
+        `--status` says not connected from now on. Closing twice does nothing more."""
+        if self.closed:
+            return
+        self.closed = True
         self.timer.stop()
+        # No signal.disconnect() here: PySide6 6.12's disconnect() drops a reference to
+        # True, and enough of them crash the interpreter. The socket's late signals end at
+        # the `closed` guard in _carry_out and _open instead.
         self.socket.abort()
+        self._write_status(connected=False)
         self.sound.stop()
         for screens in list(self.screens.values()):
             screens.close()
         self.screens.clear()
         self.offline.hide()
         self.offline.deleteLater()
+        self.tray.close()
+        for window in (self.countdown, self.notice):
+            if window is not None:
+                window.hide()
+                window.deleteLater()
+        self.countdown = self.notice = None
 
     # ── start and the network ─────────────────────────────────────────────────────────────
 
@@ -112,7 +138,7 @@ class DesktopClient(QObject):
 
     def _fetch_config(self) -> None:
         server = self.settings.server_url
-        self._in_thread(lambda: server_api.fetch_config(server), self.config_fetched.emit)
+        in_thread(lambda: server_api.fetch_config(server), self.config_fetched.emit)
 
     def _on_config(self, result: object) -> None:
         if isinstance(result, Exception):
@@ -129,6 +155,8 @@ class DesktopClient(QObject):
             self._open()
 
     def _open(self) -> None:
+        if self.closed:  # a reconnect scheduled before close()
+            return
         if not self.ws_url:
             self._connect_when_configured = True
             self._fetch_config()
@@ -158,6 +186,7 @@ class DesktopClient(QObject):
             return
         if isinstance(message, Welcome):
             effects = self.state.welcome(message, now)
+            self._fetch_may_trigger()  # the site's rule may have changed while away
         elif isinstance(message, AlertEvent):
             effects = self.state.alert(message, now)
         else:  # pong, error, roll call: they keep the watchdog fed
@@ -170,19 +199,24 @@ class DesktopClient(QObject):
     # ── effects ───────────────────────────────────────────────────────────────────────────
 
     def _carry_out(self, effects: list[state.Effect]) -> None:
+        if self.closed:  # a worker's answer after close()
+            return
         for effect in effects:
             self._do(effect)
         config.write_resume(self.config_dir, self.state.saved_state())
+        self._write_status(connected=self.state.is_connected)
+        self.tray.set_view(self._tray_view())
+
+    def _write_status(self, *, connected: bool) -> None:
         config.write_status(
             self.config_dir,
             config.Status(
-                connected=self.state.is_connected,
+                connected=connected,
                 last_contact=self.last_contact,
                 updated_at=time.time(),
                 detail=self.state.stop_reason or "",
             ),
         )
-        self.tray.set_view(self._tray_view())
 
     def _do(self, effect: state.Effect) -> None:  # noqa: C901 - one branch per effect type
         if isinstance(effect, state.Send):
@@ -236,7 +270,7 @@ class DesktopClient(QObject):
         def fetch() -> AlertDoc:
             return server_api.fetch_alert(server, token, alert_id)
 
-        self._in_thread(fetch, lambda result: self.alert_fetched.emit(alert_id, result))
+        in_thread(fetch, lambda result: self.alert_fetched.emit(alert_id, result))
 
     def _on_alert_fetched(self, alert_id: int, result: object) -> None:
         if isinstance(result, AlertDoc):
@@ -246,26 +280,81 @@ class DesktopClient(QObject):
 
     # ── the tray's functions ──────────────────────────────────────────────────────────────
 
+    def _fetch_may_trigger(self) -> None:
+        server, token, site = self.settings.server_url, self.token, self.settings.site_id
+        in_thread(
+            lambda: server_api.staff_may_trigger(server, token, site), self.may_trigger_fetched.emit
+        )
+
+    def _on_may_trigger(self, result: object) -> None:
+        """ "Larma" is offered exactly when the site lets its staff trigger (this device acts
+        as staff of its site); an unanswered question keeps what was known."""
+        if isinstance(result, bool):
+            self.tray.set_can_trigger(result)
+        else:
+            log.warning("desktop: could not read whether this site may trigger: %s", result)
+
     def _ask_trigger(self) -> None:
-        countdown = TriggerCountdown(int(self.countdown_seconds), language=self.language)
-        countdown.confirmed.connect(self._trigger)
-        countdown.start()
-        self._countdown = countdown  # kept alive while it runs
+        """The cancellable countdown (/config's `trigger_countdown_seconds`), then the
+        trigger; a second "Larma" while one counts brings that one forward."""
+        if not self.tray.can_trigger:
+            return
+        if self.countdown is not None and self.countdown.done_with is None:
+            self.countdown.raise_()
+            self.countdown.activateWindow()
+            return
+        if self.countdown is not None:
+            self.countdown.deleteLater()
+        seconds = round(self.countdown_seconds)
+        self.countdown = TriggerCountdown(seconds, language=self.language)
+        self.countdown.confirmed.connect(self._trigger)
+        self.countdown.start()
 
     def _trigger(self) -> None:
-        server, token = self.settings.server_url, self.token
+        """POST /alerts with a fresh Idempotency-Key (a retried request triggers once)."""
+        server, token, language = self.settings.server_url, self.token, self.language
         key = server_api.new_idempotency_key()
-        self._in_thread(
-            lambda: server_api.trigger(server, token, idempotency_key=key),
+        in_thread(
+            lambda: server_api.trigger(server, token, idempotency_key=key, language=language),
             self.triggered.emit,
         )
 
     def _on_triggered(self, result: object) -> None:
+        """A refused or failed trigger is said in a window; a sent one shows itself: the
+        alert comes back over the socket like any other."""
         if isinstance(result, Exception):
-            QMessageBox.warning(None, "pdv-alert", str(result))
+            message = result.message if isinstance(result, server_api.ApiError) else str(result)
+            failed = texts.text(texts.TRIGGER_FAILED, self.language).format(error=message)
+            self._notify(failed, warning=True)
 
     def _about(self) -> None:
-        QMessageBox.information(None, "pdv-alert", f"pdv-alert-desktop {VERSION}")
+        about = texts.text(texts.ABOUT, self.language).format(
+            version=VERSION, server=self.settings.server_url, device=self.settings.device_name
+        )
+        self._notify(about, warning=False)
+
+    def _notify(self, message: str, *, warning: bool) -> None:
+        """A small window that does not block the event loop (alerts keep arriving)."""
+        if self.notice is not None:
+            self.notice.deleteLater()
+        icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
+        self.notice = QMessageBox(icon, "pdv-alert", message)
+        self.notice.setModal(False)
+        self.notice.setAccessibleName(message)
+        self.notice.show()
+
+    def set_language(self, language: str) -> None:
+        """The tray's language choice: every window now, the next hello, and the settings
+        (kept for the next start)."""
+        language = "en" if language == "en" else "sv"
+        self.language = language
+        self.state.language = Language(language)
+        self.settings = replace(self.settings, language=language)
+        config.write_settings(self.config_dir, self.settings)
+        for screens in self.screens.values():
+            screens.set_language(language)
+        self.offline.set_view(self._offline_view(revoked=self.state.stop_reason == "revoked"))
+        self.tray.set_view(self._tray_view())
 
     # ── views ─────────────────────────────────────────────────────────────────────────────
 
@@ -291,43 +380,57 @@ class DesktopClient(QObject):
             revoked=revoked,
         )
 
-    @staticmethod
-    def _in_thread(work: Callable[[], object], done: Callable[[object], None]) -> None:
-        """Run blocking `work` on a daemon thread; `done` gets its result or exception
-        (call it only with signals' `emit`: they are queued to the Qt thread)."""
 
-        def run() -> None:
-            try:
-                result = work()
-            except Exception as error:
-                result = error
-            try:
-                done(result)
-            except RuntimeError:  # the client was closed and deleted meanwhile
-                log.debug("desktop: a result arrived after the client closed")
-
-        threading.Thread(target=run, daemon=True).start()
+EXIT_NOT_ENROLLED = 2
 
 
 def run(
     settings: config.Settings | None, token: str | None, language: str, *, config_dir: Path
 ) -> int:
-    """`pdv-alert-desktop`'s GUI: one instance per user and config dir."""
+    """`pdv-alert-desktop`'s GUI: one instance per user and config dir. Not enrolled yet, it
+    first asks in the enrollment window (closing it exits with 2)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)
-    if settings is None or token is None:
-        print(texts.text(texts.STATUS_NOT_ENROLLED, language), file=sys.stderr)
-        return 2
+    # A logout or `systemctl stop` sends SIGTERM: quit cleanly (status, lock). Python runs
+    # the handler between Qt events; the client's one-second timer guarantees there are some.
+    before = {n: signal.signal(n, lambda *_: app.exit(0)) for n in (signal.SIGTERM, signal.SIGINT)}
     config_dir.mkdir(parents=True, exist_ok=True)
     lock = QLockFile(str(config.lock_path(config_dir)))
     if not lock.tryLock(100):
         print(texts.text(texts.ALREADY_RUNNING, language), file=sys.stderr)
         return 1
-    client = DesktopClient(settings, token, language, config_dir=config_dir)
-    client.start()
+    clients: list[DesktopClient] = []
+
+    def start(enrolled: config.Settings, device_token: str, chosen: str) -> None:
+        client = DesktopClient(enrolled, device_token, chosen, config_dir=config_dir)
+        clients.append(client)
+        client.start()
+
+    def after_enrolling(enrolled: object) -> None:
+        assert isinstance(enrolled, config.Settings)
+        stored = config.read_token(config_dir)
+        if stored is None:  # the keyring took it and lost it: say so rather than run deaf
+            print(texts.text(texts.STATUS_NOT_ENROLLED, language), file=sys.stderr)
+            app.exit(EXIT_NOT_ENROLLED)
+            return
+        start(enrolled, stored, enrolled.language)
+
+    window: EnrollWindow | None = None
+    if settings is None or token is None:
+        window = EnrollWindow(config_dir=config_dir, language=language, name=platform.node() or "")
+        window.enrolled.connect(after_enrolling)
+        window.abandoned.connect(lambda: app.exit(EXIT_NOT_ENROLLED))
+        window.show()
+    else:
+        start(settings, token, language)
     try:
         return int(app.exec())
     finally:
-        client.close()
+        for client in clients:
+            client.close()
+        if window is not None:
+            window.deleteLater()
         lock.unlock()
+        for number, handler in before.items():
+            signal.signal(number, handler)

@@ -156,6 +156,16 @@ class Tray(QObject):
         if self.fallback is not None:
             self.fallback.show()
 
+    def close(self) -> None:
+        """Take the icon or the fallback window away (the client is stopping)."""
+        self._flash.stop()
+        if self.icon is not None:
+            self.icon.hide()
+        if self.fallback is not None:
+            self.fallback.hide()
+            self.fallback.deleteLater()
+            self.fallback = None
+
     def set_can_trigger(self, can_trigger: bool) -> None:
         self.can_trigger = can_trigger
         self._show_trigger()

@@ -24,6 +24,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SITE = "Ullvigymnasiet"
 PRINCIPAL = next(p for p in demo.PEOPLE if p.roles == ((Role.PRINCIPAL, SITE),))
 ADMIN = next(p for p in demo.PEOPLE if p.roles == ((Role.ADMIN, None),))
+CHIEF = next(p for p in demo.PEOPLE if p.roles == ((Role.SECURITY_CHIEF, None),))
 
 
 @contextmanager

@@ -30,7 +30,7 @@ def test_swedish_is_the_default_and_the_words_are_right() -> None:
             texts.FALSE_ALARM,
             texts.DRILL,
             texts.MENU_TEST_SOUND,
-            texts.TRIGGER,
+            texts.MENU_TRIGGER,
         )
     ] == [
         "Jag är i säkerhet",

@@ -73,6 +73,7 @@ def every_colours() -> list[tuple[str, views.Colours]]:
         ("cancelled", views.CANCELLED_COLOURS),
         ("drill", views.DRILL_COLOURS),
         ("offline", views.OFFLINE_COLOURS),
+        ("form", views.FORM_COLOURS),
     ]
 
 
@@ -83,6 +84,11 @@ def test_text_and_accent_reach_wcag_aaa_on_every_background(
     """Text and accent on each screen's background have a contrast of at least 7:1."""
     assert contrast(colours.foreground, colours.background) >= 7, name
     assert contrast(colours.accent, colours.background) >= 7, name
+
+
+def test_the_hint_in_an_empty_field_reaches_wcag_aaa_too() -> None:
+    """A placeholder (e.g. "Rum (valfritt)") on its white field reaches 7:1 like all text."""
+    assert contrast(views.PLACEHOLDER, "#ffffff") >= 7
 
 
 def test_tray_icon_glyphs_are_readable_on_their_discs() -> None:
@@ -239,7 +245,7 @@ def test_tray_states() -> None:
     assert rgb(down.icon_background)[0] > 150 and down.icon_glyph == "✖"
     alerting = tray_view(connected=False, alert_active=True, server="s", last_contact="09:00")
     assert alerting.state is TrayState.ALERT and alerting.flashing
-    assert "Inte ansluten" in alerting.status and "09:00" in alerting.status
+    assert "INTE ANSLUTEN" in alerting.status and "09:00" in alerting.status
     assert tray_view("en", connected=True).test_sound == "Test alarm sound"
     assert tray_view(connected=True).trigger == "Larma"
 

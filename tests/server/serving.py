@@ -85,13 +85,15 @@ def serve(
     *,
     stop: str = "kill",
     args: Sequence[str] = (),
+    port: int = 0,
 ) -> Iterator[Running]:
-    """`pdv-alert serve --port 0 [args]` on the database at `url` with the environment `env`,
-    until both its HTTP and WebSocket addresses are printed; stopped at the end of the block
-    with SIGKILL (`stop="kill"`) or SIGTERM (`stop="terminate"`, a graceful shutdown)."""
+    """`pdv-alert serve --port 0 [args]` (or `port`: a restart at the same address) on the
+    database at `url` with the environment `env`, until both its HTTP and WebSocket addresses
+    are printed; stopped at the end of the block with SIGKILL (`stop="kill"`) or SIGTERM
+    (`stop="terminate"`, a graceful shutdown)."""
     with stderr.open("w") as errors:
         process = subprocess.Popen(
-            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", "0", *args),
+            cli("--database-url", url, "serve", "--host", "127.0.0.1", "--port", str(port), *args),
             env=env,
             stdout=subprocess.PIPE,
             stderr=errors,
