@@ -27,6 +27,7 @@ from tests import factories
 from tests.factories import bearer
 from tests.server.realtime.clients import hello, next_of
 from tests.server.realtime.conftest import WAIT, LiveServer, realtime_settings, start_live_server
+from tests.server.realtime.test_gateway import trigger
 from tests.server.redis_service import require_redis
 from tests.server.relay import Relay
 
@@ -58,14 +59,9 @@ async def test_alert_on_one_node_reaches_clients_of_the_other(
         await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
         await factories.device(world, "d", site="A")
         ws, _ = await hello(second.ws_url, world.tokens["d"])
-        response = await first.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
-        assert response.status_code == 201
+        triggered = await trigger(first, world, "A", kind="evacuate")
         frame = await next_of(ws, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         await ws.close()
 
 
@@ -166,13 +162,9 @@ async def test_garbage_on_the_channel_is_ignored(
                 await raw.publish(channel(settings.bus_channel_namespace()), garbage)
         finally:
             await raw.aclose()
-        response = await first.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
+        triggered = await trigger(first, world, "A", kind="evacuate")
         frame = await next_of(ws, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         await ws.close()
     ignored = [r for r in caplog.records if "no signal" in r.getMessage()]
     assert len(ignored) >= 4  # each node heard them
@@ -209,15 +201,10 @@ async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
             assert isinstance(bus, RedisBus) and bus.connected.is_set()
             await link.cut()  # node 2's connections are gone before the alert is committed
             accepted = link.accepted
-            response = await first.http.post(
-                "/api/v1/alerts",
-                json={"kind": "pdv_lockdown", "site_ids": [world.sites["A"]]},
-                headers=bearer(world, "principal"),
-            )
-            assert response.status_code == 201
+            triggered = await trigger(first, world, "A")
             await link.restore()
             frame = await next_of(ws, "alert")
-            assert frame["alert"]["id"] == response.json()["alert"]["id"]
+            assert frame["alert"]["id"] == triggered["alert"]["id"]
             assert link.accepted > accepted  # it came back through the restored link
             await ws.close()
 
@@ -241,14 +228,9 @@ async def test_two_namespaces_on_one_redis_do_not_hear_each_other(
         await factories.device(world, "e", site="A")
         ws_a, _ = await hello(node_a2.ws_url, world.tokens["d"])
         ws_b, _ = await hello(node_b.ws_url, world.tokens["e"])
-        response = await node_a1.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
-        assert response.status_code == 201
+        triggered = await trigger(node_a1, world, "A", kind="evacuate")
         frame = await next_of(ws_a, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):  # a's signal went out long ago; b never hears it
                 await next_of(ws_b, "alert")
