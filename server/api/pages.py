@@ -80,14 +80,10 @@ def _page(name: str, settings: Settings, gateway_port: int | None) -> FileRespon
 
 
 @router.get("/")
-async def pwa(settings: SettingsDep, gateway_port: GatewayPortDep) -> FileResponse:
-    """The staff app for phones, iPads and Chromebooks."""
-    return _page("index.html", settings, gateway_port)
-
-
 @router.get("/enroll")
-async def enroll(settings: SettingsDep, gateway_port: GatewayPortDep) -> FileResponse:
-    """Where enrollment links and QR codes point: the PWA, which reads `?code=`."""
+async def pwa(settings: SettingsDep, gateway_port: GatewayPortDep) -> FileResponse:
+    """The staff app for phones, iPads and Chromebooks, also where enrollment links and QR
+    codes point (`/enroll?code=…`: the PWA reads the code)."""
     return _page("index.html", settings, gateway_port)
 
 

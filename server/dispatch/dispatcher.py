@@ -54,6 +54,7 @@ from server.core import push_schedule as schedule
 from server.dispatch.messages import language_of, message_for
 from server.dispatch.senders import APNS, WEBPUSH
 from server.realtime.batches import BatchWriter
+from server.realtime.tasks import stop
 from server.services.sink import NullSink, PushStateSink
 from server.settings import Settings
 from server.storage import events
@@ -573,13 +574,8 @@ class Dispatcher:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            self._loop.cancel()
-            try:
-                await self._loop
-            except asyncio.CancelledError:
-                pass
-            self._loop = None
+        await stop(self._loop)
+        self._loop = None
         await self._stop_sends()
         await self.results.__aexit__(*exc)
         for sender in self.senders.values():

@@ -25,6 +25,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import exc as orm_exc
 
+from server.realtime.tasks import stop
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -215,10 +217,5 @@ class BatchWriter(Generic[T]):
             await asyncio.wait_for(self.flush(), timeout=SHUTDOWN_S)
         except TimeoutError:
             log.error("%s: shutdown with %d items unwritten", self.name, self._queue.qsize())
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop(self._task)
+        self._task = None

@@ -21,7 +21,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server import metrics
@@ -35,6 +35,7 @@ from server.realtime.signals import (
     decode,
     encode,
 )
+from server.realtime.tasks import stop
 from server.services.sink import EventSink, NullSink
 
 if TYPE_CHECKING:
@@ -192,12 +193,8 @@ class RedisBus:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
+        with suppress(Exception):  # the listener's own failure ends with it
+            await stop(self._task)
         await self._subscriber.aclose()
         await self._redis.aclose()
 

@@ -20,6 +20,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.realtime.tasks import stop
 from server.storage.database import Database
 from server.storage.locks import LOCKS
 
@@ -92,9 +93,6 @@ class Leadership:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop(self._task)
+        self._task = None
         self._set(False)

@@ -22,6 +22,7 @@ from datetime import timedelta
 from server.clock import utcnow
 from server.realtime.batches import BatchWriter
 from server.realtime.leadership import Leadership
+from server.realtime.tasks import stop
 from server.storage import presence
 from server.storage.database import Database
 
@@ -73,13 +74,8 @@ class PresenceTicker:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
 
 class PresenceSweep:
@@ -134,13 +130,8 @@ class PresenceSweep:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop(self._task)
+        self._task = None
 
 
 @dataclass(frozen=True, slots=True)

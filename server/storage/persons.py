@@ -160,15 +160,7 @@ async def create_person(
         await session.flush()
     except IntegrityError:  # the same address registered concurrently
         raise ServiceError("person.email_taken") from None
-    for role, site_id in cleaned:
-        session.add(
-            RoleAssignment(
-                organization_id=organization_id,
-                person_id=person.id,
-                site_id=site_id,
-                role=role.value,
-            )
-        )
+    _add_roles(session, organization_id=organization_id, person_id=person.id, roles=cleaned)
     if password is not None:
         session.add(
             Credential(
@@ -235,15 +227,8 @@ async def create_many(
     except IntegrityError:  # an address registered concurrently
         raise ServiceError("person.email_taken") from None
     for row, person in zip(rows, people, strict=True):
-        for role, site_id in dict.fromkeys((clean_role(r), s) for r, s in person.roles):
-            session.add(
-                RoleAssignment(
-                    organization_id=organization_id,
-                    person_id=row.id,
-                    site_id=site_id,
-                    role=role.value,
-                )
-            )
+        roles = dict.fromkeys((clean_role(r), s) for r, s in person.roles)
+        _add_roles(session, organization_id=organization_id, person_id=row.id, roles=roles)
     await session.flush()
     return rows
 
@@ -467,6 +452,17 @@ async def _replace_roles(
     session: AsyncSession, *, organization_id: int, person_id: int, roles: RoleList
 ) -> None:
     await session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person_id))
+    _add_roles(session, organization_id=organization_id, person_id=person_id, roles=roles)
+
+
+def _add_roles(
+    session: AsyncSession,
+    *,
+    organization_id: int,
+    person_id: int,
+    roles: Iterable[tuple[Role, int | None]],
+) -> None:
+    """Give the person these (already checked) roles, in order."""
     for role, site_id in roles:
         session.add(
             RoleAssignment(

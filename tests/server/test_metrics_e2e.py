@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.server.api.test_metrics import value
+from tests.server.redis_service import RedisServer
 from tests.server.serving import HTTP_TIMEOUT, serving
 from tests.server.test_push_e2e import (
     ADMIN,
@@ -137,42 +134,6 @@ async def test_counters_move_after_a_trigger_answers_and_a_push(push_server: Pus
     assert committed and committed[0]["event"] == "triggered"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def redis_server(port: int, directory: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A private `redis-server` on `port` (no persistence), killed at the end."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-
-
 async def until(check: Callable[[], Awaitable[bool]]) -> None:
     async with asyncio.timeout(WAIT):
         while True:
@@ -192,11 +153,9 @@ async def test_ready_follows_the_redis_bus(tmp_path: Path) -> None:
     """On a Redis bus: ready (bus "redis") while Redis answers, and an event's signal comes
     back from Redis (bus lag observed); 503 server.unavailable once Redis is killed; ready
     again after Redis restarts on the same port, with the reconnect counted."""
-    port = free_port()
-    bus_url = f"redis://127.0.0.1:{port}/0"
     with ExitStack() as stack:
-        first_redis = stack.enter_context(redis_server(port, tmp_path))
-        running = stack.enter_context(serving(tmp_path, bus_url=bus_url))
+        redis = stack.enter_context(RedisServer(tmp_path))
+        running = stack.enter_context(serving(tmp_path, bus_url=redis.url))
         async with httpx.AsyncClient(base_url=running.url, timeout=HTTP_TIMEOUT) as http:
             ready = await http.get("/api/v1/ready")
             assert ready.status_code == 200, ready.text
@@ -212,20 +171,19 @@ async def test_ready_follows_the_redis_bus(tmp_path: Path) -> None:
             )
             reconnects = value(await scrape(running.url), "pdv_bus_reconnects_total")
 
-            first_redis.kill()
-            first_redis.wait(timeout=30)
+            redis.kill()
 
             async def dead() -> bool:
                 return await ready_status(http) == (503, "server.unavailable")
 
             await until(dead)
-            with redis_server(port, tmp_path):
+            redis.start()  # again, on the same port
 
-                async def alive() -> bool:
-                    return await ready_status(http) == (200, "")
+            async def alive() -> bool:
+                return await ready_status(http) == (200, "")
 
-                await until(alive)
-                await scraped_until(
-                    running.url,
-                    lambda page: value(page, "pdv_bus_reconnects_total") >= reconnects + 1,
-                )
+            await until(alive)
+            await scraped_until(
+                running.url,
+                lambda page: value(page, "pdv_bus_reconnects_total") >= reconnects + 1,
+            )

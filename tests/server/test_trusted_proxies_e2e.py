@@ -19,6 +19,18 @@ def _session_addresses(tmp_path: Path) -> list[str]:
         return [row[0] for row in connection.execute("SELECT ip FROM login_sessions")]
 
 
+def _login(
+    url: str, person: demo.DemoPerson, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    """Log `person` in on the server at `url`, through whatever `headers` say."""
+    return httpx.post(
+        f"{url}/api/v1/auth/login",
+        json={"email": person.email, "password": person.password},
+        headers=headers,
+        timeout=HTTP_TIMEOUT,
+    )
+
+
 @pytest.mark.parametrize(
     ("trusted_proxies", "seen"),
     [
@@ -35,12 +47,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
     settings = {} if trusted_proxies is None else {"trusted_proxies": trusted_proxies}
     person = demo.PEOPLE[0]
     with serving(tmp_path, **settings) as server:
-        response = httpx.post(
-            f"{server.url}/api/v1/auth/login",
-            json={"email": person.email, "password": person.password},
-            headers={"X-Forwarded-For": FORWARDED_FOR},
-            timeout=HTTP_TIMEOUT,
-        )
+        response = _login(server.url, person, {"X-Forwarded-For": FORWARDED_FOR})
         assert response.status_code == 200, response.text
     assert _session_addresses(tmp_path) == [seen]
 
@@ -60,11 +67,7 @@ def test_enroll_url_without_public_url_follows_a_trusted_proxy(
     settings = {} if trusted_proxies is None else {"trusted_proxies": trusted_proxies}
     admin = demo.PEOPLE[0]
     with serving(tmp_path, **settings) as server:
-        login = httpx.post(
-            f"{server.url}/api/v1/auth/login",
-            json={"email": admin.email, "password": admin.password},
-            timeout=HTTP_TIMEOUT,
-        )
+        login = _login(server.url, admin)
         headers = {"Authorization": f"Bearer {login.cookies['pdv_session']}"}
         sites = httpx.get(f"{server.url}/api/v1/sites", headers=headers, timeout=HTTP_TIMEOUT)
         created = httpx.post(

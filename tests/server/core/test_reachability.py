@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given
@@ -20,90 +20,50 @@ from server.core.reachability import (
     reachability,
 )
 from server.core.rollcall import DeviceRow, PersonRow, ReceiptRow
-
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-AT = T0 + timedelta(minutes=2)
-SITES = {1: "Ullvi", 2: "Kyrkbacken"}
-NO_PUSHES = {"queued": 0, "sent": 0, "delivered": 0, "receipted": 0, "failed": 0}
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def delivered(device_id: int, site_id: int = 1, seconds: float = 1) -> ReceiptRow:
-    return ReceiptRow(device_id=device_id, site_id=site_id, delivered_at=at(seconds))
-
-
-def displayed(device_id: int, site_id: int = 1, seconds: float = 2) -> ReceiptRow:
-    return ReceiptRow(
-        device_id=device_id, site_id=site_id, delivered_at=at(1), displayed_at=at(seconds)
-    )
+from tests.server.core.rollcall_world import (
+    AT,
+    NO_PUSHES,
+    SITES,
+    T0,
+    answered,
+    at,
+    delivered,
+    displayed,
+    person,
+    phone,
+    pushed,
+    registered,
+)
 
 
-def answered(
-    device_id: int,
-    response: str,
+def report_of(
+    devices: list[DeviceRow],
+    receipts: list[ReceiptRow],
     *,
-    site_id: int = 1,
-    seconds: float = 5,
-    note: str = "",
-    location: str = "",
-) -> ReceiptRow:
-    return ReceiptRow(
-        device_id=device_id,
-        site_id=site_id,
-        delivered_at=at(1),
-        displayed_at=at(2),
-        acked_at=at(seconds),
-        response=response,
-        note=note,
-        location=location,
-    )
-
-
-def phone(
-    id: int, person: int | None, *, site: int = 1, zone: int | None = None, revoked: bool = False
-) -> DeviceRow:
-    return DeviceRow(
-        id=id,
-        name=f"device {id}",
-        kind="ios" if person else "desktop",
-        site_id=site,
-        zone_id=zone,
-        person_id=person,
-        person_name=None if person is None else f"Person {person}",
-        revoked=revoked,
-    )
-
-
-def person(id: int, *sites: int) -> PersonRow:
-    return PersonRow(id=id, name=f"Person {id}", site_ids=frozenset(sites))
-
-
-def pushed(device_id: int, state: str, *, seq: int = 42, reason: str = "") -> PushRow:
-    return PushRow(
-        device_id=device_id,
+    mode: str = "test",
+    state: str | None = None,
+    sites: dict[int, str] = SITES,
+    persons: list[PersonRow] | None = None,
+    pushes: list[PushRow] | None = None,
+) -> dict[str, Any]:
+    """The report of alert 7, triggered at T0 and read at AT."""
+    return reachability(
         alert_id=7,
-        seq=seq,
+        mode=mode,
         state=state,
-        last_result=reason,
-        attempts=1,
-        at=at(1),
-        any_delivered=state in ("delivered", "receipted"),
+        created_at=T0,
+        sites=sites,
+        devices=devices,
+        receipts=receipts,
+        at=AT,
+        persons=persons or [],
+        pushes=pushes or [],
     )
 
 
-def registered(id: int, person: int | None, kind: str = "web", site: int = 1) -> DeviceRow:
-    return DeviceRow(
-        id=id,
-        name=f"device {id}",
-        kind=kind,
-        site_id=site,
-        person_id=person,
-        person_name=None if person is None else f"Person {person}",
-        push="webpush" if kind == "web" else "apns",
-    )
+def device_totals(**values: int) -> dict[str, int]:
+    """A report's `totals`: zero but for `values`."""
+    return {"devices": 0, "reached": 0, "not_reached": 0, "displayed": 0, "no_device": 0, **values}
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -124,22 +84,8 @@ def test_reachability_lists_devices_with_latency_and_totals() -> None:
         displayed(3, seconds=2),
         delivered(4, site_id=2, seconds=4),
     ]
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites=SITES,
-        devices=devices,
-        receipts=receipts,
-        at=AT,
-    )
-    assert report["totals"] == {
-        "devices": 4,
-        "reached": 3,
-        "not_reached": 1,
-        "displayed": 1,
-        "no_device": 0,
-    }
+    report = report_of(devices, receipts)
+    assert report["totals"] == device_totals(devices=4, reached=3, not_reached=1, displayed=1)
     assert report["latency_ms"] == {"p50": 1000, "p95": 4000, "max": 4000}
     site = report["sites"]["1"]
     assert [d["device_id"] for d in site["devices"]] == [2, 1, 3]
@@ -171,37 +117,15 @@ def test_reachability_counts_devices_not_persons_and_clamps_clock_skew() -> None
     """A person's two devices are two rows; a delivery stamped before the alert is 0 ms."""
     devices = [phone(1, 100), phone(2, 100)]
     receipts = [ReceiptRow(device_id=1, site_id=1, delivered_at=T0 - timedelta(milliseconds=3))]
-    report = reachability(
-        alert_id=7,
-        mode="drill",
-        created_at=T0,
-        sites={1: "Ullvi"},
-        devices=devices,
-        receipts=receipts,
-        at=AT,
-    )
+    report = report_of(devices, receipts, mode="drill", sites={1: "Ullvi"})
     assert report["totals"]["devices"] == 2
     assert report["latency_ms"] == {"p50": 0, "p95": 0, "max": 0}
 
 
 def test_reachability_with_no_devices_has_empty_summaries() -> None:
     """A site without devices: zero totals and no latency figures."""
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites={1: "Ullvi"},
-        devices=[],
-        receipts=[],
-        at=AT,
-    )
-    assert report["totals"] == {
-        "devices": 0,
-        "reached": 0,
-        "not_reached": 0,
-        "displayed": 0,
-        "no_device": 0,
-    }
+    report = report_of([], [], sites={1: "Ullvi"})
+    assert report["totals"] == device_totals()
     assert report["push"] == NO_PUSHES
     assert report["latency_ms"] == {"p50": None, "p95": None, "max": None}
     assert report["sites"]["1"]["devices"] == []
@@ -213,24 +137,13 @@ def test_reachability_counts_push_states_and_lists_persons_without_device() -> N
     device are counted and named per site."""
     devices = [registered(1, 100), registered(2, 101), phone(3, 102)]
     pushes = [pushed(1, "delivered"), pushed(2, "failed", reason="rejected: 403")]
-    report = reachability(
-        alert_id=7,
-        mode="test",
-        created_at=T0,
-        sites=SITES,
-        devices=devices,
-        receipts=[delivered(3, seconds=0.5)],
-        at=AT,
+    report = report_of(
+        devices,
+        [delivered(3, seconds=0.5)],
         persons=[person(103, 1), person(104, 1, 2)],
         pushes=pushes,
     )
-    assert report["totals"] == {
-        "devices": 3,
-        "reached": 2,
-        "not_reached": 1,
-        "displayed": 0,
-        "no_device": 2,
-    }
+    assert report["totals"] == device_totals(devices=3, reached=2, not_reached=1, no_device=2)
     assert report["push"] == {**NO_PUSHES, "delivered": 1, "failed": 1}
     assert report["latency_ms"] == {"p50": 500, "p95": 500, "max": 500}
     site = report["sites"]["1"]
@@ -258,17 +171,9 @@ def drill(
     persons: list[PersonRow] | None = None,
     pushes: list[PushRow] | None = None,
 ) -> dict[str, Any]:
-    return reachability(
-        alert_id=7,
-        mode="drill",
-        state="resolved",
-        created_at=T0,
-        sites=SITES,
-        devices=devices,
-        receipts=receipts,
-        at=AT,
-        persons=persons or [],
-        pushes=pushes or [],
+    """The report of a drill that has ended."""
+    return report_of(
+        devices, receipts, mode="drill", state="resolved", persons=persons, pushes=pushes
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import given
@@ -27,62 +27,21 @@ from server.core.rollcall import (
     device_status,
     unchanged,
 )
+from tests.server.core.rollcall_world import (
+    AT,
+    NO_PUSHES,
+    SITES,
+    answered,
+    at,
+    delivered,
+    displayed,
+    person,
+    phone,
+    pushed,
+    registered,
+)
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-AT = T0 + timedelta(minutes=2)
-SITES = {1: "Ullvi", 2: "Kyrkbacken"}
-NO_PUSHES = {"queued": 0, "sent": 0, "delivered": 0, "receipted": 0, "failed": 0}
 ZONES = {10: "Hus A", 11: "Hus B"}
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def delivered(device_id: int, site_id: int = 1, seconds: float = 1) -> ReceiptRow:
-    return ReceiptRow(device_id=device_id, site_id=site_id, delivered_at=at(seconds))
-
-
-def displayed(device_id: int, site_id: int = 1, seconds: float = 2) -> ReceiptRow:
-    return ReceiptRow(
-        device_id=device_id, site_id=site_id, delivered_at=at(1), displayed_at=at(seconds)
-    )
-
-
-def answered(
-    device_id: int,
-    response: str,
-    *,
-    site_id: int = 1,
-    seconds: float = 5,
-    note: str = "",
-    location: str = "",
-) -> ReceiptRow:
-    return ReceiptRow(
-        device_id=device_id,
-        site_id=site_id,
-        delivered_at=at(1),
-        displayed_at=at(2),
-        acked_at=at(seconds),
-        response=response,
-        note=note,
-        location=location,
-    )
-
-
-def phone(
-    id: int, person: int | None, *, site: int = 1, zone: int | None = None, revoked: bool = False
-) -> DeviceRow:
-    return DeviceRow(
-        id=id,
-        name=f"device {id}",
-        kind="ios" if person else "desktop",
-        site_id=site,
-        zone_id=zone,
-        person_id=person,
-        person_name=None if person is None else f"Person {person}",
-        revoked=revoked,
-    )
 
 
 def report(
@@ -343,8 +302,8 @@ STATUS_RECEIPTS = st.sampled_from(
 def test_totals_are_consistent_for_any_devices(rows: list[tuple[int, int, str | None]]) -> None:
     """reached + not_reached = expected, answers add up, and each site ≤ totals' expected."""
     devices, receipts = [], []
-    for device_id, (person, site, status) in enumerate(rows, start=1):
-        devices.append(phone(device_id, person if person < 6 else None, site=site))
+    for device_id, (owner, site, status) in enumerate(rows, start=1):
+        devices.append(phone(device_id, owner if owner < 6 else None, site=site))
         if status == "delivered":
             receipts.append(delivered(device_id, site))
         elif status == "displayed":
@@ -355,8 +314,8 @@ def test_totals_are_consistent_for_any_devices(rows: list[tuple[int, int, str | 
     assert totals["reached"] + totals["not_reached"] == totals["expected"]
     assert totals["safe"] + totals["need_help"] + totals["not_on_site"] == totals["answered"]
     assert totals["expected"] >= totals["reached"] >= totals["displayed"] >= totals["answered"]
-    persons = {person for person, _, _ in rows if person < 6}
-    shared = sum(1 for person, _, _ in rows if person == 6)
+    persons = {owner for owner, _, _ in rows if owner < 6}
+    shared = sum(1 for owner, _, _ in rows if owner == 6)
     assert totals["expected"] == len(persons) + shared
 
 
@@ -412,10 +371,6 @@ def test_the_message_decodes_with_the_protocol_codec() -> None:
 
 
 # -- persons without a device ----------------------------------------------------------------
-
-
-def person(id: int, *sites: int) -> PersonRow:
-    return PersonRow(id=id, name=f"Person {id}", site_ids=frozenset(sites))
 
 
 def with_persons(
@@ -502,31 +457,6 @@ def test_no_device_persons_share_the_none_zone_with_zoneless_devices() -> None:
 
 
 # -- pushes -----------------------------------------------------------------------------------
-
-
-def pushed(device_id: int, state: str, *, seq: int = 42, reason: str = "") -> PushRow:
-    return PushRow(
-        device_id=device_id,
-        alert_id=7,
-        seq=seq,
-        state=state,
-        last_result=reason,
-        attempts=1,
-        at=at(1),
-        any_delivered=state in ("delivered", "receipted"),
-    )
-
-
-def registered(id: int, person: int | None, kind: str = "web", site: int = 1) -> DeviceRow:
-    return DeviceRow(
-        id=id,
-        name=f"device {id}",
-        kind=kind,
-        site_id=site,
-        person_id=person,
-        person_name=None if person is None else f"Person {person}",
-        push="webpush" if kind == "web" else "apns",
-    )
 
 
 def test_a_delivered_push_reaches_a_device_without_receipt_or_socket() -> None:

@@ -20,7 +20,7 @@ from protocol.vocabulary import Role
 from server import demo
 from tests.conftest import POSTGRES_URL, _pg_admin, _with_database, fresh_postgres, run_in_thread
 from tests.server.nodes.devices import DeviceClient
-from tests.server.nodes.redis_server import RedisServer
+from tests.server.redis_service import RedisServer
 from tests.server.serving import HTTP_TIMEOUT, Running, environment, seed, serve
 
 SITE = "Ullvigymnasiet"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.server.nodes.conftest import CHIEF, Cluster
 from tests.server.nodes.devices import DeviceClient
-from tests.server.nodes.proxy import NodeProxy
+from tests.server.relay import Relay
 
 
 def _has_order(alert_id: int, order: str) -> Callable[[DeviceClient], bool]:
@@ -49,7 +49,7 @@ async def test_a_killed_node_s_clients_resume_on_the_others_without_loss(
     away: they reconnect to the same address, land on a or c, resume (`recovered: true`)
     and have every event once, in order; the others never noticed."""
     backends = [cluster.nodes[n].ws_url for n in ("a", "b", "c")]
-    async with NodeProxy(backends) as proxy:
+    async with Relay(backends) as proxy:  # the load balancer in front of the nodes
         devices = await cluster.connect([proxy.url] * 6)
         on_b = [d for d in devices if proxy.routes[d.ports[-1]] == cluster.nodes["b"].ws_url]
         assert len(on_b) == 2  # round robin: two per node

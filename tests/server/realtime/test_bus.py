@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
@@ -28,7 +27,9 @@ from tests import factories
 from tests.factories import bearer
 from tests.server.realtime.clients import hello, next_of
 from tests.server.realtime.conftest import WAIT, LiveServer, realtime_settings, start_live_server
+from tests.server.realtime.test_gateway import trigger
 from tests.server.redis_service import require_redis
+from tests.server.relay import Relay
 
 
 @pytest.fixture
@@ -58,14 +59,9 @@ async def test_alert_on_one_node_reaches_clients_of_the_other(
         await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
         await factories.device(world, "d", site="A")
         ws, _ = await hello(second.ws_url, world.tokens["d"])
-        response = await first.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
-        assert response.status_code == 201
+        triggered = await trigger(first, world, "A", kind="evacuate")
         frame = await next_of(ws, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         await ws.close()
 
 
@@ -166,13 +162,9 @@ async def test_garbage_on_the_channel_is_ignored(
                 await raw.publish(channel(settings.bus_channel_namespace()), garbage)
         finally:
             await raw.aclose()
-        response = await first.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
+        triggered = await trigger(first, world, "A", kind="evacuate")
         frame = await next_of(ws, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         await ws.close()
     ignored = [r for r in caplog.records if "no signal" in r.getMessage()]
     assert len(ignored) >= 4  # each node heard them
@@ -188,64 +180,6 @@ async def test_a_bad_bus_url_stops_the_start_up(url: str, sqlite_database: Datab
             pytest.fail("started with a bad bus URL")
 
 
-class RedisLink:
-    """A TCP relay in front of the real Redis that the test can cut and restore: a network
-    outage between one node and Redis, as the node sees it."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self._target = (parts.hostname or "127.0.0.1", parts.port or 6379)
-        self._path = parts.path
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self.port = 0
-        self.accepted = 0  # connections relayed so far
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}{self._path}"
-
-    async def restore(self) -> None:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        """Stop accepting and drop every open connection (both directions)."""
-        assert self._server is not None
-        self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        await self._server.wait_closed()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        up_reader, up_writer = await asyncio.open_connection(*self._target)
-        self._writers.update((writer, up_writer))
-
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    sink.write(data)
-                    await sink.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                sink.transport.abort()
-
-        try:
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        finally:
-            self._writers.difference_update((writer, up_writer))
-
-    async def __aenter__(self) -> RedisLink:
-        await self.restore()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._server is not None and self._server.is_serving():
-            await self.cut()
-
-
 async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
     redis_url: str, sqlite_database: Database
 ) -> None:
@@ -253,7 +187,7 @@ async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
     node 2); when the link is back node 2 reconnects, catches up from the database and its
     client gets the alert. The catch-up tick is an hour: only the reconnect can deliver it."""
     direct = realtime_settings(bus_url=redis_url, catch_up_seconds=3600)
-    async with RedisLink(redis_url) as link:
+    async with Relay([redis_url]) as link:  # node 2's network to Redis
         relayed = realtime_settings(bus_url=link.url, catch_up_seconds=3600)
         async with (
             start_live_server(direct, sqlite_database) as first,
@@ -267,15 +201,10 @@ async def test_a_node_that_lost_redis_catches_up_when_it_is_back(
             assert isinstance(bus, RedisBus) and bus.connected.is_set()
             await link.cut()  # node 2's connections are gone before the alert is committed
             accepted = link.accepted
-            response = await first.http.post(
-                "/api/v1/alerts",
-                json={"kind": "pdv_lockdown", "site_ids": [world.sites["A"]]},
-                headers=bearer(world, "principal"),
-            )
-            assert response.status_code == 201
+            triggered = await trigger(first, world, "A")
             await link.restore()
             frame = await next_of(ws, "alert")
-            assert frame["alert"]["id"] == response.json()["alert"]["id"]
+            assert frame["alert"]["id"] == triggered["alert"]["id"]
             assert link.accepted > accepted  # it came back through the restored link
             await ws.close()
 
@@ -299,14 +228,9 @@ async def test_two_namespaces_on_one_redis_do_not_hear_each_other(
         await factories.device(world, "e", site="A")
         ws_a, _ = await hello(node_a2.ws_url, world.tokens["d"])
         ws_b, _ = await hello(node_b.ws_url, world.tokens["e"])
-        response = await node_a1.http.post(
-            "/api/v1/alerts",
-            json={"kind": "evacuate", "site_ids": [world.sites["A"]]},
-            headers=bearer(world, "principal"),
-        )
-        assert response.status_code == 201
+        triggered = await trigger(node_a1, world, "A", kind="evacuate")
         frame = await next_of(ws_a, "alert")
-        assert frame["alert"]["id"] == response.json()["alert"]["id"]
+        assert frame["alert"]["id"] == triggered["alert"]["id"]
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):  # a's signal went out long ago; b never hears it
                 await next_of(ws_b, "alert")
