@@ -19,7 +19,7 @@ from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
 from server.api.devices import DeviceOut, device_out
 from server.clock import utcnow
-from server.core.qr import qr_svg
+from server.qr import qr_svg
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
 from server.services import enrollment as service
 from server.storage import enrollment

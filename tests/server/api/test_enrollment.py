@@ -14,7 +14,7 @@ from sqlalchemy import select
 from protocol.vocabulary import DeviceKind
 from server.api.deps import SESSION_COOKIE
 from server.clock import utcnow
-from server.core.qr import qr_svg
+from server.qr import qr_svg
 from server.credentials import token_hash
 from server.settings import Settings
 from server.storage import enrollment

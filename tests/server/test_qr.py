@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import segno
 
-from server.core.qr import TITLE, qr_svg
+from server.qr import TITLE, qr_svg
 
 
 def test_the_svg_is_a_document_with_a_title() -> None:
