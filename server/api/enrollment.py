@@ -19,8 +19,8 @@ from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SettingsDep
 from server.api.devices import DeviceOut, device_out
 from server.clock import utcnow
-from server.qr import qr_svg
 from server.credentials import SESSION_COOKIE, SESSION_PREFIX
+from server.qr import qr_svg
 from server.services import enrollment as service
 from server.storage import enrollment
 from server.storage.devices import NAME_MAX

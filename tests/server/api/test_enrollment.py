@@ -14,8 +14,8 @@ from sqlalchemy import select
 from protocol.vocabulary import DeviceKind
 from server.api.deps import SESSION_COOKIE
 from server.clock import utcnow
-from server.qr import qr_svg
 from server.credentials import token_hash
+from server.qr import qr_svg
 from server.settings import Settings
 from server.storage import enrollment
 from server.storage.tables import AuditEntry, Device, EnrollmentCode, Zone
