@@ -31,7 +31,7 @@ export function renderAuditView(session) {
             h("td", {}, h("time", { datetime: entry.at }, clock(entry.at))),
             h("td", {}, entry.action),
             h("td", {}, actors.name(entry.actor)),
-            h("td", {}, entry.target ?? ""),
+            h("td", {}, entry.target ? actors.name(entry.target) : ""),
           ),
         );
       }
