@@ -38,9 +38,9 @@ def test_person_roles_are_edited_and_deactivation_asks_first(
         page.get_by_role("button", name="Ändra Johan Berg").click()
         editor = page.get_by_role("region", name="Ändra Johan Berg")
         expect(editor.get_by_role("heading", name="Ändra Johan Berg")).to_be_focused()
-        expect(editor.get_by_role("group", name="Roll 1").get_by_label("Skola", exact=True)).to_have_value(
-            str(site_of(web, "Karlbergsskolan"))
-        )
+        expect(
+            editor.get_by_role("group", name="Roll 1").get_by_label("Skola", exact=True)
+        ).to_have_value(str(site_of(web, "Karlbergsskolan")))
         editor.get_by_role("button", name="Lägg till roll").click()
         second = editor.get_by_role("group", name="Roll 2")
         second.get_by_label("Roll", exact=True).select_option(label="rektor")
@@ -142,7 +142,9 @@ def test_site_staff_may_trigger_and_the_organizations_alert_texts(
         org = http.get("/api/v1/organization").json()
     assert org["templates"] == {"evacuate": {"order_sv": "UTRYMNING – gå till fotbollsplanen"}}
     assert org["kinds"]["evacuate"]["order"]["en"] == "EVACUATE – leave the building now"
-    expect(page.get_by_role("form", name="Eget meddelande").get_by_label("Order (svenska)")).to_have_count(0)
+    expect(
+        page.get_by_role("form", name="Eget meddelande").get_by_label("Order (svenska)")
+    ).to_have_count(0)
     screenshot(page, "dashboard-texts", tmp_path)
     assert_accessible(page)
 
@@ -170,7 +172,9 @@ def test_history_names_who_acted_where_the_page_may_read_it(page: Page, web: Run
     log_in(page, PRINCIPAL)
     events = open_events(page, alert_id)
     expect(events.get_by_role("listitem").nth(0)).to_contain_text("Larm utlöst av Maria Holm")
-    expect(events.get_by_role("listitem").nth(1)).to_contain_text(f"Faran över av person:{chief_id}")
+    expect(events.get_by_role("listitem").nth(1)).to_contain_text(
+        f"Faran över av person:{chief_id}"
+    )
     assert_accessible(page)
     page.get_by_role("button", name="Logga ut").click()
     expect(page.get_by_role("button", name="Logga in")).to_be_visible()
