@@ -102,8 +102,9 @@ def test_site_staff_may_trigger_and_the_organizations_alert_texts(
     page: Page, web: Running, tmp_path: Path
 ) -> None:
     """An admin turns off "Personalen får larma" at Nyckelbergsskolan (its staff lose the
-    right to trigger there) and gives Utrymning a Swedish order of the organization's own:
-    only the changed text becomes an override, and emptying it brings the built-in back."""
+        right to trigger there) and gives Utrymning a Swedish order of the organization's own:
+        only the changed text becomes an override, emptying it brings the built-in back, and the
+    view reads in English after "English"."""
     log_in(page, ADMIN)
     page.get_by_role("button", name="Skolor och zoner").click()
     details = page.get_by_role("form", name="Uppgifter om Nyckelbergsskolan")
@@ -154,6 +155,16 @@ def test_site_staff_may_trigger_and_the_organizations_alert_texts(
     expect(evacuate.get_by_label("Order (svenska)")).to_have_value("UTRYMNING – lämna byggnaden nu")
     with login(web, ADMIN.email, ADMIN.password) as http:
         assert http.get("/api/v1/organization").json()["templates"] == {}
+
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Alert texts", exact=True)).to_be_visible()
+    expect(
+        page.get_by_role("form", name="Evacuation").get_by_label("Order (Swedish)")
+    ).to_be_visible()
+    expect(page.get_by_role("button", name="Save the texts for Evacuation")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Svenska").click()
+    expect(page.get_by_role("heading", name="Larmtexter", exact=True)).to_be_visible()
 
 
 def test_history_names_who_acted_where_the_page_may_read_it(page: Page, web: Running) -> None:
