@@ -30,7 +30,8 @@ def test_person_roles_are_edited_and_deactivation_asks_first(
 ) -> None:
     """An admin gives Johan Berg a second principal role; "Inaktivera" asks once more ("Nej,
     tillbaka" changes nothing), then deactivates: his open session ends and he cannot log
-    in; "Återaktivera" lets him in again; the audit log names the admin who did it and whom."""
+    in; "Återaktivera" lets him in again; "Stäng" returns the focus to "Ändra Johan Berg";
+    the audit log names the admin who did it and whom."""
     johan = person("rektor.karlberg")
     with login(web, johan.email, johan.password) as johans_session:
         log_in(page, ADMIN)
@@ -79,6 +80,9 @@ def test_person_roles_are_edited_and_deactivation_asks_first(
     expect(editor.get_by_text("Johan Berg är aktiv igen.")).to_be_visible()
     expect(page.get_by_role("row", name="Johan Berg")).to_contain_text("ja")
     assert can_log_in(web, johan.email, johan.password) is True
+    editor.get_by_role("button", name="Stäng").click()
+    expect(editor).to_have_count(0)
+    expect(page.get_by_role("button", name="Ändra Johan Berg")).to_be_focused()
 
     page.get_by_role("button", name="Granskningslogg").click()
     rows = page.locator(".audit-view tbody tr")

@@ -12,16 +12,14 @@ export function renderPeopleView(session) {
   const listHolder = h("div", { class: "people-list" });
   const editorHolder = h("div");
   const status = h("p", { class: "status", role: "status" });
-  let editing = null; // the person id whose editor is open
 
   function edit(person, opener) {
-    editing = person.id;
     const editor = personEditor(session, person, {
       saved: loadList,
       close: () => {
-        editing = null;
         editorHolder.replaceChildren();
-        listHolder.querySelector(`button[data-person="${person.id}"]`)?.focus() ?? opener.focus();
+        // The list may have been repainted since: its button, else the one that opened it.
+        (listHolder.querySelector(`button[data-person="${person.id}"]`) ?? opener).focus();
       },
     });
     editorHolder.replaceChildren(editor);
