@@ -6,6 +6,7 @@ axe-core."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -204,7 +205,7 @@ def test_history_names_who_acted_where_the_page_may_read_it(page: Page, web: Run
 def open_events(page: Page, alert_id: int) -> Locator:
     """Open the history and unfold the events of alert `alert_id`."""
     page.get_by_role("button", name="Historik").click()
-    item = page.locator("li.history-item").filter(has_text=f"#{alert_id}")
+    item = page.locator("li.history-item").filter(has_text=re.compile(rf"#{alert_id}(?!\d)"))
     item.get_by_role("button", name="Händelser").click()
     return item.locator("ol.event-list")
 
