@@ -1,8 +1,10 @@
 // The audit log (VIEW_AUDIT): entries newest first, paged by `next_before_seq`, and
-// "Verifiera kedjan" — the server checks every entry's keyed hash and link.
+// "Verifiera kedjan" — the server checks every entry's keyed hash and link. Actors are shown
+// by name where this person may read them (actors.js).
 
 import { getJson } from "../shared/api.js";
 import { t } from "../shared/i18n.js";
+import { ActorNames } from "./actors.js";
 import { clock, h } from "./dom.js";
 
 export function renderAuditView(session) {
@@ -11,6 +13,7 @@ export function renderAuditView(session) {
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, t("audit.more"));
   let before = null;
+  const actors = new ActorNames(session);
 
   function fail(error) {
     if (!session.checkExpired(error)) status.textContent = t("common.failed", { message: error.message });
@@ -18,7 +21,7 @@ export function renderAuditView(session) {
 
   async function load() {
     try {
-      const page = await getJson(before ? `audit?before_seq=${before}` : "audit");
+      const [page] = await Promise.all([getJson(before ? `audit?before_seq=${before}` : "audit"), actors.load()]);
       for (const entry of page.entries) {
         body.append(
           h(
@@ -27,8 +30,8 @@ export function renderAuditView(session) {
             h("th", { scope: "row" }, String(entry.seq)),
             h("td", {}, h("time", { datetime: entry.at }, clock(entry.at))),
             h("td", {}, entry.action),
-            h("td", {}, entry.actor),
-            h("td", {}, entry.target ?? ""),
+            h("td", {}, actors.name(entry.actor)),
+            h("td", {}, entry.target ? actors.name(entry.target) : ""),
           ),
         );
       }

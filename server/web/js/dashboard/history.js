@@ -1,10 +1,12 @@
 // Alert history (`GET /api/v1/alerts`, newest first, paged by `before_id`): each alert with
 // its kind, mode, state and time; "Händelser" unfolds its events (`GET
 // /alerts/{id}/events`, oldest first) and "Rapport" opens the drill report (drills and tests,
-// and actual alerts once they have ended).
+// and actual alerts once they have ended). Who acted is shown by name where this person may
+// read it (actors.js), else as the event's reference.
 
 import { getJson } from "../shared/api.js";
 import { localized, t } from "../shared/i18n.js";
+import { ActorNames } from "./actors.js";
 import { clock, h, uid } from "./dom.js";
 
 const PAGE = 30;
@@ -14,6 +16,7 @@ export function renderHistoryView(session, { show }) {
   const status = h("p", { class: "status", role: "status" });
   const more = h("button", { type: "button", hidden: true }, t("history.more"));
   let oldest = null;
+  const actors = new ActorNames(session);
 
   async function load() {
     try {
@@ -39,7 +42,7 @@ export function renderHistoryView(session, { show }) {
       if (open && !events.dataset.loaded) {
         events.replaceChildren(h("p", {}, t("history.loading")));
         try {
-          const answer = await getJson(`alerts/${alert.id}/events`);
+          const [answer] = await Promise.all([getJson(`alerts/${alert.id}/events`), actors.loadAlert(alert)]);
           events.dataset.loaded = "1";
           events.replaceChildren(
             h(
@@ -53,7 +56,7 @@ export function renderHistoryView(session, { show }) {
                   " ",
                   h("strong", {}, t(`event.${event.event}`)),
                   " ",
-                  t("event.by", { actor: event.actor }),
+                  t("event.by", { actor: actors.name(event.actor) }),
                   event.event === "triggered" || event.event === "updated"
                     ? h("span", { class: "detail" }, `${t(`kind.${event.alert.kind}`)}: ${localized(event.alert.order)}`)
                     : null,

@@ -20,6 +20,7 @@ import { renderPeopleView } from "./people.js";
 import { renderReportView } from "./report.js";
 import { renderSitesView } from "./sites.js";
 import { Session } from "./session.js";
+import { renderTemplatesView } from "./templates.js";
 import "./texts.js";
 
 const app = document.getElementById("app");
@@ -31,6 +32,7 @@ const VIEWS = [
   { id: "history", label: "view.history", render: renderHistoryView, visible: (s) => s.leads() },
   { id: "people", label: "view.people", render: renderPeopleView, visible: (s) => s.canOrg("manage_people") },
   { id: "sites", label: "view.sites", render: renderSitesView, visible: (s) => s.canAnywhere("manage_sites") },
+  { id: "templates", label: "view.templates", render: renderTemplatesView, visible: (s) => s.canOrg("manage_settings") },
   { id: "devices", label: "view.devices", render: renderDevicesView, visible: (s) => s.canAnywhere("manage_devices") },
   { id: "keys", label: "view.keys", render: renderKeysView, visible: (s) => s.canAnywhere("manage_devices") },
   { id: "audit", label: "view.audit", render: renderAuditView, visible: (s) => s.canAnywhere("view_audit") },

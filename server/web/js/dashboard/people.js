@@ -1,14 +1,30 @@
 // People (MANAGE_PEOPLE): the organization's persons with their roles, and the CSV import
 // (`POST /persons/import`, `email,name,role,site`). "Kontrollera" is the dry run: it shows
-// each line's error and writes nothing; "Importera" writes all lines or none.
+// each line's error and writes nothing; "Importera" writes all lines or none. "Ändra" opens
+// a person's editor (people_editor.js): roles, deactivate (asked once more) and reactivate.
 
 import { getJson, postJson, request } from "../shared/api.js";
 import { t } from "../shared/i18n.js";
 import { field, h, table } from "./dom.js";
+import { ORG_WIDE, ROLES, personEditor } from "./people_editor.js";
 
 export function renderPeopleView(session) {
   const listHolder = h("div", { class: "people-list" });
+  const editorHolder = h("div");
   const status = h("p", { class: "status", role: "status" });
+
+  function edit(person, opener) {
+    const editor = personEditor(session, person, {
+      saved: loadList,
+      close: () => {
+        editorHolder.replaceChildren();
+        // The list may have been repainted since: its button, else the one that opened it.
+        (listHolder.querySelector(`button[data-person="${person.id}"]`) ?? opener).focus();
+      },
+    });
+    editorHolder.replaceChildren(editor);
+    editor.querySelector("h2")?.focus();
+  }
 
   async function loadList() {
     try {
@@ -16,12 +32,22 @@ export function renderPeopleView(session) {
       listHolder.replaceChildren(
         table(
           t("people.heading"),
-          [t("people.name"), t("people.email"), t("people.roles"), t("people.active")],
+          [t("people.name"), t("people.email"), t("people.roles"), t("people.active"), ""],
           persons.map((person) => [
             person.name,
             person.email,
             person.roles.map((role) => `${t(`role.${role.role}`)}${role.site_id ? ` (${session.siteName(role.site_id)})` : ""}`).join(", ") || "–",
             person.active ? t("report.yes") : t("report.no"),
+            h(
+              "button",
+              {
+                type: "button",
+                "data-person": person.id,
+                "aria-label": t("people.edit_person", { name: person.name }),
+                onclick: (event) => edit(person, event.currentTarget),
+              },
+              t("people.edit"),
+            ),
           ]),
         ),
       );
@@ -62,8 +88,6 @@ export function renderPeopleView(session) {
     }
   }
 
-  const ROLES = ["staff", "principal", "security_chief", "admin"];
-  const ORG_WIDE = new Set(["security_chief", "admin"]);
   const name = h("input", { name: "name", maxlength: 200, autocomplete: "off" });
   const email = h("input", { name: "email", type: "email", maxlength: 254, autocomplete: "off" });
   const role = h("select", { name: "role" }, ROLES.map((r) => h("option", { value: r }, t(`role.${r}`))));
@@ -125,6 +149,7 @@ export function renderPeopleView(session) {
       ),
       result,
     ),
+    editorHolder,
     listHolder,
   );
 }
