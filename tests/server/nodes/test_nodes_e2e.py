@@ -3,7 +3,8 @@ and a private Redis, with device clients spread over them (tests/server/nodes/co
 An alert triggered on one node reaches the clients of the others; a node killed with -9
 loses its clients to the others, which resume them without loss; a Redis restart during an
 alert leaves every client with the current order; two nodes triggered at once make one
-alert; a node started after the events serves resumes from the database."""
+alert; a node started after the events serves resumes from the database. (The presence
+sweep's takeover when its leader is killed: test_leadership_e2e.py.)"""
 
 from __future__ import annotations
 
