@@ -192,7 +192,7 @@ def test_a_revoked_device_says_so_and_stops_retrying(
     client = started(school, tmp_path)
     qtbot.waitUntil(lambda: client.state.is_connected, timeout=WAIT_MS)
     opened: list[bool] = []
-    client.socket.connected.connect(lambda: opened.append(True))
+    client.link.connected.connect(lambda: opened.append(True))
     with logged_in(school.url, ADMIN) as admin:
         revoked = admin.post(f"/api/v1/devices/{client.settings.device_id}/revoke")
     assert revoked.status_code == 200, revoked.text
@@ -284,7 +284,7 @@ def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
     with logged_in(school.url, ADMIN) as admin:
         patched = admin.patch(f"/api/v1/sites/{school.site_id}", json={"staff_may_trigger": False})
     assert patched.status_code == 200, patched.text
-    client.socket.abort()  # a reconnect: the welcome brings the site's rule again
+    client.link.abort()  # a reconnect: the welcome brings the site's rule again
     qtbot.waitUntil(lambda: not client.tray.can_trigger, timeout=WAIT_MS)
     assert not client.tray.trigger_action.isVisible()
     client.close()
