@@ -95,8 +95,8 @@ class DesktopClient(QObject):
         self.tray.language_requested.connect(self.set_language)
         self.countdown: TriggerCountdown | None = None
         self.notice: QMessageBox | None = None
-        self.offline = OfflineWindow(self._offline_view())
-        self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
+        # Made when first needed: an idle, connected client never shows it (~2 MB).
+        self.offline: OfflineWindow | None = None
         self.config_fetched.connect(self._on_config)
         self.alert_fetched.connect(self._on_alert_fetched)
         self.triggered.connect(self._on_triggered)
@@ -120,8 +120,9 @@ class DesktopClient(QObject):
         for screens in list(self.screens.values()):
             screens.close()
         self.screens.clear()
-        self.offline.hide()
-        self.offline.deleteLater()
+        if self.offline is not None:
+            self.offline.hide()
+            self.offline.deleteLater()
         self.tray.close()
         for window in (self.countdown, self.notice):
             if window is not None:
@@ -236,13 +237,19 @@ class DesktopClient(QObject):
         elif isinstance(effect, state.FetchAlert):
             self._fetch_alert(effect.alert_id)
         elif isinstance(effect, state.Stopped):
-            self.offline.set_view(self._offline_view(revoked=True))
-            self.offline.present()
+            self._offline_window().set_view(self._offline_view(revoked=True))
+            self._offline_window().present()
         elif isinstance(effect, state.OfflineWarning):
-            self.offline.set_view(self._offline_view())
-            self.offline.present()
-        elif isinstance(effect, state.OfflineCleared):
+            self._offline_window().set_view(self._offline_view())
+            self._offline_window().present()
+        elif isinstance(effect, state.OfflineCleared) and self.offline is not None:
             self.offline.hide()
+
+    def _offline_window(self) -> OfflineWindow:
+        if self.offline is None:
+            self.offline = OfflineWindow(self._offline_view())
+            self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
+        return self.offline
 
     def _show(self, alert: AlertDoc) -> None:
         screens = AlarmScreens(to_dict(alert), self.language, sound=self.sound)
@@ -349,7 +356,9 @@ class DesktopClient(QObject):
         config.write_settings(self.config_dir, self.settings)
         for screens in self.screens.values():
             screens.set_language(language)
-        self.offline.set_view(self._offline_view(revoked=self.state.stop_reason == "revoked"))
+        if self.offline is not None:
+            revoked = self.state.stop_reason == "revoked"
+            self.offline.set_view(self._offline_view(revoked=revoked))
         self.tray.set_view(self._tray_view())
 
     # ── views ─────────────────────────────────────────────────────────────────────────────
