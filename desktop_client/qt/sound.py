@@ -9,8 +9,8 @@ alarm would carry it for nothing (issue 9: ≤ 60 MB idle). So it is loaded on f
 first `play()` the player only remembers the kind and is loaded once the alarm window is on
 screen (`load()`, called by the alarm after its first paint) or, at the latest,
 `LOAD_AT_THE_LATEST_MS` later, so the sound starts even when no window ever paints. Loading
-takes a few tens of milliseconds on the Qt thread; doing it after the window is shown keeps it
-out of the frame → visible-alarm time. "Testa larmljud" loads it at once."""
+takes on the order of 100 ms on the Qt thread (bench/README.md); doing it after the window is
+shown keeps it out of the frame → visible-alarm time. "Testa larmljud" loads it at once."""
 
 from __future__ import annotations
 

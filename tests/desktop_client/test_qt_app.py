@@ -115,7 +115,9 @@ def test_a_lost_server_brings_the_offline_window(
     qtbot.waitUntil(lambda: not client.state.is_connected, timeout=WAIT_MS)
     assert client.offline is None or not client.offline.isVisible()
     now[0] += 31.0  # the warning is due 30 s after the connection was lost
-    qtbot.waitUntil(lambda: client.offline is not None and client.offline.isVisible(), WAIT_MS)
+    qtbot.waitUntil(
+        lambda: client.offline is not None and client.offline.isVisible(), timeout=WAIT_MS
+    )
     client.close()
 
 
@@ -196,7 +198,9 @@ def test_a_revoked_device_says_so_and_stops_retrying(
     with logged_in(school.url, ADMIN) as admin:
         revoked = admin.post(f"/api/v1/devices/{client.settings.device_id}/revoke")
     assert revoked.status_code == 200, revoked.text
-    qtbot.waitUntil(lambda: client.offline is not None and client.offline.isVisible(), WAIT_MS)
+    qtbot.waitUntil(
+        lambda: client.offline is not None and client.offline.isVisible(), timeout=WAIT_MS
+    )
     assert client.offline is not None and client.state.stop_reason == "revoked"
     assert client.offline.title_label.text() == "Enheten är borttagen – registrera igen"
     assert client.offline.retry_button.isHidden()
