@@ -24,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_client import config, server_api, state, texts
+from desktop_client import config, keyring_child, server_api, state, texts
 from desktop_client.qt.enrollment import EnrollWindow
 from desktop_client.qt.link import Link
 from desktop_client.qt.sound import AlarmSound
@@ -414,7 +414,7 @@ def run(
 
     def after_enrolling(enrolled: object) -> None:
         assert isinstance(enrolled, config.Settings)
-        stored = config.read_token(config_dir)
+        stored = keyring_child.read_token(config_dir)
         if stored is None:  # the keyring took it and lost it: say so rather than run deaf
             print(texts.text(texts.STATUS_NOT_ENROLLED, language), file=sys.stderr)
             app.exit(EXIT_NOT_ENROLLED)
