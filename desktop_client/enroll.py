@@ -1,11 +1,12 @@
 """Enrolling this computer: POST /api/v1/devices/enroll with kind `desktop`, then keep the
-token (keyring or 0600 file) and the settings in the config directory."""
+token (keyring or 0600 file, stored by a child process: desktop_client/keyring_child.py)
+and the settings in the config directory."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from desktop_client import config
+from desktop_client import config, keyring_child
 from desktop_client.server_api import ApiError, request
 from desktop_client.version import VERSION
 
@@ -34,7 +35,7 @@ def enroll(
         )
     except (KeyError, TypeError, ValueError):
         raise ApiError("network.bad_response", "unexpected enrollment answer") from None
-    config.store_token(config_dir, token)
+    keyring_child.store_token(config_dir, token)  # keyring stays out of this process
     config.write_settings(config_dir, settings)
     (config_dir / config.RESUME_FILE).unlink(missing_ok=True)  # a new device starts afresh
     return settings

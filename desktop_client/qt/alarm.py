@@ -434,7 +434,8 @@ class AlarmScreens(QObject):
     """One alert's presentation: an `AlarmWindow` on every screen until answered, then the
     `Banner`; updates replace what is shown live (a change of kind brings the full-screen
     windows back, loud); an ended alert shows its end view for `end_ms` and then closes
-    (`finished`). The sound loops from `show()` until the answer, a mute or the end."""
+    (`finished`). The sound loops from `show()` (the process's first alarm: from just after
+    its first window is painted) until the answer, a mute or the end."""
 
     answered = Signal(int, str, str, str)  # alert_id, response, note, location
     shown = Signal(int)  # alert_id: the first alarm window is on screen
@@ -500,9 +501,13 @@ class AlarmScreens(QObject):
         self.windows = []
 
     def _on_shown(self, alert_id: int) -> None:
+        """The first window is painted: say so (the `displayed` receipt), then load the
+        sound player if this is its first alarm (desktop_client/qt/sound.py)."""
         if not self._shown_emitted:
             self._shown_emitted = True
             self.shown.emit(alert_id)
+        if self.sound is not None:
+            self.sound.load()
 
     def _on_answer(self, alert_id: int, response: str, note: str, location: str) -> None:
         self.response = response

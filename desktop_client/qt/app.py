@@ -1,11 +1,12 @@
 """The running tray client: the Qt shell around the pure state machine.
 
-`DesktopClient` owns one `QWebSocket`, a one-second timer and the widgets. Everything the
-client decides comes from `desktop_client.state.ClientState` as effects; this module only
-carries them out (open or drop the socket, send a frame, show, update or end an alarm, warn
-when offline) and feeds back what happened (frames, closes, the alarm on screen, answers).
-HTTP calls (the config, an ended alert, a trigger) run on worker threads and come back as
-queued Qt signals, so the event loop never waits on the network.
+`DesktopClient` owns one WebSocket `Link` (the `websockets` library on threads, its events
+queued to the Qt thread: desktop_client/qt/link.py), a one-second timer and the widgets.
+Everything the client decides comes from `desktop_client.state.ClientState` as effects; this
+module only carries them out (open or drop the connection, send a frame, show, update or end an
+alarm, warn when offline) and feeds back what happened (frames, closes, the alarm on screen,
+answers). HTTP calls (the config, an ended alert, a trigger) run on worker threads and come
+back as queued Qt signals, so the event loop never waits on the network.
 """
 
 from __future__ import annotations
@@ -20,17 +21,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QLockFile, QObject, QTimer, QUrl, Signal
-from PySide6.QtWebSockets import QWebSocket, QWebSocketProtocol
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_client import config, server_api, state, texts
+from desktop_client import config, keyring_child, server_api, state, texts
 from desktop_client.qt.enrollment import EnrollWindow
+from desktop_client.qt.link import Link
 from desktop_client.qt.sound import AlarmSound
 from desktop_client.qt.widgets import AlarmScreens, OfflineWindow, Tray, TriggerCountdown
 from desktop_client.qt.worker import in_thread
 from desktop_client.version import VERSION
 from desktop_client.views import offline_view, tray_view
+from protocol.closecodes import CloseCode
 from protocol.codec import decode_server, encode, to_dict
 from protocol.errors import ProtocolError
 from protocol.messages import AlertDoc, AlertEvent, ClientInfo, Welcome
@@ -39,7 +41,6 @@ from protocol.vocabulary import Language, Response
 log = logging.getLogger(__name__)
 
 TICK_MS = 1000
-ABNORMAL_CLOSE = 1006  # no close frame: a failed connect or a dropped connection
 
 
 class DesktopClient(QObject):
@@ -77,10 +78,10 @@ class DesktopClient(QObject):
         self.last_contact: float | None = None
         self.screens: dict[int, AlarmScreens] = {}
         self.sound = AlarmSound()
-        self.socket = QWebSocket()
-        self.socket.connected.connect(self._on_connected)
-        self.socket.disconnected.connect(self._on_disconnected)
-        self.socket.textMessageReceived.connect(self._on_frame)
+        self.link = Link(self)
+        self.link.connected.connect(self._on_connected)
+        self.link.closed.connect(self._on_closed)
+        self.link.text_received.connect(self._on_frame)
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._on_tick)
@@ -94,8 +95,8 @@ class DesktopClient(QObject):
         self.tray.language_requested.connect(self.set_language)
         self.countdown: TriggerCountdown | None = None
         self.notice: QMessageBox | None = None
-        self.offline = OfflineWindow(self._offline_view())
-        self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
+        # Made when first needed: an idle, connected client never shows it (~2 MB).
+        self.offline: OfflineWindow | None = None
         self.config_fetched.connect(self._on_config)
         self.alert_fetched.connect(self._on_alert_fetched)
         self.triggered.connect(self._on_triggered)
@@ -111,16 +112,17 @@ class DesktopClient(QObject):
         self.closed = True
         self.timer.stop()
         # No signal.disconnect() here: PySide6 6.12's disconnect() drops a reference to
-        # True, and enough of them crash the interpreter. The socket's late signals end at
+        # True, and enough of them crash the interpreter. The link's late signals end at
         # the `closed` guard in _carry_out and _open instead.
-        self.socket.abort()
+        self.link.abort()
         self._write_status(connected=False)
         self.sound.stop()
         for screens in list(self.screens.values()):
             screens.close()
         self.screens.clear()
-        self.offline.hide()
-        self.offline.deleteLater()
+        if self.offline is not None:
+            self.offline.hide()
+            self.offline.deleteLater()
         self.tray.close()
         for window in (self.countdown, self.notice):
             if window is not None:
@@ -145,7 +147,7 @@ class DesktopClient(QObject):
             log.warning("desktop: /config failed: %s", result)
             if self._connect_when_configured:  # try again on the state's schedule
                 self._connect_when_configured = False
-                self._carry_out(self.state.closed(ABNORMAL_CLOSE, "", self.clock()))
+                self._carry_out(self.state.closed(CloseCode.ABNORMAL, "", self.clock()))
             return
         assert isinstance(result, server_api.ClientConfig)
         self.ws_url = result.ws_url
@@ -161,19 +163,14 @@ class DesktopClient(QObject):
             self._connect_when_configured = True
             self._fetch_config()
             return
-        self.socket.abort()
-        self.socket.open(QUrl(self.ws_url))
+        self.link.open(self.ws_url)
 
     def _on_connected(self) -> None:
         self._carry_out(self.state.connected(self.clock()))
 
-    def _on_disconnected(self) -> None:
-        """A close, or a connect that failed: Qt reports 1000 without a close frame too, so
-        a normal close without a reason from the server counts as abnormal (1006)."""
-        code = self.socket.closeCode().value
-        reason = self.socket.closeReason()
-        if code == QWebSocketProtocol.CloseCode.CloseCodeNormal.value and not reason:
-            code = ABNORMAL_CLOSE
+    def _on_closed(self, code: int, reason: str) -> None:
+        """A close (the server's code and reason as sent), or a connect that failed or a
+        connection that dropped or was aborted (1006)."""
         self._carry_out(self.state.closed(code, reason, self.clock()))
 
     def _on_frame(self, frame: str) -> None:
@@ -220,11 +217,11 @@ class DesktopClient(QObject):
 
     def _do(self, effect: state.Effect) -> None:  # noqa: C901 - one branch per effect type
         if isinstance(effect, state.Send):
-            self.socket.sendTextMessage(encode(effect.message))
+            self.link.send(encode(effect.message))
         elif isinstance(effect, state.Connect):
             QTimer.singleShot(int(effect.after_s * 1000), self._open)
         elif isinstance(effect, state.Drop):
-            self.socket.abort()
+            self.link.abort()  # its `closed` (1006) follows, queued
         elif isinstance(effect, state.RefetchConfig):
             self.ws_url = ""
         elif isinstance(effect, state.ShowAlarm):
@@ -240,13 +237,19 @@ class DesktopClient(QObject):
         elif isinstance(effect, state.FetchAlert):
             self._fetch_alert(effect.alert_id)
         elif isinstance(effect, state.Stopped):
-            self.offline.set_view(self._offline_view(revoked=True))
-            self.offline.present()
+            self._offline_window().set_view(self._offline_view(revoked=True))
+            self._offline_window().present()
         elif isinstance(effect, state.OfflineWarning):
-            self.offline.set_view(self._offline_view())
-            self.offline.present()
-        elif isinstance(effect, state.OfflineCleared):
+            self._offline_window().set_view(self._offline_view())
+            self._offline_window().present()
+        elif isinstance(effect, state.OfflineCleared) and self.offline is not None:
             self.offline.hide()
+
+    def _offline_window(self) -> OfflineWindow:
+        if self.offline is None:
+            self.offline = OfflineWindow(self._offline_view())
+            self.offline.retry.connect(lambda: self._carry_out([state.Connect(0.0)]))
+        return self.offline
 
     def _show(self, alert: AlertDoc) -> None:
         screens = AlarmScreens(to_dict(alert), self.language, sound=self.sound)
@@ -353,7 +356,9 @@ class DesktopClient(QObject):
         config.write_settings(self.config_dir, self.settings)
         for screens in self.screens.values():
             screens.set_language(language)
-        self.offline.set_view(self._offline_view(revoked=self.state.stop_reason == "revoked"))
+        if self.offline is not None:
+            revoked = self.state.stop_reason == "revoked"
+            self.offline.set_view(self._offline_view(revoked=revoked))
         self.tray.set_view(self._tray_view())
 
     # ── views ─────────────────────────────────────────────────────────────────────────────
@@ -409,7 +414,7 @@ def run(
 
     def after_enrolling(enrolled: object) -> None:
         assert isinstance(enrolled, config.Settings)
-        stored = config.read_token(config_dir)
+        stored = keyring_child.read_token(config_dir)
         if stored is None:  # the keyring took it and lost it: say so rather than run deaf
             print(texts.text(texts.STATUS_NOT_ENROLLED, language), file=sys.stderr)
             app.exit(EXIT_NOT_ENROLLED)

@@ -287,12 +287,32 @@ def test_mute_stops_the_sound_and_unmute_restarts_it(
     """ "Tyst" mutes the loop (the effect muted, nothing playing) and says "Ljud på"; pressing
     it again plays the kind's loop again."""
     alarm = open_alarm(qtbot, screens, alert(kind="secure"), sound)
+    qtbot.waitUntil(lambda: sound.loaded)  # just after the window's first paint
+    effect = sound.effect
+    assert effect is not None and effect.source().toLocalFile().endswith("secure.wav")
     window = alarm.windows[0]
     window.mute_button.click()
-    assert sound.muted and sound.playing_kind is None and sound.effect.isMuted()
+    assert sound.muted and sound.playing_kind is None and effect.isMuted()
     assert window.mute_button.text() == "Ljud på"
     window.mute_button.click()
-    assert sound.playing_kind == "secure" and not sound.effect.isMuted()
+    assert sound.playing_kind == "secure" and not effect.isMuted()
+
+
+def test_the_player_loads_on_first_use_and_sounds_without_a_window(qtbot: QtBot) -> None:
+    """QtMultimedia is not loaded until a sound is wanted; a play() whose window never
+    paints still loads the player and sets the kind's loop (LOAD_AT_THE_LATEST_MS), and a
+    mute set before loading holds once loaded."""
+    player = AlarmSound()
+    assert not player.loaded and player.effect is None
+    player.play("evacuate")
+    player.mute()
+    assert not player.loaded and player.kind == "evacuate" and player.playing_kind is None
+    qtbot.waitUntil(lambda: player.loaded)
+    effect = player.effect
+    assert effect is not None and effect.source().toLocalFile().endswith("evacuate.wav")
+    assert effect.isMuted()
+    player.stop()
+    assert player.playing_kind is None and not effect.isMuted()
 
 
 def test_sound_files_are_bundled_per_kind(qapp: Any) -> None:
@@ -300,11 +320,14 @@ def test_sound_files_are_bundled_per_kind(qapp: Any) -> None:
     for name in [*KIND_FILES.values(), TEST_FILE]:
         assert (SOUNDS_DIR / name).stat().st_size > 10_000
     player = AlarmSound()
+    player.test()  # loads the player at once; no audio device here: logs, does not raise
+    assert player.loaded
+    effect = player.effect
+    assert effect is not None
     player.play("evacuate")
-    assert player.effect.source().toLocalFile().endswith("evacuate.wav")
+    assert effect.source().toLocalFile().endswith("evacuate.wav")
     player.play("meteor")
-    assert player.effect.source().toLocalFile().endswith("custom.wav")
-    player.test()  # no audio device here: logs, does not raise
+    assert effect.source().toLocalFile().endswith("custom.wav")
     player.stop()
     assert player.playing_kind is None
 

@@ -113,9 +113,11 @@ def test_a_lost_server_brings_the_offline_window(
     qtbot.waitUntil(lambda: client.state.is_connected, timeout=WAIT_MS)
     school.running.process.kill()
     qtbot.waitUntil(lambda: not client.state.is_connected, timeout=WAIT_MS)
-    assert not client.offline.isVisible()
+    assert client.offline is None or not client.offline.isVisible()
     now[0] += 31.0  # the warning is due 30 s after the connection was lost
-    qtbot.waitUntil(client.offline.isVisible, timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: client.offline is not None and client.offline.isVisible(), timeout=WAIT_MS
+    )
     client.close()
 
 
@@ -192,12 +194,14 @@ def test_a_revoked_device_says_so_and_stops_retrying(
     client = started(school, tmp_path)
     qtbot.waitUntil(lambda: client.state.is_connected, timeout=WAIT_MS)
     opened: list[bool] = []
-    client.socket.connected.connect(lambda: opened.append(True))
+    client.link.connected.connect(lambda: opened.append(True))
     with logged_in(school.url, ADMIN) as admin:
         revoked = admin.post(f"/api/v1/devices/{client.settings.device_id}/revoke")
     assert revoked.status_code == 200, revoked.text
-    qtbot.waitUntil(client.offline.isVisible, timeout=WAIT_MS)
-    assert client.state.stop_reason == "revoked"
+    qtbot.waitUntil(
+        lambda: client.offline is not None and client.offline.isVisible(), timeout=WAIT_MS
+    )
+    assert client.offline is not None and client.state.stop_reason == "revoked"
     assert client.offline.title_label.text() == "Enheten är borttagen – registrera igen"
     assert client.offline.retry_button.isHidden()
     for _ in range(5):  # five ticks of the client's clock: no reconnect is scheduled
@@ -284,7 +288,7 @@ def test_larma_follows_the_site_and_its_countdown_cancels_or_triggers(
     with logged_in(school.url, ADMIN) as admin:
         patched = admin.patch(f"/api/v1/sites/{school.site_id}", json={"staff_may_trigger": False})
     assert patched.status_code == 200, patched.text
-    client.socket.abort()  # a reconnect: the welcome brings the site's rule again
+    client.link.abort()  # a reconnect: the welcome brings the site's rule again
     qtbot.waitUntil(lambda: not client.tray.can_trigger, timeout=WAIT_MS)
     assert not client.tray.trigger_action.isVisible()
     client.close()
