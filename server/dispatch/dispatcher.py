@@ -36,6 +36,7 @@ from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.vocabulary import Language
 from push.message import (
     ApnsRegistration,
     Delivered,
@@ -394,9 +395,10 @@ class Dispatcher:
             person_ids={row.person_id for row in rows if row.person_id is not None},
         )
         jobs = []
+        messages: dict[tuple[int, int, Language], PushMessage] = {}
         for row in rows:
             try:
-                jobs.append(self._job(row, context))
+                jobs.append(self._job(row, context, messages))
             except Exception as error:
                 log.exception("push: no message for delivery %s (seq %s)", row.id, row.seq)
                 reason = f"failed: no message: {type(error).__name__}"
@@ -405,7 +407,14 @@ class Dispatcher:
                 )
         return jobs
 
-    def _job(self, row: Claimed, context: MessageContext) -> Job:
+    def _job(
+        self,
+        row: Claimed,
+        context: MessageContext,
+        messages: dict[tuple[int, int, Language], PushMessage],
+    ) -> Job:
+        """The row's job; `messages` holds the messages built so far in this claim (one per
+        event and language, shared by every device it goes to)."""
         registration = row.registration
         assert registration is not None  # decided: only registered rows are sent
         target = target_of(registration)
@@ -417,12 +426,15 @@ class Dispatcher:
         language = language_of(
             person_language, context.organization_languages.get(row.organization_id, "")
         )
-        message = message_for(
-            events.event_document(row.event),
-            language=language,
-            site_names=context.site_names,
-            public_url=self.public_url,
-        )
+        key = (row.organization_id, row.seq, language)
+        message = messages.get(key)
+        if message is None:
+            message = messages[key] = message_for(
+                events.event_document(row.event),
+                language=language,
+                site_names=context.site_names,
+                public_url=self.public_url,
+            )
         return Job(
             delivery_id=row.id,
             organization_id=row.organization_id,
