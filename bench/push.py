@@ -604,6 +604,15 @@ def fanout_table(results: Results, clients: int, devices: int) -> str:
         + ", ".join(f"{r.last() * 1000:.0f}" for r in results.with_push)
         + " ms"
     )
+    if all(r.tap for r in results.without + results.with_push):
+        for label, rounds in (("without", results.without), ("with", results.with_push)):
+            lines.append(
+                f"first / last frame sent per round, {label}: "
+                + ", ".join(
+                    f"{(min(r.tap) - r.t0) * 1000:.0f}/{r.last('tap') * 1000:.0f}" for r in rounds
+                )
+                + " ms"
+            )
     without = latency_stats(results.without, stamps="wire", from_first=False)["last"]
     with_push = latency_stats(results.with_push, stamps="wire", from_first=False)["last"]
     missing = sum(r.missing for r in results.without + results.with_push)

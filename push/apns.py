@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Literal, NoReturn, cast
 from urllib.parse import urlsplit
 
@@ -48,6 +48,8 @@ from h2.connection import H2Connection
 from h2.exceptions import H2Error
 from h2.settings import ChangedSetting, SettingCodes
 from hpack import Encoder, HeaderTuple, NeverIndexedHeaderTuple
+from hpack.hpack import encode_integer
+from hpack.table import HeaderTable
 
 from push.message import (
     ApnsRegistration,
@@ -89,13 +91,18 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class APNsRequest:
-    """What goes to APNs for one device: `POST path` with `headers` and `payload` as JSON."""
+    """What goes to APNs for one device: `POST path` with `headers` and `body`."""
 
     token: str
     environment: Environment
     path: str
     headers: dict[str, str]
-    payload: dict[str, Any]
+    body: bytes  # the JSON payload as sent
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The JSON payload (decoded from `body`, a new dict each time)."""
+        return cast(dict[str, Any], json.loads(self.body))
 
 
 def interruption_level(message: PushMessage) -> Literal["critical", "time-sensitive"]:
@@ -120,8 +127,26 @@ def to_apns_request(
     if not DEVICE_TOKEN.fullmatch(registration.token):
         raise ValueError("an APNs device token is an even number of hex digits")
     background = message.mode == "test"
+    headers = {
+        "apns-push-type": PushType.BACKGROUND.value if background else PushType.ALERT.value,
+        "apns-priority": str(PRIORITY_BACKGROUND if background else PRIORITY_ALERT),
+        "apns-topic": topic,
+        "apns-expiration": str(int(now.timestamp()) + ttl_seconds),
+        "apns-collapse-id": message.topic,
+    }
+    return APNsRequest(
+        token=registration.token,
+        environment=registration.environment,
+        path=f"/3/device/{registration.token}",
+        headers=headers,
+        body=apns_body(message),
+    )
+
+
+def apns_payload(message: PushMessage) -> dict[str, Any]:
+    """The JSON payload of `message`."""
     aps: dict[str, Any]
-    if background:
+    if message.mode == "test":
         aps = {"content-available": 1}
     else:
         level = interruption_level(message)
@@ -140,20 +165,14 @@ def to_apns_request(
         "state": message.state,
         "url": message.url,
     }
-    headers = {
-        "apns-push-type": PushType.BACKGROUND.value if background else PushType.ALERT.value,
-        "apns-priority": str(PRIORITY_BACKGROUND if background else PRIORITY_ALERT),
-        "apns-topic": topic,
-        "apns-expiration": str(int(now.timestamp()) + ttl_seconds),
-        "apns-collapse-id": message.topic,
-    }
-    return APNsRequest(
-        token=registration.token,
-        environment=registration.environment,
-        path=f"/3/device/{registration.token}",
-        headers=headers,
-        payload=payload,
-    )
+    return payload
+
+
+@lru_cache(maxsize=64)
+def apns_body(message: PushMessage) -> bytes:
+    """The payload as sent (compact UTF-8 JSON), encoded once per message: the dispatcher
+    hands the same message to every device of an event and language."""
+    return json.dumps(apns_payload(message), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
@@ -235,12 +254,56 @@ class ProviderToken(AuthorizationHeaderProvider):
             self._header = None
 
 
-class _LiteralEncoder(Encoder):
-    """HPACK without Huffman coding: coding the values that change per request (`apns-id`,
-    the path) costs more CPU than the bytes it saves; repeated headers are indexed anyway."""
+# HPACK's static table (RFC 7541 appendix A): a header name's index, for literal fields.
+_STATIC_NAMES: dict[bytes, int] = {}
+for _index, (_name, _value) in enumerate(HeaderTable.STATIC_TABLE, start=1):
+    _STATIC_NAMES.setdefault(_name, _index)
+FIELDS_KEPT = 64  # encoded header fields remembered (the constant ones, tokens, expirations)
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def literal_field(name: bytes, value: bytes, *, never_indexed: bool) -> bytes:
+    """One header as an HPACK literal field without indexing (RFC 7541 6.2.2) or never
+    indexed (6.2.3), its name by static-table index when there is one, no Huffman coding."""
+    index = _STATIC_NAMES.get(name, 0)
+    first = encode_integer(index, 4)
+    first[0] |= 0x10 if never_indexed else 0x00
+    name_part = b"" if index else bytes(encode_integer(len(name), 7)) + name
+    return bytes(first) + name_part + bytes(encode_integer(len(value), 7)) + value
+
+
+class _StaticEncoder(Encoder):
+    """HPACK that never uses the dynamic table: each header is a literal field, encoded once
+    and remembered (the constant headers, the provider token and the expiration repeat from
+    request to request), the values that never repeat (`apns-id`, the path) as never-indexed
+    literals. The header table hpack keeps per header cost more CPU than the bytes it saved
+    (bench/README.md "Push"). Still HPACK: a table size the peer asks for is acknowledged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._fields: dict[tuple[bytes, bytes], bytes] = {}
 
     def encode(self, headers: Any, huffman: bool = False) -> bytes:
-        return super().encode(headers, huffman=False)
+        block: list[bytes] = []
+        if self.header_table.resized:  # the peer's SETTINGS_HEADER_TABLE_SIZE
+            block.append(self._encode_table_size_change())
+            self.header_table.resized = False
+        fields = self._fields
+        for header in headers:
+            name, value = _bytes(header[0]), _bytes(header[1])
+            if isinstance(header, HeaderTuple) and not header.indexable:
+                block.append(literal_field(name, value, never_indexed=True))
+                continue
+            field = fields.get((name, value))
+            if field is None:
+                if len(fields) >= FIELDS_KEPT:
+                    fields.clear()
+                field = fields[name, value] = literal_field(name, value, never_indexed=False)
+            block.append(field)
+        return b"".join(block)
 
 
 class _Connection(APNsTLSClientProtocol):
@@ -273,12 +336,12 @@ class _Connection(APNsTLSClientProtocol):
                 client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False
             )
         )
-        self.conn.encoder = _LiteralEncoder()
+        self.conn.encoder = _StaticEncoder()
         self.free_channels.bound = STREAMS_PER_CONNECTION
 
     async def post(self, request: APNsRequest) -> NotificationResult:
         """Send `request` on a new stream and wait for APNs' answer."""
-        body = json.dumps(request.payload, ensure_ascii=False, separators=(",", ":")).encode()
+        body = request.body
         await self._until_sendable(len(body))
         stream_id = await self.free_channels.acquire()  # a channel is free: no suspension
         apns_id = str(uuid.uuid4())

@@ -36,6 +36,7 @@ from typing import Literal, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from protocol.vocabulary import Language
 from push.message import (
     ApnsRegistration,
     Delivered,
@@ -60,7 +61,7 @@ from server.settings import Settings
 from server.storage import events
 from server.storage import push_deliveries as outbox
 from server.storage.database import Database
-from server.storage.push_deliveries import Claimed, MessageContext, Registration, StateChange
+from server.storage.push_deliveries import Claimed, Registration, StateChange
 from server.storage.tables import AlertEvent
 
 log = logging.getLogger(__name__)
@@ -334,10 +335,7 @@ class Dispatcher:
                 await session.commit()
                 return False
             rows = await outbox.claimed(session, ids=ids)
-            accepted = await outbox.newest_accepted(
-                session, pairs={(row.alert_id, row.device_id) for row in rows}
-            )
-            decided = [(row, schedule.decide(self._due(row, accepted), now=now)) for row in rows]
+            decided = [(row, schedule.decide(self._due(row), now=now)) for row in rows]
             changes = self._vanished(ids, rows)
             changes += [
                 StateChange(row.id, decision.state.value, None, decision.reason)
@@ -356,7 +354,7 @@ class Dispatcher:
             self._start(job)
         return len(ids) == limit
 
-    def _due(self, row: Claimed, accepted: Mapping[tuple[int, int], int]) -> schedule.Due:
+    def _due(self, row: Claimed) -> schedule.Due:
         registration = row.registration
         return schedule.Due(
             seq=row.seq,
@@ -365,7 +363,7 @@ class Dispatcher:
             state=row.state,
             alert_active=row.alert_state == "active",
             receipt=row.receipt,
-            newest_accepted_seq=accepted.get((row.alert_id, row.device_id)),
+            newest_accepted_seq=row.newest_accepted_seq,
             device_revoked=row.device_revoked,
             registered=registration is not None,
             has_sender=registration is not None and registration.type in self.senders,
@@ -388,15 +386,14 @@ class Dispatcher:
         to `changes`) and never stops the others."""
         if not rows:
             return []
-        context = await outbox.message_context(
-            session,
-            organization_ids={row.organization_id for row in rows},
-            person_ids={row.person_id for row in rows if row.person_id is not None},
+        site_names = await outbox.site_names(
+            session, organization_ids={row.organization_id for row in rows}
         )
         jobs = []
+        messages: dict[tuple[int, int, Language], PushMessage] = {}
         for row in rows:
             try:
-                jobs.append(self._job(row, context))
+                jobs.append(self._job(row, site_names, messages))
             except Exception as error:
                 log.exception("push: no message for delivery %s (seq %s)", row.id, row.seq)
                 reason = f"failed: no message: {type(error).__name__}"
@@ -405,24 +402,29 @@ class Dispatcher:
                 )
         return jobs
 
-    def _job(self, row: Claimed, context: MessageContext) -> Job:
+    def _job(
+        self,
+        row: Claimed,
+        site_names: Mapping[int, str],
+        messages: dict[tuple[int, int, Language], PushMessage],
+    ) -> Job:
+        """The row's job; `messages` holds the messages built so far in this claim (one per
+        event and language, shared by every device it goes to)."""
         registration = row.registration
         assert registration is not None  # decided: only registered rows are sent
         target = target_of(registration)
         if target is None:
             raise ValueError(f"malformed {registration.type} registration")
-        person_language = (
-            context.person_languages.get(row.person_id) if row.person_id is not None else None
-        )
-        language = language_of(
-            person_language, context.organization_languages.get(row.organization_id, "")
-        )
-        message = message_for(
-            events.event_document(row.event),
-            language=language,
-            site_names=context.site_names,
-            public_url=self.public_url,
-        )
+        language = language_of(row.person_language, row.organization_language)
+        key = (row.organization_id, row.seq, language)
+        message = messages.get(key)
+        if message is None:
+            message = messages[key] = message_for(
+                events.event_document(row.event),
+                language=language,
+                site_names=site_names,
+                public_url=self.public_url,
+            )
         return Job(
             delivery_id=row.id,
             organization_id=row.organization_id,

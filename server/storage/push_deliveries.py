@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from protocol.vocabulary import DeviceKind
 from server.core.push_schedule import DeliveryState, ReceiptView
@@ -196,6 +197,9 @@ class Claimed:
     person_id: int | None
     registration: Registration | None
     receipt: ReceiptView | None
+    newest_accepted_seq: int | None  # of the same alert and device: delivered or receipted
+    organization_language: str
+    person_language: str | None
 
 
 def _registration(row: Any) -> Registration | None:
@@ -212,9 +216,22 @@ def _registration(row: Any) -> Registration | None:
 
 
 async def claimed(session: AsyncSession, *, ids: Collection[int]) -> list[Claimed]:
-    """The deliveries `ids` with their event, alert state, device, registration and receipt."""
+    """The deliveries `ids` with everything deciding them and building their messages needs
+    besides the site names, in one statement: event, alert state, device, registration,
+    receipt, the highest seq a provider accepted for the same alert and device, and the
+    organization's and the device's person's languages."""
     if not ids:
         return []
+    other = aliased(PushDelivery)
+    newest_accepted = (
+        select(func.max(other.seq))
+        .where(
+            other.device_id == PushDelivery.device_id,
+            other.alert_id == PushDelivery.alert_id,
+            other.state.in_(ACCEPTED),
+        )
+        .scalar_subquery()
+    )
     rows = await session.execute(
         select(
             PushDelivery.id,
@@ -237,6 +254,9 @@ async def claimed(session: AsyncSession, *, ids: Collection[int]) -> list[Claime
             PushRegistration.environment,
             Receipt.seq.label("receipt_seq"),
             Receipt.updated_at.label("receipt_at"),
+            newest_accepted.label("newest_accepted"),
+            Organization.language.label("organization_language"),
+            Person.language.label("person_language"),
         )
         .join(
             AlertEvent,
@@ -247,6 +267,8 @@ async def claimed(session: AsyncSession, *, ids: Collection[int]) -> list[Claime
         )
         .join(Alert, Alert.id == PushDelivery.alert_id)
         .join(Device, Device.id == PushDelivery.device_id)
+        .join(Organization, Organization.id == PushDelivery.organization_id)
+        .outerjoin(Person, Person.id == Device.person_id)
         .outerjoin(PushRegistration, PushRegistration.device_id == PushDelivery.device_id)
         .outerjoin(
             Receipt,
@@ -276,59 +298,20 @@ async def claimed(session: AsyncSession, *, ids: Collection[int]) -> list[Claime
             receipt=None
             if row.receipt_at is None
             else ReceiptView(seq=row.receipt_seq, updated_at=row.receipt_at),
+            newest_accepted_seq=None if row.newest_accepted is None else int(row.newest_accepted),
+            organization_language=row.organization_language,
+            person_language=row.person_language,
         )
         for row in rows
     ]
 
 
-async def newest_accepted(
-    session: AsyncSession, *, pairs: Collection[tuple[int, int]]
-) -> dict[tuple[int, int], int]:
-    """Per (alert id, device id): the highest seq a provider accepted (delivered or
-    receipted)."""
-    if not pairs:
-        return {}
-    alert_ids = {alert for alert, _ in pairs}
-    device_ids = {device for _, device in pairs}
+async def site_names(session: AsyncSession, *, organization_ids: Collection[int]) -> dict[int, str]:
+    """The names of the organizations' sites (for the messages)."""
     rows = await session.execute(
-        select(PushDelivery.alert_id, PushDelivery.device_id, func.max(PushDelivery.seq))
-        .where(
-            PushDelivery.alert_id.in_(alert_ids),
-            PushDelivery.device_id.in_(device_ids),
-            PushDelivery.state.in_(ACCEPTED),
-        )
-        .group_by(PushDelivery.alert_id, PushDelivery.device_id)
-    )
-    return {(alert, device): int(seq) for alert, device, seq in rows if (alert, device) in pairs}
-
-
-@dataclass(frozen=True, slots=True)
-class MessageContext:
-    """What a message needs besides the event: languages and site names."""
-
-    organization_languages: Mapping[int, str]
-    person_languages: Mapping[int, str]
-    site_names: Mapping[int, str]
-
-
-async def message_context(
-    session: AsyncSession, *, organization_ids: Collection[int], person_ids: Collection[int]
-) -> MessageContext:
-    organizations = await session.execute(
-        select(Organization.id, Organization.language).where(Organization.id.in_(organization_ids))
-    )
-    person_languages: dict[int, str] = {}
-    if person_ids:
-        query = select(Person.id, Person.language).where(Person.id.in_(person_ids))
-        person_languages = {person: language for person, language in await session.execute(query)}
-    sites = await session.execute(
         select(Site.id, Site.name).where(Site.organization_id.in_(organization_ids))
     )
-    return MessageContext(
-        organization_languages={org: language for org, language in organizations},
-        person_languages=person_languages,
-        site_names={site: name for site, name in sites},
-    )
+    return {site: name for site, name in rows}
 
 
 # -- recording -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hpack import Decoder, NeverIndexedHeaderTuple
 
 from push.apns import (
     CRITICAL_SOUND,
@@ -25,6 +26,7 @@ from push.apns import (
     TOKEN_RENEW_SECONDS,
     APNsSender,
     ProviderToken,
+    _StaticEncoder,
     apns_result,
     retry_after_seconds,
     to_apns_request,
@@ -157,6 +159,43 @@ def test_the_builder_refuses_a_token_that_is_not_hex() -> None:
     """A device token goes into the path, so anything but hex digits is refused."""
     with pytest.raises(ValueError, match="hex"):
         to_apns_request(message(), sandbox("ab/../x" + "0" * 60), topic=TOPIC, now=NOW)
+
+
+def test_header_blocks_are_hpack_without_the_dynamic_table() -> None:
+    """Every header comes back from a standard HPACK decoder as sent, the per-request ones
+    flagged never-indexed, nothing enters the header table, and a table size the peer sets
+    is acknowledged at the start of the next block."""
+    encoder = _StaticEncoder()
+    decoder = Decoder()
+    headers = [
+        (":method", "POST"),
+        (":scheme", "https"),
+        NeverIndexedHeaderTuple(":path", "/3/device/" + "ab" * 32),
+        ("host", "127.0.0.1"),
+        NeverIndexedHeaderTuple("apns-id", "6a1c4f0e-0000-4000-8000-000000000001"),
+        ("apns-topic", TOPIC),
+        ("authorization", "bearer " + "x" * 200),
+    ]
+    for _ in range(2):  # the second block from the remembered fields
+        decoded = decoder.decode(encoder.encode(headers), raw=False)
+        assert decoded == [(name, value) for name, value in headers]
+        assert [type(h) is NeverIndexedHeaderTuple for h in decoded] == [
+            type(h) is NeverIndexedHeaderTuple for h in headers
+        ]
+        assert len(decoder.header_table.dynamic_entries) == 0
+    encoder.header_table_size = 0
+    block = encoder.encode(headers[:1])
+    assert block[0] & 0xE0 == 0x20  # a dynamic table size update first (RFC 7541 6.3)
+    assert decoder.decode(block) == [(":method", "POST")]
+
+
+def test_the_body_is_encoded_once_per_message() -> None:
+    """Requests for one message share its encoded payload; another message has its own."""
+    first = to_apns_request(message(), sandbox(), topic=TOPIC, now=NOW)
+    again = to_apns_request(message(), sandbox("cd" * 32), topic=TOPIC, now=NOW)
+    other = to_apns_request(message(seq=8), sandbox(), topic=TOPIC, now=NOW)
+    assert again.body is first.body
+    assert json.loads(other.body)["seq"] == 8 and json.loads(first.body)["seq"] == 7
 
 
 def test_the_critical_sound_is_not_shared_between_requests() -> None:

@@ -164,6 +164,7 @@ async def test_the_texts_are_in_the_device_persons_language(database: Database) 
         await session.commit()
     await w.device("english", person_key="anna")
     await w.device("swedish")
+    await w.device("swedish-2")
     await w.trigger("A")
     async with w.dispatcher() as dispatcher:
         await dispatcher.run_once()
@@ -174,7 +175,13 @@ async def test_the_texts_are_in_the_device_persons_language(database: Database) 
     assert bodies == {
         "https://push.example/english": "LOCKDOWN – lock in and hide",
         "https://push.example/swedish": "INRYMNING – lås in er och göm er",
+        "https://push.example/swedish-2": "INRYMNING – lås in er och göm er",
     }
+    # One message per event and language, shared by its devices (senders encode it once).
+    messages = {target.endpoint: message for message, target in w.webpush.sent}  # type: ignore[union-attr]
+    swedish = messages["https://push.example/swedish"]
+    assert messages["https://push.example/swedish-2"] is swedish
+    assert messages["https://push.example/english"] is not swedish
 
 
 # -- the cursor ------------------------------------------------------------------------------
