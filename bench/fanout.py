@@ -83,6 +83,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ns(pid: int) -> int:
+    """CPU time of all of a process's threads so far, in ns (schedstat: finer than the
+    10 ms ticks of /proc/PID/stat); 0 for threads that ended in between."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def raise_file_limit() -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
@@ -422,6 +432,7 @@ class Round:
     server_write: tuple[float, float] | None = None  # floor: its write loop start/end
     tap: list[float] = field(default_factory=list)  # the server's send() of each frame
     tap_drops: int = 0
+    cpu_ms: float = float("nan")  # the server's CPU from right before t0 to the last client
 
     @property
     def first(self) -> float:
@@ -564,6 +575,8 @@ def describe(r: Round, label: str) -> str:
             f"; wire: first {(min(r.tap) - r.t0) * 1000:.1f} ms, "
             f"last {(max(r.tap) - r.t0) * 1000:.1f} ms ({len(r.tap)} frames)"
         )
+    if r.cpu_ms == r.cpu_ms:  # not NaN
+        text += f", server CPU {r.cpu_ms:.1f} ms"
     if r.server_write is not None:
         text += f", floor write loop {(r.server_write[1] - r.server_write[0]) * 1000:.1f} ms"
     if r.missing:
@@ -760,6 +773,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             http.get("/api/v1/health")  # the keep-alive connection is open and warm
             await asyncio.sleep(args.pause)
             tap = WireTap.open(server.ws_port) if args.tap else None
+            cpu = cpu_ns(server.process.pid)
             t0 = mono()
             answer = http.request("POST", "/api/v1/alerts", body)
             responded = mono()
@@ -767,6 +781,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
                 raise RuntimeError(f"the trigger did not create an alert: {answer}")
             event = answer["event"]
             measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
+            measured.cpu_ms = (cpu_ns(server.process.pid) - cpu) / 1e6
             measured.response = responded
             drain_tap(tap, measured, int(event["seq"]))
             say(describe(measured, f"pdv {label}"))
@@ -789,11 +804,13 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             await asyncio.sleep(args.pause)
             tap = WireTap.open(floor.port) if args.tap else None
             assert floor.process.stdin is not None
+            cpu = cpu_ns(floor.process.pid)
             t0 = mono()
             floor.process.stdin.write(f"fire {index}\n".encode())
             await floor.process.stdin.drain()
             fired = (await floor.line()).split()
             measured = await collect(floor_workers, seq, t0, args.round_timeout)
+            measured.cpu_ms = (cpu_ns(floor.process.pid) - cpu) / 1e6
             measured.server_write = (float(fired[3]), float(fired[4]))
             drain_tap(tap, measured, seq)
             say(describe(measured, f"floor {label}"))
@@ -858,6 +875,7 @@ async def measure_nodes_once(setup: Setup, workers: Workers, nodes: int) -> Node
             http.get("/api/v1/health")
             await asyncio.sleep(args.pause)
             taps = [WireTap.open(s.ws_port) for s in servers] if args.tap else []
+            cpu = sum(cpu_ns(s.process.pid) for s in servers)
             t0 = mono()
             answer = http.request("POST", "/api/v1/alerts", body)
             responded = mono()
@@ -872,6 +890,7 @@ async def measure_nodes_once(setup: Setup, workers: Workers, nodes: int) -> Node
                 app=[t for r in replies for t in r["app"]],
                 missing=sum(r["missing"] for r in replies),
                 response=responded,
+                cpu_ms=(sum(cpu_ns(s.process.pid) for s in servers) - cpu) / 1e6,
             )
             for tap in taps:
                 if tap is not None:
@@ -980,6 +999,10 @@ def nodes_table(single: NodesRun, split: NodesRun) -> str:
     lines += [
         f"HTTP trigger (t0→response), median of the warm alerts: 1 node "
         f"{http_ms(single):.1f} ms, {split.together.name} {http_ms(split):.1f} ms",
+        f"CPU of all nodes per alert, right before t0 until the last client has it (median;"
+        f" cold): 1 node {cpu_median(single.together.rounds):.1f} ms "
+        f"({cpu_median(single.together.cold):.1f}), {split.together.name} "
+        f"{cpu_median(split.together.rounds):.1f} ms ({cpu_median(split.together.cold):.1f})",
         f"connect + hello + welcome of all clients: 1 node "
         f"{single.together.connect_seconds:.1f} s, {split.together.name} "
         f"{split.together.connect_seconds:.1f} s",
@@ -1125,6 +1148,11 @@ def machine() -> str:
     )
 
 
+def cpu_median(rounds: list[Round]) -> float:
+    values = [r.cpu_ms for r in rounds if r.cpu_ms == r.cpu_ms]
+    return statistics.median(values) if values else float("nan")
+
+
 def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
     """The warm rows (rounds after the first), the cold rows (the first alert after each
     server's start) and the ratios of both to the floor."""
@@ -1235,6 +1263,9 @@ def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
         f"connect + hello + welcome of all clients: pdv-alert {pdv.connect_seconds:.1f} s "
         f"(server CPU {pdv.connect_cpu:.1f} s), floor {floor.connect_seconds:.1f} s "
         f"(CPU {floor.connect_cpu:.1f} s)",
+        f"server CPU per alert, right before t0 until the last client has it (median; cold):"
+        f" pdv-alert {cpu_median(pdv.rounds):.1f} ms ({cpu_median(pdv.cold):.1f}), "
+        f"{floor_name} {cpu_median(floor.rounds):.1f} ms ({cpu_median(floor.cold):.1f})",
         f"clients without the frame: {missing}; packets the wire tap dropped: {drops}",
     ]
     return "\n".join(lines)
