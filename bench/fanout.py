@@ -1003,6 +1003,10 @@ def nodes_table(single: NodesRun, split: NodesRun) -> str:
         f" cold): 1 node {cpu_median(single.together.rounds):.1f} ms "
         f"({cpu_median(single.together.cold):.1f}), {split.together.name} "
         f"{cpu_median(split.together.rounds):.1f} ms ({cpu_median(split.together.cold):.1f})",
+        f"RSS of all nodes before the clients → idle with all connected: 1 node "
+        f"{single.together.rss_before_kb / 1024:.0f} → "
+        f"{single.together.rss_after_kb / 1024:.0f} MB, {split.together.name} "
+        f"{split.together.rss_before_kb / 1024:.0f} → {split.together.rss_after_kb / 1024:.0f} MB",
         f"connect + hello + welcome of all clients: 1 node "
         f"{single.together.connect_seconds:.1f} s, {split.together.name} "
         f"{split.together.connect_seconds:.1f} s",
@@ -1263,6 +1267,9 @@ def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
         f"connect + hello + welcome of all clients: pdv-alert {pdv.connect_seconds:.1f} s "
         f"(server CPU {pdv.connect_cpu:.1f} s), floor {floor.connect_seconds:.1f} s "
         f"(CPU {floor.connect_cpu:.1f} s)",
+        f"server RSS before the clients → idle with all connected: pdv-alert "
+        f"{pdv.rss_before_kb / 1024:.0f} → {pdv.rss_after_kb / 1024:.0f} MB, floor "
+        f"{floor.rss_before_kb / 1024:.1f} → {floor.rss_after_kb / 1024:.1f} MB",
         f"server CPU per alert, right before t0 until the last client has it (median; cold):"
         f" pdv-alert {cpu_median(pdv.rounds):.1f} ms ({cpu_median(pdv.cold):.1f}), "
         f"{floor_name} {cpu_median(floor.rounds):.1f} ms ({cpu_median(floor.cold):.1f})",
