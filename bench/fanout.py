@@ -1,18 +1,24 @@
 """The fan-out benchmark: N WebSocket clients on the real server, against a floor server.
 
     python bench/fanout.py [--clients 10000] [--procs 2] [--alerts 3] [--scenario fanout]
+        [--floor c|python] [--kill] [--database-url postgresql+asyncpg://…]
+        [--bus-url redis://…] [--nodes 2]
 
-Scenarios: `fanout` (default: trigger→screens latency, fan-out spread, RSS per connection,
-and the same for the floor), `acks` (N acks in a burst until all are persisted) and
-`reconnect` (restart the server; until all N clients have a new welcome), or `all`.
+Scenarios: `fanout` (default: trigger→screens latency, fan-out spread, RSS and CPU, and the
+same for the floor; the first alert after the start reported apart as "cold"), `acks` (N
+acks in a burst until all are persisted) and `reconnect` (restart the server after SIGTERM,
+or SIGKILL with `--kill`; until all N clients have a new welcome), or `all`. With
+`--nodes N` the `fanout` scenario compares one node with N nodes on PostgreSQL and Redis
+instead of comparing with the floor.
 
-Everything runs on loopback: a temporary SQLite database, the real server
-(`python -m server.cli serve --port 0`) and bench/floor_server.py side by side, each with
-its own N clients in `--procs` processes (bench/clients.py); rounds alternate between them.
-Times are CLOCK_MONOTONIC, which is system-wide on Linux, so the driver's t0 and the
-clients' receive stamps are on one clock; with CAP_NET_RAW the servers' writes are also
-timed on the wire (kernel timestamps on lo). Progress goes to stderr, the tables to stdout.
-See bench/README.md for the method and recorded results.
+Everything runs on loopback: a temporary SQLite database (or a fresh PostgreSQL database
+created and dropped by the run), the real server (`python -m server.cli serve --port 0`)
+and the floor (bench/floor_epoll.c compiled with gcc, or bench/floor_server.py) side by
+side, each with its own N clients in `--procs` processes (bench/clients.py); rounds
+alternate between them. Times are CLOCK_MONOTONIC, which is system-wide on Linux, so the
+driver's t0 and the clients' receive stamps are on one clock; with CAP_NET_RAW the servers'
+writes are also timed on the wire (kernel timestamps on lo). Progress goes to stderr, the
+tables to stdout. See bench/README.md for the method and recorded results.
 """
 
 # The driver is the only thing on its event loop: short blocking reads of /proc and of log
