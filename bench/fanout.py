@@ -1,18 +1,24 @@
 """The fan-out benchmark: N WebSocket clients on the real server, against a floor server.
 
     python bench/fanout.py [--clients 10000] [--procs 2] [--alerts 3] [--scenario fanout]
+        [--floor c|python] [--kill] [--database-url postgresql+asyncpg://…]
+        [--bus-url redis://…] [--nodes 2]
 
-Scenarios: `fanout` (default: trigger→screens latency, fan-out spread, RSS per connection,
-and the same for the floor), `acks` (N acks in a burst until all are persisted) and
-`reconnect` (restart the server; until all N clients have a new welcome), or `all`.
+Scenarios: `fanout` (default: trigger→screens latency, fan-out spread, RSS and CPU, and the
+same for the floor; the first alert after the start reported apart as "cold"), `acks` (N
+acks in a burst until all are persisted) and `reconnect` (restart the server after SIGTERM,
+or SIGKILL with `--kill`; until all N clients have a new welcome), or `all`. With
+`--nodes N` the `fanout` scenario compares one node with N nodes on PostgreSQL and Redis
+instead of comparing with the floor.
 
-Everything runs on loopback: a temporary SQLite database, the real server
-(`python -m server.cli serve --port 0`) and bench/floor_server.py side by side, each with
-its own N clients in `--procs` processes (bench/clients.py); rounds alternate between them.
-Times are CLOCK_MONOTONIC, which is system-wide on Linux, so the driver's t0 and the
-clients' receive stamps are on one clock; with CAP_NET_RAW the servers' writes are also
-timed on the wire (kernel timestamps on lo). Progress goes to stderr, the tables to stdout.
-See bench/README.md for the method and recorded results.
+Everything runs on loopback: a temporary SQLite database (or a fresh PostgreSQL database
+created and dropped by the run), the real server (`python -m server.cli serve --port 0`)
+and the floor (bench/floor_epoll.c compiled with gcc, or bench/floor_server.py) side by
+side, each with its own N clients in `--procs` processes (bench/clients.py); rounds
+alternate between them. Times are CLOCK_MONOTONIC, which is system-wide on Linux, so the
+driver's t0 and the clients' receive stamps are on one clock; with CAP_NET_RAW the servers'
+writes are also timed on the wire (kernel timestamps on lo). Progress goes to stderr, the
+tables to stdout. See bench/README.md for the method and recorded results.
 """
 
 # The driver is the only thing on its event loop: short blocking reads of /proc and of log
@@ -32,16 +38,18 @@ import os
 import platform
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
 import sqlite3
 import statistics
 import struct
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -79,6 +87,16 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads) so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of all of a process's threads so far, in ns (schedstat: finer than the
+    10 ms ticks of /proc/PID/stat); 0 for threads that ended in between."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
 
 
 def raise_file_limit() -> int:
@@ -420,6 +438,7 @@ class Round:
     server_write: tuple[float, float] | None = None  # floor: its write loop start/end
     tap: list[float] = field(default_factory=list)  # the server's send() of each frame
     tap_drops: int = 0
+    cpu_ms: float = float("nan")  # the server's CPU from right before t0 to the last client
 
     @property
     def first(self) -> float:
@@ -439,7 +458,16 @@ class Side:
     rss_after_kb: int = 0
     connect_seconds: float = 0.0
     connect_cpu: float = 0.0  # the server's CPU seconds while the clients connected
-    rounds: list[Round] = field(default_factory=list)
+    rounds: list[Round] = field(default_factory=list)  # warm: after the first round
+    cold: list[Round] = field(default_factory=list)  # the first round after the start
+
+    def keep(self, index: int, warmup: int, measured: Round) -> None:
+        """Round `index` (0-based since the server started): the first is the cold one,
+        the next `warmup` are not kept, the rest are warm."""
+        if index == 0:
+            self.cold.append(measured)
+        elif index > warmup:
+            self.rounds.append(measured)
 
     @property
     def kb_per_connection(self) -> float:
@@ -508,9 +536,24 @@ async def collect(workers: Workers, seq: int, t0: float, timeout: float) -> Roun
     return Round(t0=t0, wire=wire, app=app, missing=missing)
 
 
-async def connect_clients(workers: Workers, url: str, *, reconnect: bool, timeout: float) -> int:
+async def connect_clients(
+    workers: Workers, url: str | list[str], *, reconnect: bool, timeout: float
+) -> int:
+    """Connect every client; with a list of URLs (nodes), client process i connects to
+    URL i mod len(urls)."""
     started = mono()
-    replies = await workers.all({"op": "connect", "url": url, "reconnect": reconnect}, timeout)
+    urls = [url] if isinstance(url, str) else url
+    replies = list(
+        await asyncio.gather(
+            *(
+                worker.ask(
+                    {"op": "connect", "url": urls[index % len(urls)], "reconnect": reconnect},
+                    timeout,
+                )
+                for index, worker in enumerate(workers.workers)
+            )
+        )
+    )
     ok = sum(r["ok"] for r in replies)
     failed = sum(r["failed"] for r in replies)
     errors: dict[str, int] = {}
@@ -538,6 +581,8 @@ def describe(r: Round, label: str) -> str:
             f"; wire: first {(min(r.tap) - r.t0) * 1000:.1f} ms, "
             f"last {(max(r.tap) - r.t0) * 1000:.1f} ms ({len(r.tap)} frames)"
         )
+    if r.cpu_ms == r.cpu_ms:  # not NaN
+        text += f", server CPU {r.cpu_ms:.1f} ms"
     if r.server_write is not None:
         text += f", floor write loop {(r.server_write[1] - r.server_write[0]) * 1000:.1f} ms"
     if r.missing:
@@ -552,9 +597,80 @@ def describe(r: Round, label: str) -> str:
 class Setup:
     args: argparse.Namespace
     workdir: Path
-    database_url: str
-    database_path: Path
+    database_url: str  # SQLite in workdir, or a fresh PostgreSQL database of this run
     seeded: Seeded
+    server_env: dict[str, str]  # PDV_BUS_URL and the run's own PDV_BUS_NAMESPACE, if any
+
+    async def start_server(self, log: str, *, ws_port: int = 0, node: str = "") -> Server:
+        env = dict(self.server_env)
+        if node:
+            env["PDV_NODE_NAME"] = node
+        return await Server.start(
+            database_url=self.database_url,
+            ws_port=ws_port,
+            log=self.workdir / log,
+            extra_env=env,
+        )
+
+
+def plain_dsn(url: str) -> str:
+    """asyncpg's form of a SQLAlchemy PostgreSQL URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` naming another database on the same server (query parameters kept)."""
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+
+
+class AckCounter:
+    """How many receipts of an alert are acknowledged in the database, read outside the
+    server: SQLite read-only, or a plain asyncpg connection to PostgreSQL."""
+
+    QUERY = "SELECT count(*) FROM receipts WHERE alert_id = {} AND acked_at IS NOT NULL"
+
+    def __init__(self, database_url: str) -> None:
+        self.url = database_url
+        self.sqlite: sqlite3.Connection | None = None
+        self.postgres: Any = None
+
+    async def open(self) -> None:
+        if self.url.startswith("sqlite"):
+            path = self.url.split(":///", 1)[1]
+            self.sqlite = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        else:
+            import asyncpg
+
+            self.postgres = await asyncpg.connect(plain_dsn(self.url), timeout=10)
+
+    async def count(self, alert_id: int) -> int:
+        if self.sqlite is not None:
+            return int(self.sqlite.execute(self.QUERY.format("?"), (alert_id,)).fetchone()[0])
+        return int(await self.postgres.fetchval(self.QUERY.format("$1"), alert_id))
+
+    async def close(self) -> None:
+        if self.sqlite is not None:
+            self.sqlite.close()
+        if self.postgres is not None:
+            await self.postgres.close()
+
+
+def compile_floor(directory: Path) -> Path:
+    """bench/floor_epoll.c compiled into `directory` (once per run)."""
+    binary = directory / "floor_epoll"
+    if binary.exists():
+        return binary
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise RuntimeError("gcc is not installed: install it or run with --floor python")
+    source = BENCH / "floor_epoll.c"
+    compiled = subprocess.run(
+        [gcc, "-O2", "-o", str(binary), str(source)], capture_output=True, text=True, check=False
+    )
+    if compiled.returncode != 0:
+        raise RuntimeError(f"gcc could not compile {source}:\n{compiled.stderr}")
+    return binary
 
 
 class FloorProcess:
@@ -563,11 +679,16 @@ class FloorProcess:
         self.port = port
 
     @classmethod
-    async def start(cls, log: Path) -> FloorProcess:
+    async def start(cls, log: Path, kind: str) -> FloorProcess:
+        """`kind` "c": bench/floor_epoll.c, compiled with `gcc -O2` next to the log;
+        "python": bench/floor_server.py on the stdlib asyncio loop."""
+        if kind == "c":
+            command = [str(compile_floor(log.parent))]
+        else:
+            command = [sys.executable, str(BENCH / "floor_server.py")]
         with open(log, "ab") as err:
             process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                str(BENCH / "floor_server.py"),
+                *command,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=err,
@@ -638,26 +759,27 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
     floor: FloorProcess | None = None
     http: Http | None = None
     try:
-        floor = await FloorProcess.start(setup.workdir / "floor.log")
-        say(f"floor serving on :{floor.port}")
+        floor = await FloorProcess.start(setup.workdir / "floor.log", args.floor)
+        say(f"{args.floor} floor serving on :{floor.port}")
         await connect_measured(
             floor_side, floor_workers, f"ws://127.0.0.1:{floor.port}/", floor.process.pid, args
         )
-        server = await Server.start(
-            database_url=setup.database_url, ws_port=0, log=setup.workdir / "server.log"
-        )
+        server = await setup.start_server("server.log")
         http = Http(server.http_port, setup.seeded.principal_token)
         say(f"pdv-alert serving on :{server.http_port}, WebSocket {server.ws_url}")
         http.get("/api/v1/alerts")  # warm the keep-alive connection and the auth path
         await connect_measured(pdv, pdv_workers, server.ws_url, server.process.pid, args)
         body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
         template: dict[str, Any] | None = None
-        for index in range(args.warmup + args.alerts):
-            label = "warm-up" if index < args.warmup else f"alert {index - args.warmup + 1}"
+        for index in range(1 + args.warmup + args.alerts):
+            label = (
+                "cold" if index == 0 else "warm-up" if index <= args.warmup else f"alert {index}"
+            )
             # pdv-alert: an HTTP trigger as the principal, measured from right before it
             http.get("/api/v1/health")  # the keep-alive connection is open and warm
             await asyncio.sleep(args.pause)
             tap = WireTap.open(server.ws_port) if args.tap else None
+            cpu = cpu_ns(server.process.pid)
             t0 = mono()
             answer = http.request("POST", "/api/v1/alerts", body)
             responded = mono()
@@ -665,11 +787,11 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
                 raise RuntimeError(f"the trigger did not create an alert: {answer}")
             event = answer["event"]
             measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
+            measured.cpu_ms = (cpu_ns(server.process.pid) - cpu) / 1e6
             measured.response = responded
             drain_tap(tap, measured, int(event["seq"]))
             say(describe(measured, f"pdv {label}"))
-            if index >= args.warmup:
-                pdv.rounds.append(measured)
+            pdv.keep(index, args.warmup, measured)
             await asyncio.sleep(args.pause)
             t0 = mono()
             resolved = http.request("POST", f"/api/v1/alerts/{answer['alert']['id']}/resolve")
@@ -677,7 +799,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             measured = await collect(pdv_workers, int(resolved["seq"]), t0, args.round_timeout)
             measured.response = responded
             say(describe(measured, f"pdv {label} resolve"))
-            if index >= args.warmup:
+            if index > args.warmup:
                 resolves.rounds.append(measured)
 
             # the floor: the same frame (byte for byte but the seq), on a line to its stdin
@@ -688,21 +810,22 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             await asyncio.sleep(args.pause)
             tap = WireTap.open(floor.port) if args.tap else None
             assert floor.process.stdin is not None
+            cpu = cpu_ns(floor.process.pid)
             t0 = mono()
             floor.process.stdin.write(f"fire {index}\n".encode())
             await floor.process.stdin.drain()
             fired = (await floor.line()).split()
             measured = await collect(floor_workers, seq, t0, args.round_timeout)
+            measured.cpu_ms = (cpu_ns(floor.process.pid) - cpu) / 1e6
             measured.server_write = (float(fired[3]), float(fired[4]))
             drain_tap(tap, measured, seq)
             say(describe(measured, f"floor {label}"))
-            if index >= args.warmup:
-                floor_side.rounds.append(measured)
+            floor_side.keep(index, args.warmup, measured)
         await asyncio.gather(
             pdv_workers.all({"op": "drop"}, 60), floor_workers.all({"op": "drop"}, 60)
         )
         resolves.clients = pdv.clients
-        return table(pdv, floor_side, resolves)
+        return table(pdv, floor_side, resolves, args.floor)
     finally:
         if http is not None:
             http.close()
@@ -712,16 +835,201 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             await floor.stop()
 
 
+# -- several nodes -----------------------------------------------------------------------
+
+NODE_NAMES = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class NodesRun:
+    """One configuration of `measure_nodes`: all clients together and per node."""
+
+    nodes: int
+    together: Side
+    per_node: list[Side]
+
+
+async def measure_nodes_once(setup: Setup, workers: Workers, nodes: int) -> NodesRun:
+    """`nodes` fresh `serve` processes on the run's database and bus; the clients split over
+    them (client process i on node i mod nodes); every alert triggered over node a's API."""
+    args = setup.args
+    names = NODE_NAMES[:nodes]
+    servers: list[Server] = []
+    http: Http | None = None
+    together = Side(f"{nodes} node{'s' if nodes > 1 else ''}")
+    per_node = [Side(f"node {name}") for name in names]
+    try:
+        servers = list(
+            await asyncio.gather(
+                *(setup.start_server(f"server-{nodes}-{name}.log", node=name) for name in names)
+            )
+        )
+        http = Http(servers[0].http_port, setup.seeded.principal_token)
+        http.get("/api/v1/alerts")
+        say(f"{nodes} node(s) serving: " + ", ".join(s.ws_url for s in servers))
+        await asyncio.sleep(1.0)
+        together.rss_before_kb = sum(rss_kb(s.process.pid) for s in servers)
+        started = mono()
+        together.clients = await connect_clients(
+            workers, [s.ws_url for s in servers], reconnect=False, timeout=args.connect_timeout
+        )
+        together.connect_seconds = mono() - started
+        await asyncio.sleep(args.pause + 1.0)
+        together.rss_after_kb = sum(rss_kb(s.process.pid) for s in servers)
+        body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
+        for index in range(1 + args.warmup + args.alerts):
+            http.get("/api/v1/health")
+            await asyncio.sleep(args.pause)
+            taps = [WireTap.open(s.ws_port) for s in servers] if args.tap else []
+            cpu = sum(cpu_ns(s.process.pid) for s in servers)
+            t0 = mono()
+            answer = http.request("POST", "/api/v1/alerts", body)
+            responded = mono()
+            seq = int(answer["event"]["seq"])
+            replies = await workers.all(
+                {"op": "collect", "seq": seq, "timeout": args.round_timeout},
+                args.round_timeout + 30,
+            )
+            measured = Round(
+                t0=t0,
+                wire=[t for r in replies for t in r["wire"]],
+                app=[t for r in replies for t in r["app"]],
+                missing=sum(r["missing"] for r in replies),
+                response=responded,
+                cpu_ms=(sum(cpu_ns(s.process.pid) for s in servers) - cpu) / 1e6,
+            )
+            for tap in taps:
+                if tap is not None:
+                    stamps, drops = tap.drain(seq)
+                    measured.tap += stamps
+                    measured.tap_drops += drops
+                    tap.close()
+            if taps and any(tap is None for tap in taps):
+                measured.tap = []
+            for number, side in enumerate(per_node):
+                mine = [r for i, r in enumerate(replies) if i % nodes == number]
+                side.clients = sum(
+                    w.count for i, w in enumerate(workers.workers) if i % nodes == number
+                )
+                side.keep(
+                    index,
+                    args.warmup,
+                    Round(
+                        t0=t0,
+                        wire=[t for r in mine for t in r["wire"]],
+                        app=[t for r in mine for t in r["app"]],
+                        missing=sum(r["missing"] for r in mine),
+                    ),
+                )
+            label = "cold" if index == 0 else f"alert {index}"
+            say(describe(measured, f"{nodes} node(s) {label}"))
+            together.keep(index, args.warmup, measured)
+            await asyncio.sleep(args.pause)
+            resolved = http.request("POST", f"/api/v1/alerts/{answer['alert']['id']}/resolve")
+            await collect(workers, int(resolved["seq"]), mono(), args.round_timeout)
+        await workers.all({"op": "drop"}, 60)
+        return NodesRun(nodes, together, per_node)
+    finally:
+        if http is not None:
+            http.close()
+        for server in servers:
+            await server.stop()
+
+
+async def measure_nodes(setup: Setup, workers: Workers) -> str:
+    """The same N clients on one node, then split over `--nodes` nodes (one PostgreSQL, one
+    Redis), in the same run; alerts triggered on node a. The last client of the split vs
+    the single node's."""
+    args = setup.args
+    single = await measure_nodes_once(setup, workers, 1)
+    await asyncio.sleep(args.pause + 2.0)
+    split = await measure_nodes_once(setup, workers, args.nodes)
+    return nodes_table(single, split)
+
+
+def nodes_ratios(single: NodesRun, split: NodesRun) -> list[str]:
+    lines = []
+    for cold in (False, True):
+        mine = split.together.cold if cold else split.together.rounds
+        theirs = single.together.cold if cold else single.together.rounds
+        tapped = all(r.tap for r in mine + theirs)
+        for stamps, what in (("wire", "clients"), ("tap", "on the wire")):
+            if mine and theirs and (stamps == "wire" or tapped):
+                value = (
+                    latency_stats(mine, stamps=stamps, from_first=False)["last"]
+                    / latency_stats(theirs, stamps=stamps, from_first=False)["last"]
+                )
+                lines.append(f"  {'cold' if cold else 'warm'}, {what:12} {value:5.2f}×")
+    return lines
+
+
+def nodes_table(single: NodesRun, split: NodesRun) -> str:
+    lines = latency_head(44, f"{'KB RSS/conn':>11}")
+
+    def row(label: str, side: Side, stamps: str, cold: bool, rss: str = "") -> None:
+        rounds = side.cold if cold else side.rounds
+        if rounds and (stamps != "tap" or all(r.tap for r in rounds)):
+            lines.append(
+                latency_row(
+                    label,
+                    44,
+                    side.clients,
+                    rounds,
+                    stamps=stamps,
+                    from_first=False,
+                    extra=f"{rss:>11}",
+                )
+            )
+
+    for cold in (False, True):
+        if cold:
+            lines.append("cold: the first alert after the nodes' start:")
+        indent = "  " if cold else ""
+        for run in (single, split):
+            name = run.together.name
+            rss = "" if cold else f"{run.together.kb_per_connection:.1f}"
+            row(f"{indent}{name}: trigger→last client", run.together, "wire", cold, rss)
+            row(f"{indent}{name}: trigger→last frame sent", run.together, "tap", cold)
+            for side in run.per_node if run.nodes > 1 else []:
+                row(f"{indent}  {side.name}'s clients", side, "wire", cold)
+    lines += ["", f"last client, {split.together.name} / 1 node (same run):"]
+    lines += nodes_ratios(single, split)
+
+    def http_ms(run: NodesRun) -> float:
+        values = [(r.response - r.t0) * 1000 for r in run.together.rounds if r.response]
+        return statistics.median(values) if values else float("nan")
+
+    missing = sum(
+        r.missing for run in (single, split) for r in run.together.rounds + run.together.cold
+    )
+    lines += [
+        f"HTTP trigger (t0→response), median of the warm alerts: 1 node "
+        f"{http_ms(single):.1f} ms, {split.together.name} {http_ms(split):.1f} ms",
+        f"CPU of all nodes per alert, right before t0 until the last client has it (median;"
+        f" cold): 1 node {cpu_median(single.together.rounds):.1f} ms "
+        f"({cpu_median(single.together.cold):.1f}), {split.together.name} "
+        f"{cpu_median(split.together.rounds):.1f} ms ({cpu_median(split.together.cold):.1f})",
+        f"RSS of all nodes before the clients → idle with all connected: 1 node "
+        f"{single.together.rss_before_kb / 1024:.0f} → "
+        f"{single.together.rss_after_kb / 1024:.0f} MB, {split.together.name} "
+        f"{split.together.rss_before_kb / 1024:.0f} → {split.together.rss_after_kb / 1024:.0f} MB",
+        f"connect + hello + welcome of all clients: 1 node "
+        f"{single.together.connect_seconds:.1f} s, {split.together.name} "
+        f"{split.together.connect_seconds:.1f} s",
+        f"clients without the frame: {missing}",
+    ]
+    return "\n".join(lines)
+
+
 # -- other scenarios ---------------------------------------------------------------------
 
 
 async def scenario_acks(setup: Setup, workers: Workers) -> list[str]:
     """N acks in a burst: from the first ack sent until all are persisted."""
     args = setup.args
-    server = await Server.start(
-        database_url=setup.database_url, ws_port=0, log=setup.workdir / "server-acks.log"
-    )
+    server = await setup.start_server("server-acks.log")
     http = Http(server.http_port, setup.seeded.principal_token)
+    db = AckCounter(setup.database_url)
     try:
         clients = await connect_clients(
             workers, server.ws_url, reconnect=False, timeout=args.connect_timeout
@@ -735,20 +1043,18 @@ async def scenario_acks(setup: Setup, workers: Workers) -> list[str]:
         received = await collect(workers, int(answer["event"]["seq"]), mono(), args.round_timeout)
         say(f"acks: alert {alert_id} reached {len(received.wire)} clients")
         await asyncio.sleep(args.pause)
-        db = sqlite3.connect(f"file:{setup.database_path}?mode=ro", uri=True, timeout=10)
-        query = "SELECT count(*) FROM receipts WHERE alert_id = ? AND acked_at IS NOT NULL"
+        await db.open()
         t0 = mono()
         sending = asyncio.ensure_future(workers.all({"op": "ack", "alert_id": alert_id}, 120))
         persisted, done_at = 0, None
         deadline = t0 + args.ack_timeout
         while mono() < deadline:
-            persisted = db.execute(query, (alert_id,)).fetchone()[0]
+            persisted = await db.count(alert_id)
             if persisted >= clients:
                 done_at = mono()
                 break
             await asyncio.sleep(0.01)
         sent = await sending
-        db.close()
         last_sent = max(r["t_last"] for r in sent) - t0
         rows = [
             f"acks burst: {sum(r['sent'] for r in sent)} acks sent by the clients in "
@@ -770,16 +1076,20 @@ async def scenario_acks(setup: Setup, workers: Workers) -> list[str]:
         http.request("POST", f"/api/v1/alerts/{alert_id}/resolve")
         return rows
     finally:
+        await db.close()
         http.close()
         await server.stop()
 
 
 async def scenario_reconnect(setup: Setup, workers: Workers) -> list[str]:
-    """Restart the server (SIGTERM, start again on the same WebSocket port); time until all
-    clients, reconnecting with jittered backoff, have a new welcome."""
+    """Stop the server — SIGTERM (a graceful shutdown), or with `--kill` SIGKILL with every
+    client connected (a crash: no close frames, nothing flushed) — and start it again on the
+    same WebSocket port; time until all clients, reconnecting with jittered backoff as the
+    real clients do, have a new welcome."""
     args = setup.args
-    log = setup.workdir / "server-reconnect.log"
-    server = await Server.start(database_url=setup.database_url, ws_port=0, log=log)
+    log = "server-reconnect.log"
+    how = "SIGKILL" if args.kill else "SIGTERM"
+    server = await setup.start_server(log)
     try:
         clients = await connect_clients(
             workers, server.ws_url, reconnect=True, timeout=args.connect_timeout
@@ -787,9 +1097,15 @@ async def scenario_reconnect(setup: Setup, workers: Workers) -> list[str]:
         ws_port = server.ws_port
         await asyncio.sleep(args.pause)
         t_kill = mono()
-        killed = await server.stop(grace=args.stop_grace)
+        if args.kill:
+            server.process.kill()
+            await server.process.wait()
+            stopped = "was gone in"
+        else:
+            killed = await server.stop(grace=args.stop_grace)
+            stopped = "had not exited, SIGKILL after" if killed else "exited in"
         t_down = mono()
-        server = await Server.start(database_url=setup.database_url, ws_port=ws_port, log=log)
+        server = await setup.start_server(log, ws_port=ws_port)
         t_up = server.started_at
         replies = await workers.all(
             {"op": "welcomes", "after": t_kill, "timeout": args.reconnect_timeout},
@@ -797,30 +1113,30 @@ async def scenario_reconnect(setup: Setup, workers: Workers) -> list[str]:
         )
         times = sorted(t for r in replies for t in r["times"])
         missing = sum(r["missing"] for r in replies)
-        stopped = "had not exited, SIGKILL after" if killed else "exited in"
         rows = [
-            f"reconnect storm: {clients} clients; after SIGTERM the old server {stopped} "
+            f"reconnect storm ({how}): {clients} clients; after {how} the old server {stopped} "
             f"{(t_down - t_kill) * 1000:.0f} ms; the new one listened "
-            f"{(t_up - t_kill) * 1000:.0f} ms after SIGTERM"
+            f"{(t_up - t_kill) * 1000:.0f} ms after {how}"
         ]
         if times:
             since_up = [t - t_up for t in times]
             rows.append(
-                f"reconnect storm: new welcome after the new server listened: "
+                f"reconnect storm ({how}): new welcome after the new server listened: "
                 f"p50 {percentile(since_up, 0.5) * 1000:.0f} ms, "
                 f"p99 {percentile(since_up, 0.99) * 1000:.0f} ms, "
                 f"{'all' if not missing else 'last'} {since_up[-1] * 1000:.0f} ms "
-                f"({(times[-1] - t_kill) * 1000:.0f} ms after SIGTERM)"
+                f"({(times[-1] - t_kill) * 1000:.0f} ms after {how})"
             )
+        errors: dict[str, int] = {}
+        for r in replies:
+            for name, count in r["errors"].items():
+                errors[name] = errors.get(name, 0) + count
         if missing:
-            errors: dict[str, int] = {}
-            for r in replies:
-                for name, count in r["errors"].items():
-                    errors[name] = errors.get(name, 0) + count
             rows.append(
-                f"reconnect storm: {missing} clients without a new welcome within "
-                f"{args.reconnect_timeout:.0f} s; failed attempts meanwhile: {errors}"
+                f"reconnect storm ({how}): {missing} clients without a new welcome within "
+                f"{args.reconnect_timeout:.0f} s"
             )
+        rows.append(f"reconnect storm ({how}): failed connection attempts meanwhile: {errors}")
         await workers.all({"op": "drop"}, 60)
         return rows
     finally:
@@ -843,16 +1159,26 @@ def machine() -> str:
     )
 
 
-def table(pdv: Side, floor: Side, resolves: Side) -> str:
-    lines = latency_head(40, f"{'KB RSS/conn':>11}")
+def cpu_median(rounds: list[Round]) -> float:
+    values = [r.cpu_ms for r in rounds if r.cpu_ms == r.cpu_ms]
+    return statistics.median(values) if values else float("nan")
 
-    def row(label: str, side: Side, stamps: str, from_first: bool, rss: str = "") -> None:
+
+def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
+    """The warm rows (rounds after the first), the cold rows (the first alert after each
+    server's start) and the ratios of both to the floor."""
+    lines = latency_head(40, f"{'KB RSS/conn':>11}")
+    floor_name = f"{floor_kind} floor"
+
+    def row(
+        label: str, side: Side, stamps: str, from_first: bool, rss: str = "", *, cold: bool = False
+    ) -> None:
         lines.append(
             latency_row(
                 label,
                 40,
                 side.clients,
-                side.rounds,
+                side.cold if cold else side.rounds,
                 stamps=stamps,
                 from_first=from_first,
                 extra=f"{rss:>11}",
@@ -861,8 +1187,10 @@ def table(pdv: Side, floor: Side, resolves: Side) -> str:
 
     row("pdv-alert (trigger→last client)", pdv, "wire", False, f"{pdv.kb_per_connection:.1f}")
     row("pdv-alert fan-out only", pdv, "wire", True)
-    row("floor (signal→last client)", floor, "wire", False, f"{floor.kb_per_connection:.1f}")
-    row("floor fan-out only", floor, "wire", True)
+    row(
+        f"{floor_name} (signal→last client)", floor, "wire", False, f"{floor.kb_per_connection:.1f}"
+    )
+    row(f"{floor_name} fan-out only", floor, "wire", True)
     http_ms = [(r.response - r.t0) * 1000 for r in pdv.rounds if r.response is not None]
     lines.append(
         f"{'pdv-alert HTTP trigger (t0→response)':40} {'':>7} "
@@ -870,43 +1198,72 @@ def table(pdv: Side, floor: Side, resolves: Side) -> str:
         f"{'':>18}{max(http_ms) if http_ms else float('nan'):>8.1f}"
     )
     row("pdv-alert resolve (request→last client)", resolves, "wire", False)
-    tapped = all(r.tap for r in pdv.rounds + floor.rounds)
+    everything = pdv.rounds + floor.rounds + pdv.cold + floor.cold
+    tapped = bool(everything) and all(r.tap for r in everything)
     if tapped:
         lines.append("on the wire (kernel timestamps of the server's writes on lo):")
         row("  pdv-alert trigger→last frame sent", pdv, "tap", False)
         row("  pdv-alert first→last frame sent", pdv, "tap", True)
-        row("  floor signal→last frame sent", floor, "tap", False)
-        row("  floor first→last frame sent", floor, "tap", True)
+        row(f"  {floor_name} signal→last frame sent", floor, "tap", False)
+        row(f"  {floor_name} first→last frame sent", floor, "tap", True)
+    if pdv.cold and floor.cold:
+        cold_http = pdv.cold[0].response
+        lines.append("cold: the first alert after each server's start (not in the rows above):")
+        row("  pdv-alert (trigger→last client)", pdv, "wire", False, cold=True)
+        row("  pdv-alert fan-out only", pdv, "wire", True, cold=True)
+        row(f"  {floor_name} (signal→last client)", floor, "wire", False, cold=True)
+        row(f"  {floor_name} fan-out only", floor, "wire", True, cold=True)
+        if cold_http is not None:
+            lines.append(
+                f"{'  pdv-alert HTTP trigger (t0→response)':40} {'':>7} "
+                f"{(cold_http - pdv.cold[0].t0) * 1000:>8.1f}"
+            )
+        if tapped:
+            row("  pdv-alert trigger→last frame sent", pdv, "tap", False, cold=True)
+            row("  pdv-alert first→last frame sent", pdv, "tap", True, cold=True)
+            row(f"  {floor_name} signal→last frame sent", floor, "tap", False, cold=True)
+            row(f"  {floor_name} first→last frame sent", floor, "tap", True, cold=True)
     lines += [
         "",
-        "p50/p99/max pool all clients of all measured alerts; 'last ms' is the last client's",
-        "latency, median over the alerts. Client times are stamped when the frame's bytes reach",
-        "the client process (before websockets parses them).",
+        "p50/p99/max pool all clients of all warm alerts; 'last ms' is the last client's",
+        "latency, median over the alerts (cold: the one first alert). Client times are stamped",
+        "when the frame's bytes reach the client process (before websockets parses them).",
         "",
-        "ratios of the last client, pdv-alert / floor:",
+        f"ratios of the last client, pdv-alert / {floor_name}:",
     ]
 
-    def ratio(label: str, stamps: str, from_first: bool, target: float) -> None:
-        mine = latency_stats(pdv.rounds, stamps=stamps, from_first=from_first)["last"]
-        theirs = latency_stats(floor.rounds, stamps=stamps, from_first=from_first)["last"]
-        value = mine / theirs
+    def ratio(label: str, stamps: str, from_first: bool, target: float, cold: bool) -> None:
+        mine = latency_stats(pdv.cold if cold else pdv.rounds, stamps=stamps, from_first=from_first)
+        theirs = latency_stats(
+            floor.cold if cold else floor.rounds, stamps=stamps, from_first=from_first
+        )
+        value = mine["last"] / theirs["last"]
         verdict = "met" if value <= target else "NOT met"
-        lines.append(f"  {label:44} {value:5.2f}×  target ≤ {target}×  {verdict}")
+        lines.append(f"  {label:48} {value:5.2f}×  target ≤ {target}×  {verdict}")
 
-    ratio("fan-out only (clients)", "wire", True, TARGET_FANOUT)
-    ratio("incl. HTTP trigger + commit (clients)", "wire", False, TARGET_TRIGGER)
-    if tapped:
-        ratio("fan-out only (on the wire)", "tap", True, TARGET_FANOUT)
-        ratio("incl. HTTP trigger + commit (on the wire)", "tap", False, TARGET_TRIGGER)
+    for cold, name in ((False, "warm"), (True, "cold")):
+        if not (pdv.cold if cold else pdv.rounds):
+            continue
+        ratio(f"{name}: fan-out only (clients)", "wire", True, TARGET_FANOUT, cold)
+        ratio(f"{name}: incl. HTTP trigger + commit (clients)", "wire", False, TARGET_TRIGGER, cold)
+        if tapped:
+            ratio(f"{name}: fan-out only (on the wire)", "tap", True, TARGET_FANOUT, cold)
+            ratio(
+                f"{name}: incl. HTTP trigger + commit (on the wire)",
+                "tap",
+                False,
+                TARGET_TRIGGER,
+                cold,
+            )
     kb = pdv.kb_per_connection
     lines.append(
-        f"  {'RSS per idle connection':44} {kb:5.1f} KB target ≤ {TARGET_RSS_KB:.0f} KB  "
+        f"  {'RSS per idle connection':48} {kb:5.1f} KB target ≤ {TARGET_RSS_KB:.0f} KB  "
         f"{'met' if kb <= TARGET_RSS_KB else 'NOT met'}"
     )
     app_pdv = latency_stats(pdv.rounds, stamps="app", from_first=False)
     app_floor = latency_stats(floor.rounds, stamps="app", from_first=False)
-    missing = sum(r.missing for r in pdv.rounds + floor.rounds)
-    drops = sum(r.tap_drops for r in pdv.rounds + floor.rounds)
+    missing = sum(r.missing for r in everything)
+    drops = sum(r.tap_drops for r in everything)
     lines += [
         "",
         "as the clients' tasks get the frames (after websockets' parser and client-side queueing):",
@@ -917,6 +1274,12 @@ def table(pdv: Side, floor: Side, resolves: Side) -> str:
         f"connect + hello + welcome of all clients: pdv-alert {pdv.connect_seconds:.1f} s "
         f"(server CPU {pdv.connect_cpu:.1f} s), floor {floor.connect_seconds:.1f} s "
         f"(CPU {floor.connect_cpu:.1f} s)",
+        f"server RSS before the clients → idle with all connected: pdv-alert "
+        f"{pdv.rss_before_kb / 1024:.0f} → {pdv.rss_after_kb / 1024:.0f} MB, floor "
+        f"{floor.rss_before_kb / 1024:.1f} → {floor.rss_after_kb / 1024:.1f} MB",
+        f"server CPU per alert, right before t0 until the last client has it (median; cold):"
+        f" pdv-alert {cpu_median(pdv.rounds):.1f} ms ({cpu_median(pdv.cold):.1f}), "
+        f"{floor_name} {cpu_median(floor.rounds):.1f} ms ({cpu_median(floor.cold):.1f})",
         f"clients without the frame: {missing}; packets the wire tap dropped: {drops}",
     ]
     return "\n".join(lines)
@@ -933,6 +1296,85 @@ def say_log_tails(workdir: Path) -> None:
             say(f"last lines of {log}:\n  " + "\n  ".join(tail))
 
 
+@contextlib.asynccontextmanager
+async def run_database(args: argparse.Namespace, workdir: Path) -> AsyncIterator[str]:
+    """The run's database: a SQLite file in `workdir`, or with --database-url a fresh
+    PostgreSQL database `pdv_bench_<hex>` created on that server and dropped at the end."""
+    if not args.database_url:
+        yield f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        return
+    import asyncpg
+
+    name = f"pdv_bench_{secrets.token_hex(4)}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(plain_dsn(args.database_url), timeout=10)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    await admin(f'CREATE DATABASE "{name}"')
+    say(f"created PostgreSQL database {name}")
+    try:
+        yield with_database(args.database_url, name)
+    finally:
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        say(f"dropped PostgreSQL database {name}")
+
+
+def run_header(args: argparse.Namespace) -> str:
+    fan = args.scenario in ("fanout", "all")
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    bus = "Redis bus" if args.bus_url else "in-memory bus"
+    if fan and args.nodes > 1:
+        shape = (
+            f" in all; 1 node, then {args.nodes} nodes with the clients split, "
+            f"1 cold + {args.warmup} warm-up + {args.alerts} alerts each"
+        )
+    elif fan:
+        shape = (
+            f" for each server; pdv-alert and the {args.floor} floor run side by side, 1 cold + "
+            f"{args.warmup} warm-up + {args.alerts} alerts each, alternating"
+        )
+    else:
+        shape = ""
+    return (
+        f"pdv-alert fan-out benchmark, "
+        f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n{machine()}\n"
+        f"{args.clients} clients in {args.procs} client processes{shape}; "
+        f"{database}, {bus}, loopback; load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+async def run_scenarios(setup: Setup, groups: list[Workers]) -> list[str]:
+    """Start the client processes (into `groups`, which the caller stops) and run the chosen
+    scenarios; their outputs."""
+    args = setup.args
+    fan = args.scenario in ("fanout", "all")
+    for name in ("pdv", "floor") if fan and args.nodes == 1 else ("pdv",):
+        groups.append(
+            await Workers.start(
+                tokens=setup.seeded.tokens_path,
+                clients=args.clients,
+                procs=args.procs,
+                concurrency=args.concurrency,
+                logs=setup.workdir,
+                name=name,
+            )
+        )
+    outputs: list[str] = []
+    if fan and args.nodes > 1:
+        outputs.append(await measure_nodes(setup, groups[0]))
+    elif fan:
+        outputs.append(await measure_fanout(setup, groups[0], groups[1]))
+    if args.scenario in ("acks", "all"):
+        outputs.append("\n".join(await scenario_acks(setup, groups[0])))
+    if args.scenario in ("reconnect", "all"):
+        outputs.append("\n".join(await scenario_reconnect(setup, groups[0])))
+    return outputs
+
+
 async def run(args: argparse.Namespace) -> int:
     nofile = raise_file_limit()
     if nofile < args.clients + 1000:
@@ -941,50 +1383,34 @@ async def run(args: argparse.Namespace) -> int:
             f"(raise it: ulimit -n 65536)"
         )
     workdir = Path(tempfile.mkdtemp(prefix="pdv-bench-"))
-    database_path = workdir / "bench.db"
-    database_url = f"sqlite+aiosqlite:///{database_path}"
     groups: list[Workers] = []
     started = mono()
+    server_env: dict[str, str] = {}
+    if args.bus_url:
+        server_env = {
+            "PDV_BUS_URL": args.bus_url,
+            "PDV_BUS_NAMESPACE": f"pdv-bench-{secrets.token_hex(4)}",  # this run's alone
+        }
     try:
-        say(f"seeding {args.clients} devices in {database_path}")
-        seeded = await seed(database_url, devices=args.clients, tokens_path=workdir / "tokens.txt")
-        say(f"seeded in {mono() - started:.1f} s")
-        setup = Setup(args, workdir, database_url, database_path, seeded)
-        for name in ("pdv", "floor") if args.scenario in ("fanout", "all") else ("pdv",):
-            groups.append(
-                await Workers.start(
-                    tokens=seeded.tokens_path,
-                    clients=args.clients,
-                    procs=args.procs,
-                    concurrency=args.concurrency,
-                    logs=workdir,
-                    name=name,
-                )
+        async with run_database(args, workdir) as database_url:
+            say(f"seeding {args.clients} devices in {database_url}")
+            seeded = await seed(
+                database_url, devices=args.clients, tokens_path=workdir / "tokens.txt"
             )
-        workers = groups[0]
-        fan = args.scenario in ("fanout", "all")
-        header = (
-            f"pdv-alert fan-out benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
-            f"\n{machine()}\n{args.clients} clients per server in {args.procs} client processes"
-            + (
-                f" each; pdv-alert and the floor run side by side, {args.alerts} alerts each "
-                f"(+{args.warmup} warm-up), alternating"
-                if fan
-                else ""
-            )
-            + "; SQLite, one node, loopback"
-        )
-        outputs: list[str] = []
-        if args.scenario in ("fanout", "all"):
-            outputs.append(await measure_fanout(setup, groups[0], groups[1]))
-        if args.scenario in ("acks", "all"):
-            outputs.append("\n".join(await scenario_acks(setup, workers)))
-        if args.scenario in ("reconnect", "all"):
-            outputs.append("\n".join(await scenario_reconnect(setup, workers)))
+            say(f"seeded in {mono() - started:.1f} s")
+            setup = Setup(args, workdir, database_url, seeded, server_env)
+            header = run_header(args)
+            outputs = await run_scenarios(setup, groups)
+            for group in groups:
+                await group.stop()
+            groups.clear()
         print(header)
         print()
         print("\n\n".join(outputs))
-        print(f"\n(total run {mono() - started:.0f} s)")
+        print(
+            f"\n(total run {mono() - started:.0f} s; load average at the end "
+            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())})"
+        )
         return 0
     except Exception as exc:
         args.keep = True
@@ -1004,10 +1430,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="pdv-alert fan-out benchmark")
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--procs", type=int, default=2, help="client processes (2 cores: 2)")
-    parser.add_argument("--alerts", type=int, default=3, help="measured triggers")
-    parser.add_argument("--warmup", type=int, default=1, help="triggers before measuring")
+    parser.add_argument(
+        "--alerts", type=int, default=3, help="warm triggers measured (after the cold one)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=0, help="triggers after the cold one, not measured"
+    )
     parser.add_argument(
         "--scenario", choices=["fanout", "acks", "reconnect", "all"], default="fanout"
+    )
+    parser.add_argument(
+        "--floor",
+        choices=["c", "python"],
+        default="c",
+        help="the floor server: bench/floor_epoll.c (gcc -O2) or bench/floor_server.py",
+    )
+    parser.add_argument(
+        "--kill", action="store_true", help="reconnect: SIGKILL the server instead of SIGTERM"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+asyncpg://…/db): the run creates its own "
+        "database there and drops it at the end; default: SQLite in the temp dir",
+    )
+    parser.add_argument(
+        "--bus-url", help="redis://…: the servers' bus (a namespace of the run's own)"
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="fanout: 1 node, then this many with the clients split (needs PostgreSQL + Redis)",
     )
     parser.add_argument("--concurrency", type=int, default=100, help="connects in flight")
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between steps")
@@ -1033,8 +1486,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     Server.wrapper = args.server_wrapper
-    if args.clients < 1 or args.procs < 1 or args.alerts < 1:
-        parser.error("--clients, --procs and --alerts must be at least 1")
+    if args.clients < 1 or args.procs < 1 or args.alerts < 1 or args.warmup < 0:
+        parser.error("--clients, --procs and --alerts must be at least 1, --warmup at least 0")
+    if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
+        parser.error("--database-url must be postgresql+asyncpg://… (SQLite is the default)")
+    if args.nodes < 1 or args.nodes > len(NODE_NAMES):
+        parser.error(f"--nodes must be 1–{len(NODE_NAMES)}")
+    if args.nodes > 1:
+        if not (args.database_url and args.bus_url):
+            parser.error("--nodes needs --database-url (PostgreSQL) and --bus-url (Redis)")
+        if args.procs % args.nodes:
+            parser.error("--procs must be a multiple of --nodes (client process i → node i)")
     sys.exit(asyncio.run(run(args)))
 
 

@@ -1,4 +1,6 @@
-"""The floor: the least a Python asyncio server can do to fan one frame out to N WebSockets.
+"""The Python floor: the least a Python asyncio server can do to fan one frame out to N
+WebSockets. `fanout.py --floor python` uses it; the default floor is bench/floor_epoll.c
+(the least any server can do: one send() per socket from C), which speaks the same protocol.
 
     python bench/floor_server.py [--host 127.0.0.1] [--port 0]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks from the repository's .venv, after raising the open-file limit:
-#   bash bench/run.sh [ARGS]        the fan-out benchmark (fanout.py; 10,000 clients, 3 alerts)
+#   bash bench/run.sh [ARGS]        the fan-out benchmark (fanout.py; 10,000 clients, 1 cold + 3 alerts, C floor)
 #   bash bench/run.sh push [ARGS]   the push benchmark (push.py; 10,000 web + 10,000 ios devices)
 #   bash bench/run.sh dashboard [ARGS]  the dashboard in Chromium (dashboard.py; 2,000 devices)
 # Arguments are passed on: bash bench/run.sh --clients 1000, bash bench/run.sh push --devices 1000
