@@ -85,6 +85,7 @@ class Gateway:
             ping_timeout=self.settings.heartbeat_seconds,
             process_request=self._check_origin,
             server_header="pdv-alert",
+            backlog=self.settings.ws_backlog,  # passed on to loop.create_server
         )
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1] if sockets else 0
