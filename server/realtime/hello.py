@@ -110,6 +110,8 @@ class Greeter:
         self.snapshots = snapshots
         self.tokens = tokens
         self.admission = asyncio.Semaphore(settings.hello_concurrency)
+        self._replay_locks: dict[int, asyncio.Lock] = {}
+        self.replay_reads = 0  # database reads for replays (observability, tests)
 
     async def authenticate(self, connection: ServerConnection, hello: Hello) -> Caller | None:
         """Who speaks: a device (by token) or a person (session token or cookie); None for
@@ -185,10 +187,22 @@ class Greeter:
         )
 
     async def _replay(self, subscriber: Subscriber, last_seq: int, gap: int) -> list[AlertEvent]:
+        """The events after `last_seq`: from the hub's memory, else from the database — one
+        read per organization at a time, whose events the hub then remembers, so a storm of
+        hellos resuming from the same seq (after a restart the memory is empty) reads once."""
         org = subscriber.organization_id
         replay = self.hub.recent_events(org, after_seq=last_seq)
         if replay is not None:
             return replay
-        async with self.database.session() as session:
-            rows = await events.since(session, organization_id=org, after_seq=last_seq, limit=gap)
-        return [alert_event_from_dict(events.event_document(row)) for row in rows]
+        async with self._replay_locks.setdefault(org, asyncio.Lock()):
+            replay = self.hub.recent_events(org, after_seq=last_seq)  # read meanwhile?
+            if replay is not None:
+                return replay
+            async with self.database.session() as session:
+                rows = await events.since(
+                    session, organization_id=org, after_seq=last_seq, limit=gap
+                )
+            self.replay_reads += 1
+        replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
+        self.hub.remember(org, replay)
+        return replay
