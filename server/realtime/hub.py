@@ -38,7 +38,7 @@ OPEN = State.OPEN
 
 
 class Connection(Protocol):
-    """What the hub needs of a connection: websockets' ServerConnection has it."""
+    """What the hub needs of a connection: server/realtime/wsprotocol.py's WebSocket has it."""
 
     @property
     def transport(self) -> asyncio.WriteTransport: ...
