@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     ws_host: str = ""  # empty: same as `host`
     ws_port: int = Field(default=8001, ge=0, le=65535)
     ws_public_url: str = ""  # what clients are told to connect to; empty: derived
+    # The gateway's listen backlog: connects the kernel queues before they are accepted. A
+    # reconnect storm of thousands overflows asyncio's default of 100 (SYNs dropped, clients
+    # retry after a second or more); the kernel caps it at net.core.somaxconn.
+    ws_backlog: int = Field(default=4096, ge=1, le=65535)
     allowed_origins: list[str] = Field(default_factory=list)  # browser Origins for /ws
     heartbeat_seconds: float = Field(default=20.0, gt=0)
     hello_timeout_seconds: float = Field(default=10.0, gt=0)

@@ -1,4 +1,4 @@
-"""The start of a connection: receiving `hello`, authenticating it, building the hub
+"""The start of a connection: reading its `hello`, authenticating it, building the hub
 subscription and the `welcome` (a replay of `seq > last_seq`, or a snapshot of the active
 alerts). See docs/protocol.md §2–§4.
 
@@ -13,9 +13,7 @@ import asyncio
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 
-from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
 
 from protocol.closecodes import CloseCode
 from protocol.codec import ProtocolError, alert_event_from_dict, decode_client
@@ -29,45 +27,38 @@ from server.realtime.connection import send_error
 from server.realtime.hub import Hub, Subscriber
 from server.realtime.snapshots import Snapshots
 from server.realtime.tokens import DeviceTokens
+from server.realtime.wsprotocol import WebSocket
 from server.settings import Settings
 from server.storage import callers, events, sites
 from server.storage.callers import Caller
 from server.storage.database import Database
 
 
-async def receive_hello(connection: ServerConnection, *, within: float) -> Hello | None:
-    """The connection's first frame as a `hello`, or None after closing the connection: no
-    frame within `within` seconds (4004), an invalid one (its error, 4003 or 4005 for a version this
-    server does not speak), or another message first (4003)."""
-    try:
-        raw = await asyncio.wait_for(connection.recv(), timeout=within)
-    except TimeoutError:
-        await connection.close(CloseCode.HELLO_TIMEOUT, "hello timeout")
-        return None
-    except ConnectionClosed:
-        return None
+def parse_hello(connection: WebSocket, raw: str | bytes) -> Hello | None:
+    """The connection's first frame as a `hello`, or None after closing the connection: an
+    invalid frame (its error, 4003 or 4005 for a version this server does not speak), or
+    another message first (4003). (No hello in time — 4004 — is the gateway's timer.)"""
     try:
         message = decode_client(raw)
     except ProtocolError as exc:
-        await send_error(connection, exc.code, exc.detail)
+        send_error(connection, exc.code, exc.detail)
         code = (
             CloseCode.UNSUPPORTED_VERSION
             if exc.code == "protocol.unsupported_version"
             else CloseCode.PROTOCOL_ABUSE
         )
-        await connection.close(code, exc.code)
+        connection.close(code, exc.code)
         return None
     if not isinstance(message, Hello):
-        await send_error(connection, "protocol.hello_required")
-        await connection.close(CloseCode.PROTOCOL_ABUSE, "protocol.hello_required")
+        send_error(connection, "protocol.hello_required")
+        connection.close(CloseCode.PROTOCOL_ABUSE, "protocol.hello_required")
         return None
     return message
 
 
-def session_cookie(headers: Headers | None) -> str | None:
-    """The session token of the handshake's cookie (browsers send `token: ""`)."""
-    if headers is None:
-        return None
+def session_cookie(headers: Headers) -> str | None:
+    """The session token of the handshake's cookie (browsers send `token: ""`); the only
+    thing of the handshake's request the connection keeps, until its hello."""
     jar = SimpleCookie()
     for value in headers.get_all("Cookie"):
         try:
@@ -110,12 +101,14 @@ class Greeter:
         self.snapshots = snapshots
         self.tokens = tokens
         self.admission = asyncio.Semaphore(settings.hello_concurrency)
+        self._replay_locks: dict[int, asyncio.Lock] = {}
+        self.replay_reads = 0  # database reads for replays (observability, tests)
 
-    async def authenticate(self, connection: ServerConnection, hello: Hello) -> Caller | None:
-        """Who speaks: a device (by token) or a person (session token or cookie); None for
-        anything else, API keys included."""
-        request = connection.request
-        token = hello.token or session_cookie(request.headers if request else None)
+    async def authenticate(self, connection: WebSocket, hello: Hello) -> Caller | None:
+        """Who speaks: a device (by token) or a person (session token or the handshake's
+        cookie); None for anything else, API keys included."""
+        token = hello.token or connection.credential
+        connection.credential = None  # not kept for the connection's life
         if not token:
             return None
         if token.startswith(DEVICE_PREFIX):
@@ -138,7 +131,7 @@ class Greeter:
 
     async def subscriber(
         self,
-        connection: ServerConnection,
+        connection: WebSocket,
         caller: Caller,
         close: Callable[[int, str], None],
     ) -> Subscriber:
@@ -185,10 +178,22 @@ class Greeter:
         )
 
     async def _replay(self, subscriber: Subscriber, last_seq: int, gap: int) -> list[AlertEvent]:
+        """The events after `last_seq`: from the hub's memory, else from the database — one
+        read per organization at a time, whose events the hub then remembers, so a storm of
+        hellos resuming from the same seq (after a restart the memory is empty) reads once."""
         org = subscriber.organization_id
         replay = self.hub.recent_events(org, after_seq=last_seq)
         if replay is not None:
             return replay
-        async with self.database.session() as session:
-            rows = await events.since(session, organization_id=org, after_seq=last_seq, limit=gap)
-        return [alert_event_from_dict(events.event_document(row)) for row in rows]
+        async with self._replay_locks.setdefault(org, asyncio.Lock()):
+            replay = self.hub.recent_events(org, after_seq=last_seq)  # read meanwhile?
+            if replay is not None:
+                return replay
+            async with self.database.session() as session:
+                rows = await events.since(
+                    session, organization_id=org, after_seq=last_seq, limit=gap
+                )
+            self.replay_reads += 1
+        replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
+        self.hub.remember(org, replay)
+        return replay

@@ -38,7 +38,7 @@ OPEN = State.OPEN
 
 
 class Connection(Protocol):
-    """What the hub needs of a connection: websockets' ServerConnection has it."""
+    """What the hub needs of a connection: server/realtime/wsprotocol.py's WebSocket has it."""
 
     @property
     def transport(self) -> asyncio.WriteTransport: ...
@@ -170,6 +170,32 @@ class Hub:
         if not stream.recent or stream.recent[0].seq > after_seq + 1:
             return None
         return [event for event in stream.recent if event.seq > after_seq]
+
+    def remember(self, organization_id: int, events: list[AlertEvent]) -> int:
+        """Extend the recent events backwards with `events` (read from the database for a
+        resume the memory did not reach), so the next resumes from as far back are served from
+        memory: after a restart the memory is empty and a storm of hellos resuming from the
+        same seq would otherwise read the same rows once each. Only the events that continue
+        the memory gap-free (each one seq below the oldest kept, or ending at the stream's
+        seq when nothing is kept) are taken, newest first, while there is room; returns how
+        many."""
+        stream = self._orgs.get(organization_id)
+        if stream is None:
+            return 0
+        recent = stream.recent
+        next_seq = recent[0].seq if recent else stream.seq + 1
+        room = RECENT_EVENTS - len(recent)
+        taken = 0
+        for event in reversed(events):
+            if event.seq >= next_seq:
+                continue  # already kept (or not yet fanned out here)
+            if room <= 0 or event.seq != next_seq - 1:
+                break  # full, or a gap: what is kept must be contiguous
+            recent.appendleft(event)
+            next_seq = event.seq
+            room -= 1
+            taken += 1
+        return taken
 
     def subscribers(self, organization_id: int) -> Iterable[Subscriber]:
         stream = self._orgs.get(organization_id)

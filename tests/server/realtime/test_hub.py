@@ -173,3 +173,38 @@ async def test_the_alert_frame_is_protocols_encoding_of_the_event() -> None:
     assert payload == encode(expected).encode()
     decoded = decode_server(payload)
     assert isinstance(decoded, AlertEvent) and decoded == expected
+
+
+async def test_remembered_events_serve_later_resumes_from_memory() -> None:
+    """After a restart the hub's memory is empty; events read from the database for a resume
+    are remembered backwards from the stream's seq, gap-free, so the next resume from as far
+    back needs no read — and a resume from further back still does."""
+    db = Database()
+    db.events = [event(seq) for seq in range(1, 6)]
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    await hub.subscribe(subscriber(MemoryConnection()))  # the stream starts at seq 5
+    assert hub.recent_events(1, after_seq=2) is None  # nothing in memory yet
+    read = [alert_event_from_dict(e) for e in await db.read_events(1, 2)]  # 3..5
+    assert hub.remember(1, read) == 3
+    assert [e.seq for e in hub.recent_events(1, after_seq=2) or []] == [3, 4, 5]
+    assert [e.seq for e in hub.recent_events(1, after_seq=4) or []] == [5]
+    assert hub.recent_events(1, after_seq=1) is None  # 2 is not in memory: read it
+    older = [alert_event_from_dict(e) for e in await db.read_events(1, 0)]  # 1..5
+    assert hub.remember(1, older) == 2  # only 1 and 2 are new
+    assert [e.seq for e in hub.recent_events(1, after_seq=0) or []] == [1, 2, 3, 4, 5]
+
+
+async def test_remember_takes_nothing_across_a_gap() -> None:
+    """Events that do not continue the memory gap-free are not kept (a replay read that
+    stops short of the stream's seq, or that skips one)."""
+    db = Database()
+    db.events = [event(seq) for seq in range(1, 6)]
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq)
+    await hub.subscribe(subscriber(MemoryConnection()))
+    short = [alert_event_from_dict(event(seq)) for seq in (2, 3)]  # 4 and 5 missing
+    assert hub.remember(1, short) == 0
+    assert hub.recent_events(1, after_seq=1) is None
+    holey = [alert_event_from_dict(event(seq)) for seq in (2, 4, 5)]  # 3 missing
+    assert hub.remember(1, holey) == 2  # 4 and 5; 2 is not contiguous with them
+    assert hub.recent_events(1, after_seq=1) is None
+    assert [e.seq for e in hub.recent_events(1, after_seq=3) or []] == [4, 5]
