@@ -68,6 +68,28 @@ TARGET_TRIGGER = 1.5  # including HTTP trigger + commit ≤ 1.5 × floor
 TARGET_RSS_KB = 8.0  # per idle connection
 
 
+# CPUs the servers (pdv-alert and the floor alike) and the client processes are pinned to
+# (`--server-cpus`, `--client-cpus`; None: wherever the scheduler puts them).
+PINNING: dict[str, frozenset[int] | None] = {"server": None, "clients": None}
+
+
+def pinned(role: str) -> Any:
+    """A `preexec_fn` that pins the child process to `role`'s CPUs, or None."""
+    cpus = PINNING[role]
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def cpu_list(text: str) -> frozenset[int]:
+    """ "0", "0,1" or "0-3" → the CPUs (argparse type)."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return frozenset(cpus)
+
+
 def mono() -> float:
     return time.clock_gettime(time.CLOCK_MONOTONIC)
 
@@ -190,6 +212,7 @@ class Workers:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
                 limit=64 * 1024 * 1024,  # a stamps answer is one long line
+                preexec_fn=pinned("clients"),
             )
             log.close()
             workers.append(Worker(process, count))
@@ -263,6 +286,7 @@ class Server:
                 env=env,
                 stdout=out,
                 stderr=out,
+                preexec_fn=pinned("server"),
             )
         try:  # from here on, a failure must not leave the server running
             deadline = mono() + 30
@@ -692,6 +716,7 @@ class FloorProcess:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=err,
+                preexec_fn=pinned("server"),
             )
         try:
             line = (await cls._line(process, 30)).split()
@@ -1343,8 +1368,17 @@ def run_header(args: argparse.Namespace) -> str:
         f"pdv-alert fan-out benchmark, "
         f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}\n{machine()}\n"
         f"{args.clients} clients in {args.procs} client processes{shape}; "
-        f"{database}, {bus}, loopback; load average {os.getloadavg()[0]:.2f}"
+        f"{database}, {bus}, loopback; load average {os.getloadavg()[0]:.2f}{_pinning()}"
     )
+
+
+def _pinning() -> str:
+    parts = [
+        f"{role} on CPU {','.join(map(str, sorted(cpus)))}"
+        for role, cpus in PINNING.items()
+        if cpus is not None
+    ]
+    return f"; pinned: {', '.join(parts)}" if parts else ""
 
 
 async def run_scenarios(setup: Setup, groups: list[Workers]) -> list[str]:
@@ -1484,8 +1518,21 @@ def main() -> None:
         help="run `python SCRIPT serve …` instead of `python -m server.cli serve …` "
         "(e.g. a script that profiles and then calls server.cli.main)",
     )
+    parser.add_argument(
+        "--server-cpus",
+        type=cpu_list,
+        metavar="CPUS",
+        help="pin the servers (pdv-alert and the floor) to these CPUs, e.g. 0",
+    )
+    parser.add_argument(
+        "--client-cpus",
+        type=cpu_list,
+        metavar="CPUS",
+        help="pin the client processes to these CPUs, e.g. 1",
+    )
     args = parser.parse_args()
     Server.wrapper = args.server_wrapper
+    PINNING.update(server=args.server_cpus, clients=args.client_cpus)
     if args.clients < 1 or args.procs < 1 or args.alerts < 1 or args.warmup < 0:
         parser.error("--clients, --procs and --alerts must be at least 1, --warmup at least 0")
     if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
