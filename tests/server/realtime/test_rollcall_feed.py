@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection
 
 from protocol.codec import decode_server
@@ -17,10 +18,11 @@ from protocol.vocabulary import DeviceKind, Role
 from server.clock import utcnow
 from server.realtime.rollcall_feed import RollCallFeed
 from server.storage.receipts import ReceiptUpdate
+from server.storage.tables import PushDelivery
 from tests import factories
 from tests.factories import World, bearer
 from tests.server.realtime.clients import dashboard, hello, next_of, receive
-from tests.server.realtime.conftest import LiveServer
+from tests.server.realtime.conftest import WAIT, LiveServer
 
 
 @pytest.fixture
@@ -62,6 +64,20 @@ async def rollcall_until(
         frames += 1
         if done(frame):
             return frame, frames
+
+
+async def _dispatcher_answered(world: World, alert_id: int, *, deliveries: int) -> None:
+    """Wait until the live server's own dispatcher has recorded its attempt at each of the
+    alert's push deliveries (push is not configured here: each ends failed), so that rows a
+    test writes over them afterwards are no longer due and stay as written."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            async with world.database.session() as session:
+                query = select(PushDelivery.state).where(PushDelivery.alert_id == alert_id)
+                states = list(await session.scalars(query))
+            if len(states) == deliveries and not {"queued", "sent"} & set(states):
+                return
+            await asyncio.sleep(0.05)
 
 
 async def frames_until(ws: ClientConnection, done: Any, *kinds: str) -> dict[str, dict[str, Any]]:
@@ -278,6 +294,7 @@ async def test_push_states_reach_the_dashboard_as_the_http_answers_them(
     await factories.push_registration(world, "web")
     board = await dashboard(live_server.ws_url, world.tokens["principal_a"])
     alert_id = await trigger(live_server, world, "A")
+    await _dispatcher_answered(world, alert_id, deliveries=2)
     await factories.push_delivery(world, "phone", alert_id=alert_id, seq=1, state="delivered")
     await factories.push_delivery(
         world, "web", alert_id=alert_id, seq=1, state="failed", last_result="rejected: 413"
