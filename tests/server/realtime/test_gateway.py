@@ -13,11 +13,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protocol.codec import decode_server, to_dict
 from protocol.vocabulary import Role
+from server.realtime.gateway import MAX_EARLY_FRAMES
 from server.storage.tables import Receipt
 from tests import factories
 from tests.factories import bearer
 from tests.protocol.node import js_decode
-from tests.server.realtime.clients import hello, next_of, receive
+from tests.server.realtime.clients import hello, hello_frame, next_of, receive
 from tests.server.realtime.conftest import WAIT, LiveServer
 
 
@@ -482,3 +483,38 @@ async def test_every_frame_the_gateway_sends_decodes_in_python_and_in_js(
     assert '{"type":"pong","ts":1}' in recorder.frames  # ts echoed exactly, not 1.0
     in_js = js_decode(recorder.frames)
     assert in_js == [{"message": to_dict(message)} for message in decoded]
+
+
+async def _hello_and_pings(live: LiveServer, token: str, pings: int) -> ClientConnection:
+    """Connect and send the hello and `pings` pings in one write, so that they all reach the
+    server before its welcome can be built."""
+    ws = await connect(live.ws_url, open_timeout=WAIT)
+    ws.protocol.send_text(hello_frame(token).encode())
+    for n in range(pings):
+        ws.protocol.send_text(json.dumps({"type": "ping", "ts": n}).encode())
+    ws.send_data()
+    return ws
+
+
+async def test_frames_sent_before_the_welcome_are_answered_after_it(
+    live_server: LiveServer,
+) -> None:
+    """Pings sent right behind the hello wait for the welcome, then are answered in order."""
+    world = await world_with_devices(live_server)
+    ws = await _hello_and_pings(live_server, world.tokens["a1"], MAX_EARLY_FRAMES)
+    assert (await receive(ws))["type"] == "welcome"
+    pongs = [await receive(ws) for _ in range(MAX_EARLY_FRAMES)]
+    assert pongs == [{"type": "pong", "ts": n} for n in range(MAX_EARLY_FRAMES)]
+    await ws.close()
+
+
+async def test_too_many_frames_before_the_welcome_close_the_connection(
+    live_server: LiveServer,
+) -> None:
+    """One frame more than the gateway holds before the welcome closes with 4003."""
+    world = await world_with_devices(live_server)
+    ws = await _hello_and_pings(live_server, world.tokens["a1"], MAX_EARLY_FRAMES + 1)
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout=WAIT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
