@@ -194,6 +194,6 @@ class Greeter:
                     session, organization_id=org, after_seq=last_seq, limit=gap
                 )
             self.replay_reads += 1
-        replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
-        self.hub.remember(org, replay)
+            replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
+            self.hub.remember(org, replay)  # before the next waiter looks
         return replay
