@@ -25,10 +25,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from desktop_client.version import VERSION
+from protocol.closecodes import CloseCode
 
 log = logging.getLogger(__name__)
 
-ABNORMAL_CLOSE = 1006  # no close frame: a failed connect or a dropped connection
 OPEN_TIMEOUT_S = 10.0  # TCP + TLS + HTTP upgrade; then it counts as a failed connect
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # a welcome lists every active alert: room to spare
 
@@ -80,7 +80,7 @@ class Connection:
         if ws is not None:
             ws.close_socket()  # the reading thread's recv() raises and reports the close
         else:  # still connecting: the connecting thread will close what it gets, silently
-            self._emit(Closed(ABNORMAL_CLOSE, ""))
+            self._emit(Closed(CloseCode.ABNORMAL, ""))
 
     def _emit(self, event: Event) -> None:
         with self._lock:
@@ -104,7 +104,7 @@ class Connection:
             )
         except Exception as error:  # refused, unreachable, TLS, rejected upgrade, timeout
             log.info("desktop: WebSocket connect to %s failed: %r", self._url, error)
-            self._emit(Closed(ABNORMAL_CLOSE, ""))
+            self._emit(Closed(CloseCode.ABNORMAL, ""))
             return
         with self._lock:
             aborted = self._aborted
@@ -126,7 +126,7 @@ class Connection:
             except ConnectionClosed as closed:
                 received = closed.rcvd
                 if received is None:
-                    self._emit(Closed(ABNORMAL_CLOSE, ""))
+                    self._emit(Closed(CloseCode.ABNORMAL, ""))
                 else:
                     self._emit(Closed(int(received.code), received.reason))
             finally:
