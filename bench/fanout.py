@@ -775,6 +775,33 @@ def drain_tap(tap: WireTap | None, measured: Round, seq: int) -> None:
         tap.close()
 
 
+# the floor's frame when it fires before pdv-alert has sent one (`--first floor`): an
+# inrymning event of about the size pdv-alert sends; later rounds copy pdv-alert's own event
+EXAMPLE_EVENT: dict[str, Any] = {
+    "seq": 1,
+    "event": "triggered",
+    "at": "2026-12-03T08:00:00.000000Z",
+    "actor": "person:1",
+    "changes": {},
+    "alert": {
+        "id": 1,
+        "kind": "pdv_lockdown",
+        "mode": "actual",
+        "state": "active",
+        "sites": [1],
+        "order": {"sv": "Inrymning – lås in dig och göm dig", "en": "Lockdown – lock in and hide"},
+        "instructions": {
+            "sv": "Lås dörren, släck ljuset, håll dig borta från fönster och dörrar. Var tyst.",
+            "en": "Lock the door, turn off the light, stay away from windows and doors. Be quiet.",
+        },
+        "created_at": "2026-12-03T08:00:00.000000Z",
+        "updated_at": "2026-12-03T08:00:00.000000Z",
+        "ended_at": None,
+        "created_by": "person:1",
+    },
+}
+
+
 async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Workers) -> str:
     """Both servers run at once, each with its own N clients; the rounds alternate
     (pdv-alert, floor, pdv-alert, …) so slow drifts of the machine hit both alike."""
@@ -795,12 +822,11 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
         http.get("/api/v1/alerts")  # warm the keep-alive connection and the auth path
         await connect_measured(pdv, pdv_workers, server.ws_url, server.process.pid, args)
         body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
-        template: dict[str, Any] | None = None
-        for index in range(1 + args.warmup + args.alerts):
-            label = (
-                "cold" if index == 0 else "warm-up" if index <= args.warmup else f"alert {index}"
-            )
+        template: list[dict[str, Any]] = []
+
+        async def pdv_round(index: int, label: str) -> None:
             # pdv-alert: an HTTP trigger as the principal, measured from right before it
+            assert http is not None and server is not None
             http.get("/api/v1/health")  # the keep-alive connection is open and warm
             await asyncio.sleep(args.pause)
             tap = WireTap.open(server.ws_port) if args.tap else None
@@ -811,6 +837,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             if not answer.get("created"):
                 raise RuntimeError(f"the trigger did not create an alert: {answer}")
             event = answer["event"]
+            template.append(event)
             measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
             measured.cpu_ms = (cpu_ns(server.process.pid) - cpu) / 1e6
             measured.response = responded
@@ -827,10 +854,13 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             if index > args.warmup:
                 resolves.rounds.append(measured)
 
+        async def floor_round(index: int, label: str) -> None:
             # the floor: the same frame (byte for byte but the seq), on a line to its stdin
-            template = template or event
+            assert floor is not None
             seq = 1_000_000 + index
-            frame = server_frame(alert_event_from_dict({**template, "seq": seq}))
+            frame = server_frame(
+                alert_event_from_dict({**(template or [EXAMPLE_EVENT])[0], "seq": seq})
+            )
             await floor.ask(f"load {index} {frame.hex()}")
             await asyncio.sleep(args.pause)
             tap = WireTap.open(floor.port) if args.tap else None
@@ -846,6 +876,17 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             drain_tap(tap, measured, seq)
             say(describe(measured, f"floor {label}"))
             floor_side.keep(index, args.warmup, measured)
+
+        for index in range(1 + args.warmup + args.alerts):
+            label = (
+                "cold" if index == 0 else "warm-up" if index <= args.warmup else f"alert {index}"
+            )
+            if args.first == "floor" and index == 0:
+                await floor_round(index, label)
+                await pdv_round(index, label)
+            else:
+                await pdv_round(index, label)
+                await floor_round(index, label)
         await asyncio.gather(
             pdv_workers.all({"op": "drop"}, 60), floor_workers.all({"op": "drop"}, 60)
         )
@@ -1495,6 +1536,12 @@ def main() -> None:
         type=int,
         default=1,
         help="fanout: 1 node, then this many with the clients split (needs PostgreSQL + Redis)",
+    )
+    parser.add_argument(
+        "--first",
+        choices=["pdv", "floor"],
+        default="pdv",
+        help="which server's cold alert goes first (the other's finds the kernel warmed)",
     )
     parser.add_argument("--concurrency", type=int, default=100, help="connects in flight")
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between steps")
