@@ -802,6 +802,11 @@ EXAMPLE_EVENT: dict[str, Any] = {
 }
 
 
+def round_label(index: int, warmup: int) -> str:
+    """What a round is called in the progress lines: the first is cold."""
+    return "cold" if index == 0 else "warm-up" if index <= warmup else f"alert {index}"
+
+
 async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Workers) -> str:
     """Both servers run at once, each with its own N clients; the rounds alternate
     (pdv-alert, floor, pdv-alert, …) so slow drifts of the machine hit both alike."""
@@ -822,7 +827,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
         http.get("/api/v1/alerts")  # warm the keep-alive connection and the auth path
         await connect_measured(pdv, pdv_workers, server.ws_url, server.process.pid, args)
         body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
-        template: list[dict[str, Any]] = []
+        template: dict[str, dict[str, Any]] = {}  # the floor's frames copy pdv-alert's first event
 
         async def pdv_round(index: int, label: str) -> None:
             # pdv-alert: an HTTP trigger as the principal, measured from right before it
@@ -837,7 +842,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             if not answer.get("created"):
                 raise RuntimeError(f"the trigger did not create an alert: {answer}")
             event = answer["event"]
-            template.append(event)
+            template.setdefault("event", event)
             measured = await collect(pdv_workers, int(event["seq"]), t0, args.round_timeout)
             measured.cpu_ms = (cpu_ns(server.process.pid) - cpu) / 1e6
             measured.response = responded
@@ -859,7 +864,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             assert floor is not None
             seq = 1_000_000 + index
             frame = server_frame(
-                alert_event_from_dict({**(template or [EXAMPLE_EVENT])[0], "seq": seq})
+                alert_event_from_dict({**template.get("event", EXAMPLE_EVENT), "seq": seq})
             )
             await floor.ask(f"load {index} {frame.hex()}")
             await asyncio.sleep(args.pause)
@@ -878,15 +883,11 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
             floor_side.keep(index, args.warmup, measured)
 
         for index in range(1 + args.warmup + args.alerts):
-            label = (
-                "cold" if index == 0 else "warm-up" if index <= args.warmup else f"alert {index}"
-            )
-            if args.first == "floor" and index == 0:
-                await floor_round(index, label)
-                await pdv_round(index, label)
-            else:
-                await pdv_round(index, label)
-                await floor_round(index, label)
+            label = round_label(index, args.warmup)
+            floor_first = index == 0 and args.first == "floor"
+            first, second = (floor_round, pdv_round) if floor_first else (pdv_round, floor_round)
+            await first(index, label)
+            await second(index, label)
         await asyncio.gather(
             pdv_workers.all({"op": "drop"}, 60), floor_workers.all({"op": "drop"}, 60)
         )
