@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -52,11 +55,42 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'pdv-alert.db'}"
 
 
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+# `pdv-alert demo` takes seconds (imports, migrations, password hashing): a new SQLite file
+# gets a copy of what one real run made with the same PDV_* settings, once per test session.
+_demo_copies: dict[tuple[tuple[str, str], ...], Path] = {}
+
+
 def seed(url: str, env: dict[str, str] | None = None) -> None:
-    """`pdv-alert demo` on the database at `url`."""
+    """`pdv-alert demo` on the database at `url`. For a SQLite file that does not exist
+    yet: a copy of the files a real `demo` run wrote (the database and the demo's VAPID key
+    beside it) with the same PDV_* settings; otherwise the command itself."""
+    env = env or environment()
+    target = Path(url.removeprefix(SQLITE_PREFIX)) if url.startswith(SQLITE_PREFIX) else None
+    if target is None or target.exists():
+        run_demo(url, env)
+        return
+    settings = tuple(sorted((k, v) for k, v in env.items() if k.startswith("PDV_")))
+    made = _demo_copies.get(settings)
+    if made is None:
+        made = Path(tempfile.mkdtemp(prefix="pdv-demo-")) / "pdv-alert.db"
+        atexit.register(shutil.rmtree, made.parent, True)
+        run_demo(SQLITE_PREFIX + str(made), env)
+        _demo_copies[settings] = made
+    for path in made.parent.iterdir():
+        name = (
+            target.name + path.name.removeprefix(made.name)
+            if path.name.startswith(made.name)
+            else path.name
+        )
+        shutil.copy2(path, target.parent / name)
+
+
+def run_demo(url: str, env: dict[str, str]) -> None:
+    """`pdv-alert demo` on the database at `url`, which must succeed."""
     seeded = subprocess.run(
         cli("--database-url", url, "demo"),
-        env=env or environment(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
