@@ -77,6 +77,7 @@ def seed(url: str, env: dict[str, str] | None = None) -> None:
         atexit.register(shutil.rmtree, made.parent, True)
         run_demo(SQLITE_PREFIX + str(made), env)
         _demo_copies[settings] = made
+    target.parent.mkdir(parents=True, exist_ok=True)  # as the command would
     for path in made.parent.iterdir():
         name = (
             target.name + path.name.removeprefix(made.name)
