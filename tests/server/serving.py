@@ -51,11 +51,13 @@ def _pump(stream: object, lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'pdv-alert.db'}"
-
-
 SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+def database_url(tmp_path: Path) -> str:
+    return f"{SQLITE_PREFIX}{tmp_path / 'pdv-alert.db'}"
+
+
 # `pdv-alert demo` takes seconds (imports, migrations, password hashing): a new SQLite file
 # gets a copy of what one real run made with the same PDV_* settings, once per test session.
 _demo_copies: dict[tuple[tuple[str, str], ...], Path] = {}
