@@ -824,7 +824,7 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
         server = await setup.start_server("server.log")
         http = Http(server.http_port, setup.seeded.principal_token)
         say(f"pdv-alert serving on :{server.http_port}, WebSocket {server.ws_url}")
-        http.get("/api/v1/alerts")  # warm the keep-alive connection and the auth path
+        http.get("/api/v1/health")  # open the keep-alive connection (nothing else warmed)
         await connect_measured(pdv, pdv_workers, server.ws_url, server.process.pid, args)
         body = {"kind": "pdv_lockdown", "mode": "actual", "site_ids": [setup.seeded.site_id]}
         template: dict[str, dict[str, Any]] = {}  # the floor's frames copy pdv-alert's first event
@@ -932,7 +932,7 @@ async def measure_nodes_once(setup: Setup, workers: Workers, nodes: int) -> Node
             )
         )
         http = Http(servers[0].http_port, setup.seeded.principal_token)
-        http.get("/api/v1/alerts")
+        http.get("/api/v1/health")  # open the keep-alive connection
         say(f"{nodes} node(s) serving: " + ", ".join(s.ws_url for s in servers))
         await asyncio.sleep(1.0)
         together.rss_before_kb = sum(rss_kb(s.process.pid) for s in servers)

@@ -15,6 +15,7 @@ from server.api.csrf import CrossSiteGuard
 from server.api.headers import SecurityHeaders
 from server.api.limits import BodySizeLimit
 from server.api.persons import IMPORT_PATH
+from server.api.warm import warm
 from server.dispatch.dispatcher import Dispatcher
 from server.dispatch.senders import log_missing, senders_from_settings
 from server.origins import allowed_origins
@@ -73,6 +74,7 @@ def create_app(
                 app.state.database = await stack.enter_async_context(
                     Database(settings.database_url, audit_keys=settings.audit_keyring())
                 )
+            await warm(app)  # before anything serves: nothing is built at a first request
             if realtime:
                 senders = senders_from_settings(settings) if push_senders is None else push_senders
                 log_missing(senders)

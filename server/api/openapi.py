@@ -118,7 +118,7 @@ def _calls(dependant: Any) -> Iterator[Any]:
         yield from _calls(sub)
 
 
-def _api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
+def api_routes(app: FastAPI) -> Iterator[tuple[str, APIRoute]]:
     """(full path, route) of every API route, also where routers are included lazily."""
     iterate = getattr(fastapi_routing, "iter_route_contexts", None)
     if iterate is None:  # FastAPI before included routers were kept apart: routes are flat
@@ -184,7 +184,7 @@ def _add_schemas(schema: dict[str, Any]) -> None:
 def declare_errors(schema: dict[str, Any], app: FastAPI) -> None:
     """Replace FastAPI's 422 with the real error answers of every operation, in place."""
     _add_schemas(schema)
-    for path, route in _api_routes(app):
+    for path, route in api_routes(app):
         operations = schema["paths"].get(path, {})
         for method in route.methods or ():
             operation = operations.get(method.lower())
