@@ -16,6 +16,8 @@ from http.cookies import CookieError, SimpleCookie
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from server.api.errors import error_body
+from server.core.languages import preferred_language
 from server.credentials import SESSION_COOKIE
 from server.errors import ERRORS
 from server.origins import browser_request_allowed
@@ -34,7 +36,7 @@ class CrossSiteGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._refused(scope):
-            await _refuse(send)
+            await _refuse(send, Headers(scope=scope).get("accept-language"))
             return
         await self.app(scope, receive, send)
 
@@ -66,9 +68,11 @@ def _has_session_cookie(header: str) -> bool:
     return SESSION_COOKIE in jar
 
 
-async def _refuse(send: Send) -> None:
+async def _refuse(send: Send, accept_language: str | None) -> None:
+    """The error body every endpoint answers with, in the language the request prefers."""
     spec = ERRORS[REFUSAL]
-    body = json.dumps({"error": {"code": REFUSAL, "message": spec.sv, "detail": ""}}).encode()
+    language = preferred_language(accept_language)
+    body = json.dumps(error_body(REFUSAL, language=language)).encode()
     await send(
         {
             "type": "http.response.start",

@@ -166,7 +166,9 @@ class Greeter:
             replayable = (
                 hello.epoch == snapshot.epoch and 0 <= gap <= self.settings.max_replay_events
             )
-            replay = await self._replay(subscriber, hello.last_seq, gap) if replayable else []
+            replay = (
+                await self._replay(subscriber, hello.last_seq, snapshot.seq) if replayable else []
+            )
         return Welcome(
             recovered=replayable,
             epoch=snapshot.epoch,
@@ -177,23 +179,32 @@ class Greeter:
             device=device_info(caller),
         )
 
-    async def _replay(self, subscriber: Subscriber, last_seq: int, gap: int) -> list[AlertEvent]:
-        """The events after `last_seq`: from the hub's memory, else from the database — one
-        read per organization at a time, whose events the hub then remembers, so a storm of
-        hellos resuming from the same seq (after a restart the memory is empty) reads once."""
+    async def _replay(self, subscriber: Subscriber, last_seq: int, up_to: int) -> list[AlertEvent]:
+        """The events after `last_seq` up to the snapshot's `up_to`: from the hub's memory
+        when it holds them all, else from the database — one read per organization at a time,
+        whose events the hub then remembers, so a storm of hellos resuming from the same seq
+        (after a restart the memory is empty) reads once. The memory ends at what this node
+        has fanned out, which can be behind the database (another node's event whose signal
+        has not come yet): then the database is read, or the welcome would claim `up_to`
+        without those events, and the hub would skip them later as already sent."""
         org = subscriber.organization_id
         replay = self.hub.recent_events(org, after_seq=last_seq)
-        if replay is not None:
+        if replay is not None and _reaches(replay, last_seq, up_to):
             return replay
         async with self._replay_locks.setdefault(org, asyncio.Lock()):
             replay = self.hub.recent_events(org, after_seq=last_seq)  # read meanwhile?
-            if replay is not None:
+            if replay is not None and _reaches(replay, last_seq, up_to):
                 return replay
             async with self.database.session() as session:
                 rows = await events.since(
-                    session, organization_id=org, after_seq=last_seq, limit=gap
+                    session, organization_id=org, after_seq=last_seq, limit=up_to - last_seq
                 )
             self.replay_reads += 1
             replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
             self.hub.remember(org, replay)  # before the next waiter looks
         return replay
+
+
+def _reaches(replay: list[AlertEvent], last_seq: int, up_to: int) -> bool:
+    """Whether gap-free events after `last_seq` (the hub's memory is) reach `up_to`."""
+    return (replay[-1].seq if replay else last_seq) >= up_to

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from protocol.vocabulary import DeviceKind, Role
 from server.app import create_app
 from server.credentials import SESSION_COOKIE
+from server.errors import ERRORS
 from server.origins import allowed_origins, browser_request_allowed, origin_of
 from server.settings import Settings
 from server.storage.database import Database
@@ -174,3 +175,25 @@ def test_browser_request_rule(origin: str | None, fetch_site: str | None, expect
     assert browser_request_allowed(origin=origin, fetch_site=fetch_site, allowed=allowed) is (
         expected
     )
+
+
+@pytest.mark.parametrize(("accept_language", "language"), [(None, "sv"), ("en", "en")])
+async def test_the_refusal_speaks_the_requests_language(
+    http: httpx.AsyncClient, world: World, accept_language: str | None, language: str
+) -> None:
+    """Like every error answer: Swedish by default, English when the request prefers it."""
+    alert_id = await trigger(http, world)
+    extra = {"Accept-Language": accept_language} if accept_language else {}
+    response = await http.post(
+        f"/api/v1/alerts/{alert_id}/cancel",
+        headers={**cookie(world, "principal"), "Origin": SIBLING, **extra},
+    )
+    assert response.status_code == 403
+    spec = ERRORS["auth.bad_origin"]
+    assert response.json() == {
+        "error": {
+            "code": "auth.bad_origin",
+            "message": spec.en if language == "en" else spec.sv,
+            "detail": "",
+        }
+    }

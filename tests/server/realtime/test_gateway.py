@@ -6,6 +6,7 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
@@ -13,7 +14,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from protocol.codec import decode_server, to_dict
 from protocol.vocabulary import Role
+from server.app import create_app
 from server.realtime.gateway import MAX_EARLY_FRAMES
+from server.settings import Settings
 from server.storage.tables import Receipt
 from tests import factories
 from tests.factories import bearer
@@ -518,3 +521,35 @@ async def test_too_many_frames_before_the_welcome_close_the_connection(
         while True:
             await asyncio.wait_for(ws.recv(), timeout=WAIT)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
+
+
+@pytest.mark.parametrize("live_settings", [{"catch_up_seconds": 3600}], indirect=True)
+@pytest.mark.parametrize("last_seq", [0, 1])
+async def test_resume_replays_events_this_node_has_not_fanned_out_yet(
+    live_server: LiveServer, live_settings: Settings, last_seq: int
+) -> None:
+    """Events another node committed whose signal has not reached this node: the welcome
+    (read from the database, seq 3) still replays every one of them, and none is skipped
+    later when the signal comes."""
+    world = await world_with_devices(live_server)
+    listener, welcome = await hello(live_server.ws_url, world.tokens["a1"])  # keeps the stream
+    epoch = welcome["epoch"]
+    created = await trigger(live_server, world, "A")  # seq 1, fanned out here
+    assert (await next_of(listener, "alert"))["seq"] == 1
+    other_node = create_app(live_settings, database=live_server.database, realtime=False)
+    transport = httpx.ASGITransport(app=other_node)
+    async with httpx.AsyncClient(transport=transport, base_url="http://node-b") as node_b:
+        alert_url = f"/api/v1/alerts/{created['alert']['id']}"
+        headers = bearer(world, "principal")
+        for kind in ("evacuate", "secure"):  # seq 2 and 3, not signalled to this node
+            response = await node_b.patch(alert_url, json={"kind": kind}, headers=headers)
+            assert response.status_code == 200, response.text
+    ws, welcome = await hello(
+        live_server.ws_url, world.tokens["a2"], epoch=epoch, last_seq=last_seq
+    )
+    assert welcome["recovered"] is True
+    assert welcome["seq"] == 3
+    assert [e["seq"] for e in welcome["events"]] == list(range(last_seq + 1, 4))
+    assert welcome["events"][-1]["alert"]["kind"] == "secure"
+    await ws.close()
+    await listener.close()
