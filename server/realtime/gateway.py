@@ -298,7 +298,7 @@ class Gateway:
         hello = greeting.hello
         caller = await self.greeter.authenticate(connection, hello)
         if caller is None:
-            send_error(connection, "auth.invalid_token")
+            send_error(connection, "auth.invalid_token", language=hello.language)
             connection.close(CloseCode.INVALID_TOKEN, "auth.invalid_token")
             return
         subscriber = await self.greeter.subscriber(connection, caller, connection.close)

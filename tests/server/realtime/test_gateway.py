@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from protocol.codec import decode_server, to_dict
 from protocol.vocabulary import Role
 from server.app import create_app
+from server.errors import ERRORS
 from server.realtime.gateway import MAX_EARLY_FRAMES
 from server.settings import Settings
 from server.storage.tables import Receipt
@@ -553,3 +554,18 @@ async def test_resume_replays_events_this_node_has_not_fanned_out_yet(
     assert welcome["events"][-1]["alert"]["kind"] == "secure"
     await ws.close()
     await listener.close()
+
+
+@pytest.mark.parametrize(("language", "expected"), [("sv", "sv"), ("en", "en")])
+async def test_a_refused_hello_is_answered_in_its_language(
+    live_server: LiveServer, language: str, expected: str
+) -> None:
+    """`hello.language` is the language of every error the connection gets, the refusal
+    of its token included."""
+    ws = await connect(live_server.ws_url)
+    frame = json.loads(hello_frame("pdvd_nope"))
+    await ws.send(json.dumps({**frame, "language": language}))
+    error = await receive(ws)
+    spec = ERRORS["auth.invalid_token"]
+    assert error["message"] == (spec.en if expected == "en" else spec.sv)
+    await ws.close()

@@ -118,6 +118,7 @@ export class LiveConnection extends EventTarget {
     this.wsUrl = null;
     this.timers = { reconnect: null, heartbeat: null, offline: null };
     this.closed = false;
+    this.lastFrameAt = 0; // Date.now() of the newest frame from the server
   }
 
   start() {
@@ -167,7 +168,10 @@ export class LiveConnection extends EventTarget {
         ),
       );
     };
-    socket.onmessage = (message) => this.#receive(message.data);
+    socket.onmessage = (message) => {
+      this.lastFrameAt = Date.now();
+      this.#receive(message.data);
+    };
     socket.onclose = (close) => {
       if (this.socket !== socket) return;
       this.socket = null;
@@ -201,9 +205,23 @@ export class LiveConnection extends EventTarget {
     }
   }
 
+  // A ping every heartbeat_s; no frame at all for 2 × heartbeat_s (not even the pong of the
+  // last ping) means the connection is dead, though the browser may not notice for minutes:
+  // drop it and reconnect (protocol.md §7).
   #heartbeat(seconds) {
     this.#clear("heartbeat");
-    this.timers.heartbeat = setInterval(() => this.send(ping(Date.now() / 1000)), seconds * 1000);
+    this.timers.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastFrameAt > 2 * seconds * 1000) this.#dropSilent();
+      else this.send(ping(Date.now() / 1000));
+    }, seconds * 1000);
+  }
+
+  #dropSilent() {
+    const socket = this.socket;
+    this.socket = null; // its close event, whenever the browser gives it, is ignored
+    this.#clear("heartbeat");
+    if (socket) socket.close(4000);
+    this.#scheduleReconnect(1006);
   }
 
   #scheduleReconnect(code) {
