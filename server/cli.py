@@ -233,7 +233,8 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         bound = _bind(host)
         port = bound.getsockname()[1]
         sockets = [bound]
-    settings = settings.model_copy(update={"port": port})
+    # --host is the node's address: the gateway listens there too unless ws_host is set
+    settings = settings.model_copy(update={"host": host, "port": port})
     config = uvicorn.Config(
         create_app(settings),
         host=host,

@@ -15,7 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from protocol.vocabulary import Role
 from server import demo
-from tests.server.serving import HTTP_TIMEOUT, Running, cli, environment
+from tests.server.serving import HTTP_TIMEOUT, Running, cli, database_url, environment, seed, serve
 
 
 def principal_of(site: str) -> demo.DemoPerson:
@@ -153,3 +153,17 @@ def test_serve_refuses_unsafe_production_settings(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "PDV_SECRET_KEY" in result.stderr
     assert "listening" not in result.stdout
+
+
+def test_the_host_option_is_the_gateways_address_too(tmp_path: Path) -> None:
+    """`serve --host H` without `ws_host`: the HTTP server and the WebSocket gateway both
+    listen on H (a node given its address on the command line is reachable on both)."""
+    url = database_url(tmp_path)
+    env = environment()
+    seed(url, env)
+    with serve(url, env, tmp_path / "serve.stderr", args=("--host", "127.0.0.2")) as running:
+        assert running.url.startswith("http://127.0.0.2:")
+        assert running.ws_url.startswith("ws://127.0.0.2:")
+        with connect(running.ws_url, open_timeout=HTTP_TIMEOUT) as ws:
+            ws.send(json.dumps({"type": "ping"}))  # not a hello: refused, but it answered
+            assert json.loads(ws.recv(timeout=HTTP_TIMEOUT))["type"] == "error"
