@@ -15,6 +15,7 @@ to a worker thread.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio.to_thread
@@ -23,13 +24,24 @@ from fastapi import FastAPI
 
 from server.api.openapi import api_routes
 
+log = logging.getLogger(__name__)
+
 
 def _nothing() -> None:
     return None
 
 
 async def warm(app: FastAPI) -> int:
-    """Build it all now; returns how many endpoints were prepared."""
+    """Build it all now; returns how many endpoints were prepared. A failure here is logged
+    and the node starts anyway: preparing is never a reason not to serve."""
+    try:
+        return await _warm(app)
+    except Exception:
+        log.exception("preparing the endpoints failed; the first requests build them")
+        return 0
+
+
+async def _warm(app: FastAPI) -> int:
     extract: Any = getattr(fastapi.routing, "_extract_endpoint_context", None)
     endpoints = 0
     for _path, route in api_routes(app):

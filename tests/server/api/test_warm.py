@@ -98,3 +98,23 @@ async def test_without_start_up_first_requests_build_routes_and_read_sources(
         assert built.adapters > 0
         if getattr(fastapi.routing, "_endpoint_context_cache", None) is not None:
             assert len(built.sources) == len(FIRST_REQUESTS)
+
+
+async def test_a_failing_preparation_does_not_stop_the_start(
+    settings: Settings,
+    sqlite_database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The node serves even when preparing fails (a FastAPI that changed its internals)."""
+
+    def broken(_app: Any) -> Any:
+        raise RuntimeError("routes changed shape")
+
+    monkeypatch.setattr("server.api.warm.api_routes", broken)
+    app = create_app(settings, database=sqlite_database, realtime=False)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            assert (await http.get("/api/v1/health")).status_code == 200
+    assert "preparing the endpoints failed" in caplog.text
