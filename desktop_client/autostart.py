@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from desktop_client.config import xdg_config_home
+from desktop_client.keyring_child import client_command
 
 DESKTOP_FILE = "pdv-alert-desktop.desktop"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -15,8 +16,9 @@ RUN_VALUE = "pdv-alert-desktop"
 
 
 def command(config_dir: Path | None) -> list[str]:
-    """How login starts the client: this interpreter, `-m desktop_client`, the config dir."""
-    args = [sys.executable, "-m", "desktop_client"]
+    """How login starts the client: as this process was started (`python -m desktop_client`,
+    or the frozen executable), with the config dir."""
+    args = client_command()
     if config_dir is not None:
         args += ["--config-dir", str(config_dir.resolve())]
     return args

@@ -27,6 +27,7 @@ from desktop_client.server_api import ApiError
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_NOT_ENROLLED = 2
+STATUS_FRESH_SECONDS = 10.0  # a running client rewrites status.json every second
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,15 +61,21 @@ def _when(moment: float | None, language: str) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment))
 
 
+def _running(status: config.Status) -> bool:
+    """Whether the client that wrote `status` still runs: it rewrites the file every second
+    (each tick), so one left by a crash or kill -9 grows old and is not believed."""
+    return time.time() - status.updated_at <= STATUS_FRESH_SECONDS
+
+
 def print_status(config_dir: Path, language: str) -> int:
     settings = config.read_settings(config_dir)
     if settings is None or config.read_token(config_dir) is None:
         print(texts.text(texts.STATUS_NOT_ENROLLED, language))
         return EXIT_NOT_ENROLLED
     status = config.read_status(config_dir)
-    connected = status is not None and status.connected
+    connected = status is not None and status.connected and _running(status)
     state = texts.STATUS_CONNECTED if connected else texts.STATUS_NOT_CONNECTED
-    if status is not None and status.detail == "revoked":
+    if status is not None and status.detail:  # stopped for good: revoked, or 4005
         state = texts.REVOKED
     t = texts.text
     print(t(texts.STATUS_SERVER, language).format(server=settings.server_url))
@@ -106,6 +113,6 @@ def run_command(args: argparse.Namespace) -> int | None:
     if args.status:
         saved = config.read_settings(config_dir)
         return print_status(config_dir, args.language or (saved.language if saved else "sv"))
-    if args.autostart is not None:
-        return EXIT_OK
+    if args.autostart is not None and args.enroll is None:
+        return EXIT_OK  # a setting made; enrolling with it (mass deployment) goes on to start
     return None

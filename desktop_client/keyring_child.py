@@ -28,7 +28,9 @@ ENV_CONFIG_DIR = "PDV_DESKTOP_KEYRING_DIR"
 TIMEOUT_SECONDS = 60.0  # a keyring may ask the person to unlock it
 
 
-def _command() -> list[str]:
+def client_command() -> list[str]:
+    """How to start this client again: the interpreter with `-m desktop_client`, or the
+    executable itself when frozen (PyInstaller)."""
     if getattr(sys, "frozen", False):  # PyInstaller: the executable is the program
         return [sys.executable]
     return [sys.executable, "-m", "desktop_client"]
@@ -39,7 +41,7 @@ def _run(operation: str, config_dir: Path, stdin: str) -> str | None:
     env = {**os.environ, ENV_OPERATION: operation, ENV_CONFIG_DIR: str(config_dir)}
     try:
         done = subprocess.run(
-            _command(),
+            client_command(),
             input=stdin,
             env=env,
             capture_output=True,

@@ -9,7 +9,7 @@ placeholders, filled with `text(...).format(...)`:
                          STATUS_LAST_CONTACT ({when}), STATUS_NEVER, STATUS_CONNECTED,
                          STATUS_NOT_CONNECTED, STATUS_NOT_ENROLLED
     offline / stopped    OFFLINE_TITLE, OFFLINE_WHAT_TO_DO, REVOKED, REVOKED_WHAT_TO_DO,
-                         UNSUPPORTED_VERSION, TRY_AGAIN
+                         TRY_AGAIN
     alarm window         KIND_PDV_LOCKDOWN, KIND_EVACUATE, KIND_SECURE, KIND_CUSTOM (keys
                          "kind.<kind>"), DRILL (ÖVNING), DRILL_NOTE, MUTE (Tyst), UNMUTE,
                          ANSWER_PROMPT, ANSWER_SAFE, ANSWER_NEED_HELP, ANSWER_NOT_ON_SITE,
@@ -48,7 +48,6 @@ STATUS_NOT_ENROLLED: Final = "status.not_enrolled"
 OFFLINE_TITLE: Final = "offline.title"
 OFFLINE_WHAT_TO_DO: Final = "offline.what_to_do"
 REVOKED: Final = "stopped.revoked"
-UNSUPPORTED_VERSION: Final = "stopped.unsupported_version"
 TRY_AGAIN: Final = "stopped.try_again"
 DRILL: Final = "alarm.drill"
 MUTE: Final = "alarm.mute"
@@ -144,10 +143,6 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     REVOKED: (
         "Enheten är borttagen – registrera igen",
         "This device was removed – enroll it again",
-    ),
-    UNSUPPORTED_VERSION: (
-        "Programmet är för gammalt för servern – uppdatera det",
-        "This program is too old for the server – update it",
     ),
     TRY_AGAIN: ("Försök igen nu", "Try again now"),
     DRILL: ("ÖVNING", "DRILL"),

@@ -357,8 +357,8 @@ class DesktopClient(QObject):
         for screens in self.screens.values():
             screens.set_language(language)
         if self.offline is not None:
-            revoked = self.state.stop_reason == "revoked"
-            self.offline.set_view(self._offline_view(revoked=revoked))
+            stopped = self.state.stop_reason is not None  # as the Stopped effect shows it
+            self.offline.set_view(self._offline_view(revoked=stopped))
         self.tray.set_view(self._tray_view())
 
     # ── views ─────────────────────────────────────────────────────────────────────────────

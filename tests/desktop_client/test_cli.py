@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from desktop_client import autostart, config
+from desktop_client import autostart, cli, config
 from tests.desktop_client.conftest import School
 from tests.server.serving import HTTP_TIMEOUT
 
@@ -56,10 +58,41 @@ def test_enroll_by_flags_then_status(school: School, tmp_path: Path) -> None:
     )
     assert own.status_code == 200 and own.json()["kind"] == "desktop"
     assert own.json()["id"] == settings.device_id
-    config.write_status(cfg, config.Status(connected=True, last_contact=1.0e9, updated_at=1.0e9))
+    running = config.Status(connected=True, last_contact=1.0e9, updated_at=time.time())
+    config.write_status(cfg, running)
     english = desktop("--config-dir", str(cfg), "--status", "--language", "en")
     assert english.returncode == 0 and "connected" in english.stdout
     assert "not connected" not in english.stdout and "Last contact: 2001" in english.stdout
+
+
+def test_status_left_by_a_client_that_died_is_not_believed(school: School, tmp_path: Path) -> None:
+    """A status file that says connected but has not been rewritten for longer than a
+    running client allows (a crash, kill -9) prints "inte ansluten"."""
+    cfg = tmp_path / "cfg"
+    enrolled = desktop(
+        "--server", school.url, "--enroll", school.code(), "--config-dir", str(cfg), "--status"
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    stale = time.time() - cli.STATUS_FRESH_SECONDS - 5
+    config.write_status(cfg, config.Status(connected=True, last_contact=stale, updated_at=stale))
+    done = desktop("--config-dir", str(cfg), "--status")
+    assert done.returncode == 0 and "Status: inte ansluten" in done.stdout
+
+
+def test_a_stopped_client_reports_why(school: School, tmp_path: Path) -> None:
+    """Stopped for good by the server (revoked, or 4005 for a version it does not speak):
+    --status says the device must be enrolled again, whatever the reason recorded."""
+    cfg = tmp_path / "cfg"
+    enrolled = desktop(
+        "--server", school.url, "--enroll", school.code(), "--config-dir", str(cfg), "--status"
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    for reason in ("revoked", "unsupported_version"):
+        now = time.time()
+        stopped = config.Status(connected=False, last_contact=now, updated_at=now, detail=reason)
+        config.write_status(cfg, stopped)
+        done = desktop("--config-dir", str(cfg), "--status")
+        assert "Enheten är borttagen – registrera igen" in done.stdout, reason
 
 
 def test_a_refused_code_stores_nothing(school: School, tmp_path: Path) -> None:
@@ -99,3 +132,34 @@ def test_gui_without_pyside_or_qt_side_says_so(tmp_path: Path) -> None:
     done = desktop("--config-dir", str(tmp_path), env={"PYTHONPATH": str(blocker)})
     assert done.returncode == 2 and "PySide6 saknas" in done.stderr
     assert "PySide6 is missing" in done.stderr
+
+
+def test_enrolling_with_autostart_goes_on_to_start(school: School, tmp_path: Path) -> None:
+    """Mass deployment in one command: --server + --enroll + --autostart on enrolls, writes
+    the entry and then starts the client (here it reaches the GUI, which a blocked
+    desktop_client.qt stops with its message); --autostart alone only sets it."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['desktop_client.qt'] = None\n"
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(blocker)}
+    cfg = str(tmp_path / "cfg")
+    args = ("--server", school.url, "--enroll", school.code(), "--config-dir", cfg)
+    done = desktop(*args, "--autostart", "on", env=env)
+    assert done.returncode == 2 and "PySide6 saknas" in done.stderr
+    assert (tmp_path / "xdg" / "autostart" / autostart.DESKTOP_FILE).exists()
+    assert config.read_settings(tmp_path / "cfg") is not None
+
+
+def test_a_frozen_client_starts_itself_at_login(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PyInstaller build is its own executable: the entry runs it, not `-m desktop_client`."""
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", "/opt/pdv-alert-desktop/pdv-alert-desktop")
+    assert autostart.command(tmp_path) == [
+        "/opt/pdv-alert-desktop/pdv-alert-desktop",
+        "--config-dir",
+        str(tmp_path.resolve()),
+    ]
