@@ -4,6 +4,9 @@ by a push, a native app) and for a person answering from the dashboard.
     POST /alerts/{id}/receipts  {seq, state: delivered|displayed}   device token
     POST /alerts/{id}/ack       {response, note?, location?}        device token, or a
                                                                      person's session (themself)
+
+Each body may also carry the WebSocket message's `alert_id` (a client can send the same
+object either way); it must then name the path's alert (else 422 `request.invalid`).
     → 200 AnswersOut {"alert_id", "receipts": [receipt…]}: what is stored now
 
 Both are idempotent and stored before the answer (server/services/answers.py).
@@ -16,20 +19,27 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from protocol.messages import MAX_SEQ
+from protocol.messages import MAX_ID, MAX_SEQ
 from protocol.vocabulary import ReceiptState, Response
 from server.api.base import Body, PathId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
+from server.errors import ServiceError
 from server.services import answers
 from server.storage.tables import Receipt
 
 router = APIRouter(prefix="/alerts", tags=["answers"])
 
 
+ALERT_ID_FIELD = Field(
+    default=None, ge=1, le=MAX_ID, description="optional; the path's alert when given"
+)
+
+
 class ReceiptIn(Body):
     seq: StrictInt = Field(ge=1, le=MAX_SEQ, description="the event received or shown")
     state: ReceiptState
+    alert_id: StrictInt | None = ALERT_ID_FIELD
 
 
 class AckIn(Body):
@@ -40,6 +50,12 @@ class AckIn(Body):
     response: Response
     note: StrictStr = ""  # ≤ 500 characters, may hold line breaks and tabs
     location: StrictStr = ""  # ≤ 200 characters, one line
+    alert_id: StrictInt | None = ALERT_ID_FIELD
+
+
+def _same_alert(path_id: int, body_id: int | None) -> None:
+    if body_id is not None and body_id != path_id:
+        raise ServiceError("request.invalid", f"alert_id {body_id} is not the path's {path_id}")
 
 
 class ReceiptOut(BaseModel):
@@ -85,6 +101,7 @@ async def post_receipt(
 ) -> AnswersOut:
     """The calling device received (`delivered`) or shows (`displayed`) event `seq` of the
     alert (device tokens only). Idempotent; the receipt's `seq` never goes down."""
+    _same_alert(alert_id, body.alert_id)
     rows = await answers.record_receipt(
         session=session,
         sink=sink,
@@ -103,6 +120,7 @@ async def post_ack(
 ) -> AnswersOut:
     """Answer the alert: a device for itself, or a person (login session) for themself — kept
     on each of their devices at the alert's sites. A later ack replaces the response."""
+    _same_alert(alert_id, body.alert_id)
     rows = await answers.record_ack(
         session=session,
         sink=sink,

@@ -153,6 +153,23 @@ async def test_a_devices_ack_is_stored_and_kept_in_the_history(
     assert sink.receipts == [(world.organization_id, (alert_id,))] * 2
 
 
+async def test_the_websocket_messages_own_alert_id_may_come_along(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    """A client may post the same object it would send over the WebSocket: `alert_id`
+    naming the path's alert is accepted (another one is request.invalid, above)."""
+    alert_id, seq = await trigger(http, world)
+    headers = bearer(world, "desk")
+    url = f"/api/v1/alerts/{alert_id}"
+    body = {"alert_id": alert_id, "seq": seq, "state": "delivered"}
+    answered = await http.post(f"{url}/receipts", json=body, headers=headers)
+    assert answered.status_code == 200, answered.text
+    body = {"alert_id": alert_id, "response": "safe", "note": "", "location": ""}
+    acked = await http.post(f"{url}/ack", json=body, headers=headers)
+    assert acked.status_code == 200, acked.text
+    assert (await stored(world, alert_id))[world.devices["desk"]].response == "safe"
+
+
 async def test_a_person_answers_for_themself_on_their_devices(
     http: httpx.AsyncClient, world: World
 ) -> None:
@@ -237,7 +254,9 @@ async def test_an_alert_elsewhere_is_refused(http: httpx.AsyncClient, world: Wor
         ("ack", {"response": "safe", "note": "x" * 501}, "request.invalid"),
         ("ack", {"response": "safe", "location": "rad 1\nrad 2"}, "request.invalid"),
         ("ack", {"response": "safe", "note": "bell\x07"}, "request.invalid"),
-        ("ack", {"response": "safe", "alert_id": 1}, "request.unknown_field"),
+        ("ack", {"response": "safe", "alert_id": 999_999}, "request.invalid"),
+        ("receipts", {"seq": 1, "state": "delivered", "alert_id": 999_999}, "request.invalid"),
+        ("ack", {"type": "ack", "response": "safe"}, "request.unknown_field"),
     ],
 )
 async def test_bad_answers_get_their_code_and_store_nothing(
