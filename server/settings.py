@@ -163,12 +163,28 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _vapid_subject(self) -> Settings:
-        subject = self.vapid_subject
-        if self.vapid_private_key and not subject.startswith(("mailto:", "https://")):
-            raise ValueError(
-                "PDV_VAPID_SUBJECT must be a mailto: or https: contact when a VAPID key is set "
-                "(push services contact the operator there)"
-            )
+        from push.vapid import check_subject  # the push library's own rule, checked once
+
+        if self.vapid_private_key:
+            try:
+                check_subject(self.vapid_subject)
+            except ValueError:
+                raise ValueError(
+                    "PDV_VAPID_SUBJECT must be a mailto: address (mailto:it@…) or an https: "
+                    "contact when a VAPID key is set (push services contact the operator there)"
+                ) from None
+        return self
+
+    @model_validator(mode="after")
+    def _apns_complete(self) -> Settings:
+        named = {
+            "apns_key_id": self.apns_key_id,
+            "apns_team_id": self.apns_team_id,
+            "apns_topic": self.apns_topic,
+        }
+        missing = [name for name, value in named.items() if not value]
+        if self.apns_key_file and missing:
+            raise ValueError(f"apns_key_file is set, so {', '.join(missing)} must be set too")
         return self
 
     @model_validator(mode="after")

@@ -271,3 +271,25 @@ def test_a_push_lease_must_outlast_a_send() -> None:
     with pytest.raises(ValidationError, match="push_lease_seconds must be longer"):
         Settings(push_lease_seconds=5, push_timeout_seconds=10)
     assert Settings(push_lease_seconds=11, push_timeout_seconds=10).push_timeout_seconds == 10
+
+
+@pytest.mark.parametrize("subject", ["mailto:it", "it@example.se", "http://example.se"])
+def test_a_vapid_key_needs_a_contact_push_services_accept(subject: str) -> None:
+    """The push library's own rule, at start-up: a mailto: address or an https: URL."""
+    key = generate_vapid_key()
+    with pytest.raises(ValidationError, match="PDV_VAPID_SUBJECT"):
+        Settings(vapid_private_key=key, vapid_subject=subject)
+    assert Settings(vapid_private_key=key, vapid_subject="mailto:it@example.se")
+
+
+@pytest.mark.parametrize("missing", ["apns_key_id", "apns_team_id", "apns_topic"])
+def test_an_apns_key_needs_its_id_team_and_topic(missing: str) -> None:
+    values = {
+        "apns_key_file": "AuthKey.p8",
+        "apns_key_id": "ABC123DEFG",
+        "apns_team_id": "DEF123GHIJ",
+        "apns_topic": "se.example.larm",
+    }
+    assert Settings(**values)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=missing):
+        Settings(**{**values, missing: ""})  # type: ignore[arg-type]
