@@ -89,6 +89,10 @@ def test_trigger_update_and_resolve_from_the_dashboard(
     assert alert["kind"] == "evacuate"
 
     page.get_by_role("button", name="Faran över").click()
+    # while the question is asked, its answers are the only buttons: the one named
+    # "Faran över" is now "Ja, faran över"
+    expect(page.get_by_role("button", name="Faran över")).to_have_count(1)
+    expect(page.get_by_role("button", name="Falsklarm")).to_have_count(0)
     page.get_by_role("button", name="Ja, faran över").click()
     expect(page.get_by_text("Inget pågående larm.")).to_be_visible()
     assert active_alerts(web) == []

@@ -91,6 +91,9 @@ export function renderAlertCard(session, alert) {
       { type: "button", class: `big ${what}`, onclick: () => run(() => postJson(`alerts/${alert.id}/${what}`)) },
       t(what === "resolve" ? "alert.confirm_yes_resolve" : "alert.confirm_yes_cancel"),
     );
+    // Only the question's two answers while it is asked: "Ja, faran över" is then the one
+    // button whose name says "Faran över", and a second press of the same place confirms.
+    actions.hidden = true;
     panel.replaceChildren(
       h(
         "div",
@@ -105,6 +108,7 @@ export function renderAlertCard(session, alert) {
 
   function close() {
     panel.replaceChildren();
+    actions.hidden = false;
     actions.querySelector("button")?.focus();
   }
 
@@ -118,6 +122,8 @@ export function renderAlertCard(session, alert) {
     } catch (error) {
       if (session.checkExpired(error)) return;
       status.textContent = t("alert.failed", { message: error.message });
+    } finally {
+      actions.hidden = false;
     }
   }
 
