@@ -221,7 +221,8 @@ class RedisPublisher:
 class BusSink:
     """The post-commit sink of a process without a realtime layer (the CLI), as an
     `async with` resource: each committed event becomes an `event` signal, so the nodes fan
-    it out at once instead of on their catch-up tick. Nothing else is signalled."""
+    it out at once instead of on their catch-up tick, and committed receipts a `rollcall`
+    signal. Nothing else is signalled."""
 
     def __init__(self, url: str, *, namespace: str) -> None:
         self._publisher = RedisPublisher(url, namespace=namespace)
