@@ -10,6 +10,7 @@ DISCONNECTED_WARNING_S. A client that stops reconnecting keeps showing why until
 
 from __future__ import annotations
 
+import random as _random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -119,18 +120,23 @@ def close_info(code: int) -> CloseInfo:
     return info
 
 
-def reconnect_delay(attempt: int, random: float) -> float:
+def reconnect_delay(attempt: int, random: float | None = None) -> float:
     """Seconds to wait before reconnect number `attempt` (0 = the first after a drop).
 
     Equal jitter: uniformly within [base/2, base], base = 0.5 s doubling, capped at 15 s.
-    `random` is uniform in [0, 1) (pass `random.random()`; tests pass fixed values).
+    `random` is uniform in [0, 1): by default a fresh `random.random()` (tests pass fixed
+    values), as protocol.js's `Math.random()` default.
     """
+    if random is None:
+        random = _random.random()
     base = min(RECONNECT_MAX_S, RECONNECT_INITIAL_S * (1 << min(max(attempt, 0), 16)))
     return base * (0.5 + random / 2)
 
 
-def delay_after_close(code: int, attempt: int, random: float) -> float | None:
+def delay_after_close(code: int, attempt: int, random: float | None = None) -> float | None:
     """Seconds to wait before reconnecting after a close with `code`; None: don't."""
+    if random is None:
+        random = _random.random()
     action = close_info(code).reconnect
     if action is Reconnect.NEVER:
         return None

@@ -24,11 +24,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from protocol.messages import MAX_SEQ
 from protocol.vocabulary import AlertState, EventType, Kind, Mode
-from server.api.base import Body, PathId, QueryId
+from server.api.base import Body, BodyId, PathId, QueryId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
 from server.services import alert_reads, alerts
@@ -49,7 +49,7 @@ class TextsIn(Body):
 class TriggerIn(Body):
     kind: Kind | None = None  # API keys: defaults to the key's kind
     mode: Mode = Mode.ACTUAL
-    site_ids: list[StrictInt] | None = None  # devices and API keys: defaults to their site
+    site_ids: list[BodyId] | None = None  # devices and API keys: defaults to their site
     order: TextsIn | None = None
     instructions: TextsIn | None = None
 

@@ -174,6 +174,7 @@ async def unregister_push(session: SessionDep, caller: CurrentCaller) -> DeviceO
 
 @router.get("/devices/{device_id}")
 async def get_device(device_id: PathId, session: SessionDep, caller: CurrentCaller) -> DeviceOut:
+    """One device of the organization, as the list shows it (with `push`; never keys)."""
     device = await devices.get_device(session=session, caller=caller, device_id=device_id)
     [out] = await devices_out(
         session=session, organization_id=caller.organization_id, rows=[device]

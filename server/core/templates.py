@@ -11,18 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from protocol import messages
 from protocol.vocabulary import Kind, Language, Mode
 
 MAX_TEXT_LENGTH = 500
 OVERRIDE_KEYS = ("order_sv", "order_en", "instructions_sv", "instructions_en")
 
 
-@dataclass(frozen=True)
-class Texts:
-    """One text in both languages."""
-
-    sv: str
-    en: str
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Texts(messages.Texts):
+    """One text in both languages — the protocol's `Texts` (its fields are defined there
+    once), with what the core does with one."""
 
     def get(self, language: Language) -> str:
         """The text in `language`."""

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from websockets.protocol import State
 
+from protocol.closecodes import CloseCode
 from protocol.codec import alert_event_from_dict
 from protocol.messages import AlertDoc, AlertEvent, ServerMessage
 from server import metrics
@@ -33,7 +34,7 @@ from server.realtime.frames import server_frame
 
 log = logging.getLogger(__name__)
 
-SLOW_CLOSE_CODE = 1013
+SLOW_CLOSE_CODE = CloseCode.TRY_AGAIN_LATER  # 1013: reconnect and resume
 OPEN = State.OPEN
 
 

@@ -95,3 +95,14 @@ def test_the_disconnected_warning_outlasts_a_few_reconnects() -> None:
     """The loud warning comes after 30 s, longer than the longest single backoff."""
     assert DISCONNECTED_WARNING_S == 30.0
     assert DISCONNECTED_WARNING_S > RECONNECT_MAX_S
+
+
+def test_the_random_part_defaults_to_a_fresh_draw() -> None:
+    """Called without `random`, as protocol.js's default: a delay within the jitter band."""
+    from protocol.closecodes import delay_after_close, reconnect_delay
+
+    for _ in range(50):
+        assert 0.25 <= reconnect_delay(0) <= 0.5
+        delay = delay_after_close(1006, 3)
+        assert delay is not None and 2.0 <= delay <= 4.0
+    assert delay_after_close(4001, 0) is None

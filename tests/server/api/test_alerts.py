@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from protocol.messages import MAX_ID
 from protocol.vocabulary import Role
 from server.clock import utcnow
 from server.services.sink import RecordingSink
@@ -854,6 +855,10 @@ def bad_triggers(world: World) -> list[tuple[Any, str]]:
         ({"kind": "pdv_lockdown", "site_ids": []}, "alert.no_sites"),
         ({"kind": "pdv_lockdown"}, "alert.no_sites"),
         ({"kind": "pdv_lockdown", "site_ids": [a, 999999]}, "site.not_found"),
+        # out of the id range: refused at the edge, like every other id
+        ({"kind": "pdv_lockdown", "site_ids": [a, MAX_ID + 1]}, "request.invalid"),
+        ({"kind": "pdv_lockdown", "site_ids": [0]}, "request.invalid"),
+        ({"kind": "pdv_lockdown", "site_ids": [2**63]}, "request.invalid"),
     ]
 
 
