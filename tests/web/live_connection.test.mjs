@@ -84,4 +84,18 @@ const result = {};
   live.stop();
 }
 
+{
+  // a background tab: the browser runs the page's timers only every 4 × heartbeat_s here
+  const realSetInterval = globalThis.setInterval;
+  globalThis.setInterval = (callback, ms) => realSetInterval(callback, ms * 4);
+  const { live, health } = connection(true);
+  live.start();
+  await wait(HEARTBEAT_S * 1000 * 20);
+  globalThis.setInterval = realSetInterval;
+  assert.equal(sockets.length, 1);
+  assert.equal(sockets[0].closedWith, null, "a quiet connection that answers its pings is kept");
+  result.throttled = { closed: sockets[0].closedWith, health: health.map((h) => h.health) };
+  live.stop();
+}
+
 console.log(JSON.stringify(result));

@@ -1,6 +1,7 @@
 """The browsers' live connection (server/web/js/shared/live.js) drops a connection that has
-sent no frame for 2 × heartbeat_s and reconnects, and keeps one whose pongs come — run in
-Node with a scripted socket (tests/web/live_connection.test.mjs)."""
+sent no frame for 2 × heartbeat_s and reconnects, and keeps one whose pongs come, also when
+a background tab's timers run late — run in Node with a scripted socket
+(tests/web/live_connection.test.mjs)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,4 @@ def test_a_silent_connection_is_dropped_and_a_healthy_one_kept() -> None:
     assert result["silent"]["closed"] == 4000
     assert result["silent"]["health"][:2] == ["connected", "disconnected"]
     assert result["healthy"] == {"closed": None, "health": ["connected"]}
+    assert result["throttled"] == {"closed": None, "health": ["connected"]}

@@ -119,6 +119,7 @@ export class LiveConnection extends EventTarget {
     this.timers = { reconnect: null, heartbeat: null, offline: null };
     this.closed = false;
     this.lastFrameAt = 0; // Date.now() of the newest frame from the server
+    this.pingSentAt = 0; // Date.now() of the newest ping
   }
 
   start() {
@@ -205,14 +206,19 @@ export class LiveConnection extends EventTarget {
     }
   }
 
-  // A ping every heartbeat_s; no frame at all for 2 × heartbeat_s (not even the pong of the
-  // last ping) means the connection is dead, though the browser may not notice for minutes:
-  // drop it and reconnect (protocol.md §7).
+  // A ping every heartbeat_s; no frame at all for 2 × heartbeat_s, not even the answer to a
+  // ping sent since, means the connection is dead, though the browser may not notice for
+  // minutes: drop it and reconnect (protocol.md §7). A background tab's timers may run
+  // only once a minute: a quiet connection that answered the last ping is not dead.
   #heartbeat(seconds) {
     this.#clear("heartbeat");
+    this.pingSentAt = 0;
     this.timers.heartbeat = setInterval(() => {
-      if (Date.now() - this.lastFrameAt > 2 * seconds * 1000) this.#dropSilent();
-      else this.send(ping(Date.now() / 1000));
+      const now = Date.now();
+      const unanswered = this.pingSentAt > this.lastFrameAt;
+      if (unanswered && now - this.lastFrameAt > 2 * seconds * 1000) return this.#dropSilent();
+      this.pingSentAt = now;
+      this.send(ping(now / 1000));
     }, seconds * 1000);
   }
 
