@@ -6,7 +6,7 @@ sees is decided, and tested, here.
 Colours: each kind has its own background, foreground and accent, every text/background pair
 at a contrast ratio of at least 7:1 (WCAG AAA). Colour is never the only signal: each kind
 also carries its own large word and symbol, drills a striped ÖVNING band, and the end views
-their own word ("FARAN ÖVER", "FALSKLARM").
+their own word ("Faran över", "Falsklarm", shown in capitals like every title).
 
 Every word comes from desktop_client/texts.py (one table of texts for the whole client).
 """
@@ -119,7 +119,7 @@ class Answers:
 class AlarmView:
     """The full-screen alarm window of one alert: while active the kind's word, symbol, order
     and instructions in the kind's colours with the answers; once ended the end view
-    ("FARAN ÖVER" green, "FALSKLARM" slate) with no answers."""
+    ("Faran över" green, "Falsklarm" slate) with no answers."""
 
     alert_id: int
     kind: str
@@ -172,7 +172,7 @@ def alarm_view(alert: Mapping[str, Any], language: str | None = None) -> AlarmVi
     colours = KIND_COLOURS[kind]
     if ending is not None:
         resolved = ending is Ending.RESOLVED
-        title = label(texts.ALL_CLEAR if resolved else texts.FALSE_ALARM, lang).upper()
+        title = label(texts.ALL_CLEAR if resolved else texts.FALSE_ALARM, lang)
         instructions = label(texts.ALL_CLEAR_BODY if resolved else texts.FALSE_ALARM_BODY, lang)
         symbol = RESOLVED_SYMBOL if ending is Ending.RESOLVED else CANCELLED_SYMBOL
         colours = RESOLVED_COLOURS if ending is Ending.RESOLVED else CANCELLED_COLOURS

@@ -98,10 +98,14 @@ def readable_field(edit: QLineEdit) -> None:
     edit.setPalette(palette)
 
 
-def font(px: int, *, bold: bool = False) -> QFont:
+def font(px: int, *, bold: bool = False, capitals: bool = False) -> QFont:
+    """A font `px` pixels high; `capitals` shows the text in capital letters while the
+    text itself (what screen readers and `text()` give) stays as written."""
     result = QFont()
     result.setPixelSize(max(px, 12))
     result.setBold(bold)
+    if capitals:
+        result.setCapitalization(QFont.Capitalization.AllUppercase)
     return result
 
 
@@ -174,7 +178,7 @@ class AlarmWindow(QWidget):
         self.symbol_label = QLabel()
         self.symbol_label.setFont(font(height // 11, bold=True))
         self.title_label = QLabel()
-        self.title_label.setFont(font(height // 13, bold=True))
+        self.title_label.setFont(font(height // 13, bold=True, capitals=True))
         self.order_label = self._text_label(font(height // 14, bold=True))
         self.instructions_label = self._text_label(font(height // 24))
         self.drill_note_label = self._text_label(font(height // 34, bold=True))
@@ -371,7 +375,7 @@ class Banner(QWidget):
             f" border: 4px solid {DRILL_COLOURS.foreground}; padding: 2px 12px;"
         )
         self.title_label = QLabel()
-        self.title_label.setFont(font(height // 4, bold=True))
+        self.title_label.setFont(font(height // 4, bold=True, capitals=True))
         self.order_label = QLabel()
         self.order_label.setFont(font(height // 4, bold=True))
         self.order_label.setWordWrap(True)

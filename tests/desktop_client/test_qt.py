@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
@@ -221,8 +221,8 @@ def test_a_new_kind_after_the_answer_brings_the_full_screen_alarm_back(
 @pytest.mark.parametrize(
     ("state", "title", "colours"),
     [
-        ("resolved", "FARAN ÖVER", views.RESOLVED_COLOURS),
-        ("cancelled", "FALSKLARM", views.CANCELLED_COLOURS),
+        ("resolved", "Faran över", views.RESOLVED_COLOURS),
+        ("cancelled", "Falsklarm", views.CANCELLED_COLOURS),
     ],
 )
 def test_end_view_shows_then_closes(
@@ -233,13 +233,15 @@ def test_end_view_shows_then_closes(
     title: str,
     colours: views.Colours,
 ) -> None:
-    """Resolve shows FARAN ÖVER in green (cancel FALSKLARM) without answers, stops the sound,
-    then every window closes and `finished` is emitted."""
+    """Resolve shows "Faran över" (in capitals) in green (cancel "Falsklarm") without
+    answers, stops the sound, then every window closes and `finished` is emitted."""
     alarm = open_alarm(qtbot, screens, alert(), sound)
     window = alarm.windows[0]
     with qtbot.waitSignal(alarm.finished, timeout=5000) as finished:
         alarm.update(alert(state=state))
         assert window.title_label.text() == title
+        capitals = window.title_label.font().capitalization()
+        assert capitals == QFont.Capitalization.AllUppercase  # drawn as FARAN ÖVER
         assert background(window) == colours.background
         assert all(button.isHidden() for button in window.buttons.values())
         assert sound.playing_kind is None
@@ -250,14 +252,14 @@ def test_end_view_shows_then_closes(
 def test_end_after_the_answer_shows_in_the_banner(
     qtbot: QtBot, screens: list[AlarmScreens], sound: AlarmSound
 ) -> None:
-    """An alert resolved after the answer turns the banner into FARAN ÖVER before closing."""
+    """An alert resolved after the answer turns the banner into "Faran över" before closing."""
     alarm = open_alarm(qtbot, screens, alert(), sound)
     alarm.windows[0].buttons["safe"].click()
     banner = alarm.banner
     assert banner is not None
     with qtbot.waitSignal(alarm.finished, timeout=5000):
         alarm.update(alert(state="resolved"))
-        assert banner.title_label.text().endswith("FARAN ÖVER")
+        assert banner.title_label.text().endswith("Faran över")
         assert background(banner) == views.RESOLVED_COLOURS.background
 
 

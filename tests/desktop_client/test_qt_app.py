@@ -218,7 +218,7 @@ def test_a_restarted_server_is_resumed_and_an_alert_sent_meanwhile_is_shown(
 ) -> None:
     """The server killed while an alert is on screen; while the client is cut off (server
     back, its WebSocket on a new port) that alert is resolved and another triggered: the
-    client refetches /config, resumes without loss (the first ends, "FARAN ÖVER"; the
+    client refetches /config, resumes without loss (the first ends, "Faran över"; the
     second is shown and receipted)."""
     db, env = database_url(tmp_path), environment()
     seed(db, env)
@@ -244,7 +244,7 @@ def test_a_restarted_server_is_resumed_and_an_alert_sent_meanwhile_is_shown(
         qtbot.waitUntil(lambda: second_id in client.screens, timeout=WAIT_MS)
         assert client.ws_url.rstrip("/") == again.ws_url != old_ws.rstrip("/")
         assert first_id not in client.state.alerts
-        assert first_screens.view.title == "FARAN ÖVER"
+        assert first_screens.view.title == "Faran över"
         assert client.state.last_seq == second["event"]["seq"]
         qtbot.waitUntil(
             lambda: rollcall(again.url, second_id)["totals"]["displayed"] == 1, timeout=WAIT_MS

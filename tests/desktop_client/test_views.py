@@ -192,14 +192,15 @@ def test_drill_is_marked_and_actual_is_not() -> None:
 
 
 def test_end_views_say_faran_over_in_green_and_falsklarm() -> None:
-    """Resolved shows FARAN ÖVER in green, cancelled FALSKLARM; both differ from every kind."""
+    """Resolved shows "Faran över" in green, cancelled "Falsklarm"; both differ from every
+    kind."""
     resolved = alarm_view(alert(state="resolved"))
-    assert (resolved.ending, resolved.title) == (Ending.RESOLVED, "FARAN ÖVER")
+    assert (resolved.ending, resolved.title) == (Ending.RESOLVED, "Faran över")
     assert resolved.colours == views.RESOLVED_COLOURS
     green = rgb(resolved.colours.background)
     assert green[1] > green[0] and green[1] > green[2]
     cancelled = alarm_view(alert(state="cancelled"), "en")
-    assert (cancelled.ending, cancelled.title) == (Ending.CANCELLED, "FALSE ALARM")
+    assert (cancelled.ending, cancelled.title) == (Ending.CANCELLED, "False alarm")
     kind_backgrounds = {c.background for c in views.KIND_COLOURS.values()}
     assert resolved.colours.background not in kind_backgrounds
     assert cancelled.colours.background not in kind_backgrounds
@@ -220,7 +221,7 @@ def test_banner_carries_the_current_order_and_the_answer() -> None:
     assert banner.answered == "Du svarade: behöver hjälp"
     assert banner.change_answer == "Ändra svar"
     ended = banner_view(alert(state="resolved"), "sv", "safe")
-    assert ended.title == "FARAN ÖVER" and ended.ending is Ending.RESOLVED
+    assert ended.title == "Faran över" and ended.ending is Ending.RESOLVED
 
 
 def test_offline_view_says_not_connected_and_what_to_do() -> None:
