@@ -19,9 +19,9 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from protocol.messages import MAX_ID, MAX_SEQ
+from protocol.messages import MAX_SEQ
 from protocol.vocabulary import ReceiptState, Response
-from server.api.base import Body, PathId
+from server.api.base import Body, BodyId, PathId
 from server.api.deps import CurrentCaller, SessionDep, SinkDep
 from server.clock import utcnow
 from server.errors import ServiceError
@@ -31,15 +31,10 @@ from server.storage.tables import Receipt
 router = APIRouter(prefix="/alerts", tags=["answers"])
 
 
-ALERT_ID_FIELD = Field(
-    default=None, ge=1, le=MAX_ID, description="optional; the path's alert when given"
-)
-
-
 class ReceiptIn(Body):
     seq: StrictInt = Field(ge=1, le=MAX_SEQ, description="the event received or shown")
     state: ReceiptState
-    alert_id: StrictInt | None = ALERT_ID_FIELD
+    alert_id: BodyId | None = None  # optional; the path's alert when given
 
 
 class AckIn(Body):
@@ -50,7 +45,7 @@ class AckIn(Body):
     response: Response
     note: StrictStr = ""  # ≤ 500 characters, may hold line breaks and tabs
     location: StrictStr = ""  # ≤ 200 characters, one line
-    alert_id: StrictInt | None = ALERT_ID_FIELD
+    alert_id: BodyId | None = None  # optional; the path's alert when given
 
 
 def _same_alert(path_id: int, body_id: int | None) -> None:

@@ -188,12 +188,12 @@ class Greeter:
         has not come yet): then the database is read, or the welcome would claim `up_to`
         without those events, and the hub would skip them later as already sent."""
         org = subscriber.organization_id
-        replay = self.hub.recent_events(org, after_seq=last_seq)
-        if replay is not None and _reaches(replay, last_seq, up_to):
+        replay = self.hub.recent_events(org, after_seq=last_seq, up_to=up_to)
+        if replay is not None:
             return replay
         async with self._replay_locks.setdefault(org, asyncio.Lock()):
-            replay = self.hub.recent_events(org, after_seq=last_seq)  # read meanwhile?
-            if replay is not None and _reaches(replay, last_seq, up_to):
+            replay = self.hub.recent_events(org, after_seq=last_seq, up_to=up_to)  # meanwhile?
+            if replay is not None:
                 return replay
             async with self.database.session() as session:
                 rows = await events.since(
@@ -203,8 +203,3 @@ class Greeter:
             replay = [alert_event_from_dict(events.event_document(row)) for row in rows]
             self.hub.remember(org, replay)  # before the next waiter looks
         return replay
-
-
-def _reaches(replay: list[AlertEvent], last_seq: int, up_to: int) -> bool:
-    """Whether gap-free events after `last_seq` (the hub's memory is) reach `up_to`."""
-    return (replay[-1].seq if replay else last_seq) >= up_to

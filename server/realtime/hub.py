@@ -160,11 +160,17 @@ class Hub:
         stream = self._orgs.get(organization_id)
         return stream.seq if stream else None
 
-    def recent_events(self, organization_id: int, *, after_seq: int) -> list[AlertEvent] | None:
+    def recent_events(
+        self, organization_id: int, *, after_seq: int, up_to: int | None = None
+    ) -> list[AlertEvent] | None:
         """The events after `after_seq` from memory, or None when memory does not reach back
-        that far (then the caller reads the database)."""
+        that far, or forward to `up_to` (a seq the database has and this node has not fanned
+        out yet: another node's event whose signal has not come) — then the caller reads
+        the database."""
         stream = self._orgs.get(organization_id)
         if stream is None:
+            return None
+        if up_to is not None and up_to > max(stream.seq, after_seq):
             return None
         if after_seq >= stream.seq:
             return []
