@@ -35,6 +35,8 @@ run: $(STAMP)
 	$(VENV)/bin/pdv-alert demo
 	@echo
 	@echo "Öppna (open):"
+	@echo "  http://$(HOST):$(PORT)/dashboard    ledningens översikt (the leaders' dashboard)"
+	@echo "  http://$(HOST):$(PORT)/             personalens app (the staff PWA)"
 	@echo "  http://$(HOST):$(PORT)/docs         API-dokumentation (API docs)"
 	@echo "  http://$(HOST):$(PORT)/api/v1/health hälsa (health)"
 	@echo "Logga in med kontona ovan (log in with the demo accounts above). Ctrl-C stoppar."
