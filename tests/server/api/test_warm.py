@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import fastapi.routing
@@ -63,7 +63,7 @@ async def first_requests(
     if cache is not None:
         cache.clear()  # endpoint contexts are kept per function, process-wide
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app) if lifespan else _nothing():
+    async with app.router.lifespan_context(app) if lifespan else nullcontext():
         before = set(sys.modules)
         built = Built(monkeypatch)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
@@ -72,11 +72,6 @@ async def first_requests(
                 assert response.status_code == status, (path, response.text)
         built.modules = set(sys.modules) - before
         yield built
-
-
-@asynccontextmanager
-async def _nothing() -> AsyncIterator[None]:
-    yield
 
 
 async def test_after_start_up_first_requests_build_nothing(
