@@ -30,6 +30,25 @@ def desktop(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     )
 
 
+def enrolled(school: School, cfg: Path) -> Path:
+    """A config dir enrolled by flags (with --status, so nothing starts)."""
+    done = desktop(
+        "--server", school.url, "--enroll", school.code(), "--config-dir", str(cfg), "--status"
+    )
+    assert done.returncode == 0, done.stderr
+    return cfg
+
+
+def qt_blocked(tmp_path: Path) -> str:
+    """A PYTHONPATH whose sitecustomize makes desktop_client.qt unimportable."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['desktop_client.qt'] = None\n"
+    )
+    return str(blocker)
+
+
 def test_enroll_by_flags_then_status(school: School, tmp_path: Path) -> None:
     """--server + --enroll enroll as a desktop device and keep the token; --status prints
     server, device, not connected and exits 0; the token works against the server."""
@@ -68,11 +87,7 @@ def test_enroll_by_flags_then_status(school: School, tmp_path: Path) -> None:
 def test_status_left_by_a_client_that_died_is_not_believed(school: School, tmp_path: Path) -> None:
     """A status file that says connected but has not been rewritten for longer than a
     running client allows (a crash, kill -9) prints "inte ansluten"."""
-    cfg = tmp_path / "cfg"
-    enrolled = desktop(
-        "--server", school.url, "--enroll", school.code(), "--config-dir", str(cfg), "--status"
-    )
-    assert enrolled.returncode == 0, enrolled.stderr
+    cfg = enrolled(school, tmp_path / "cfg")
     stale = time.time() - cli.STATUS_FRESH_SECONDS - 5
     config.write_status(cfg, config.Status(connected=True, last_contact=stale, updated_at=stale))
     done = desktop("--config-dir", str(cfg), "--status")
@@ -82,11 +97,7 @@ def test_status_left_by_a_client_that_died_is_not_believed(school: School, tmp_p
 def test_a_stopped_client_reports_why(school: School, tmp_path: Path) -> None:
     """Stopped for good by the server (revoked, or 4005 for a version it does not speak):
     --status says the device must be enrolled again, whatever the reason recorded."""
-    cfg = tmp_path / "cfg"
-    enrolled = desktop(
-        "--server", school.url, "--enroll", school.code(), "--config-dir", str(cfg), "--status"
-    )
-    assert enrolled.returncode == 0, enrolled.stderr
+    cfg = enrolled(school, tmp_path / "cfg")
     for reason in ("revoked", "unsupported_version"):
         now = time.time()
         stopped = config.Status(connected=False, last_contact=now, updated_at=now, detail=reason)
@@ -124,12 +135,7 @@ def test_autostart_on_and_off_writes_the_xdg_entry(tmp_path: Path) -> None:
 def test_gui_without_pyside_or_qt_side_says_so(tmp_path: Path) -> None:
     """Starting the GUI when desktop_client.qt.app cannot be imported exits 2 with a message
     in both languages."""
-    blocker = tmp_path / "block"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\nsys.modules['desktop_client.qt'] = None\n"
-    )
-    done = desktop("--config-dir", str(tmp_path), env={"PYTHONPATH": str(blocker)})
+    done = desktop("--config-dir", str(tmp_path), env={"PYTHONPATH": qt_blocked(tmp_path)})
     assert done.returncode == 2 and "PySide6 saknas" in done.stderr
     assert "PySide6 is missing" in done.stderr
 
@@ -138,12 +144,7 @@ def test_enrolling_with_autostart_goes_on_to_start(school: School, tmp_path: Pat
     """Mass deployment in one command: --server + --enroll + --autostart on enrolls, writes
     the entry and then starts the client (here it reaches the GUI, which a blocked
     desktop_client.qt stops with its message); --autostart alone only sets it."""
-    blocker = tmp_path / "block"
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text(
-        "import sys\nsys.modules['desktop_client.qt'] = None\n"
-    )
-    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(blocker)}
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "PYTHONPATH": qt_blocked(tmp_path)}
     cfg = str(tmp_path / "cfg")
     args = ("--server", school.url, "--enroll", school.code(), "--config-dir", cfg)
     done = desktop(*args, "--autostart", "on", env=env)
