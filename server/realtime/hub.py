@@ -30,6 +30,7 @@ from protocol.codec import alert_event_from_dict
 from protocol.messages import AlertDoc, AlertEvent, ServerMessage
 from server import metrics
 from server.realtime import collector
+from server.realtime.direct import write_all
 from server.realtime.frames import server_frame
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ OPEN = State.OPEN
 class Connection(Protocol):
     """What the hub needs of a connection: server/realtime/wsprotocol.py's WebSocket has it."""
 
+    @property
+    def direct_fd(self) -> int: ...  # server/realtime/direct.py
     @property
     def transport(self) -> asyncio.WriteTransport: ...
     @property
@@ -275,23 +278,28 @@ class Hub:
         self.last_fan_out = time.monotonic()
         frame = server_frame(event)
         limit = self.buffer_limit
-        slow: list[Subscriber] = []
+        sites = event.alert.sites
+        by_site = stream.by_site
         with collector.paused():  # no collector pass in the middle of the fan-out
-            for site_id in event.alert.sites:
-                # A subscriber of several sites is met once per site: last_seq skips repeats.
-                for subscriber in stream.by_site.get(site_id, ()):
-                    if seq <= subscriber.last_seq:
-                        continue
-                    subscriber.last_seq = seq
-                    if subscriber.pending is not None:
-                        subscriber.pending.append(event)
-                        continue
-                    if subscriber.protocol.state is not OPEN:
-                        continue
-                    transport = subscriber.transport
-                    transport.write(frame)
-                    if transport.get_write_buffer_size() > limit:
-                        slow.append(subscriber)
+            if len(sites) == 1:
+                candidates: Iterable[Subscriber] = by_site.get(sites[0], ())
+            else:  # a subscriber of several of the sites is met once
+                candidates = set().union(*[by_site.get(site, ()) for site in sites])
+            # last_seq: a subscriber whose welcome already had this event skips it.
+            targets = [s for s in candidates if s.last_seq < seq]
+            for subscriber in targets:
+                subscriber.last_seq = seq
+                if subscriber.pending is not None:
+                    subscriber.pending.append(event)
+            queued = write_all(
+                [s.connection for s in targets if s.pending is None and s.protocol.state is OPEN],
+                frame,
+            )
+            behind = [c for c in queued if c.transport.get_write_buffer_size() > limit]
+        slow = []
+        if behind:
+            of_connection = {id(s.connection): s for s in targets}
+            slow = [of_connection[id(connection)] for connection in behind]
         # Measured once per event, after every write: nothing per connection in the loop.
         metrics.FAN_OUT_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS.labels(event=event.event).inc()

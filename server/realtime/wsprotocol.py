@@ -73,8 +73,11 @@ class WebSocket(asyncio.Protocol):
 
     __slots__ = (
         "awaiting_pong",
+        "buffered",
         "closing",
         "credential",
+        "direct_fd",
+        "fd",
         "fragment_opcode",
         "fragments",
         "handler",
@@ -97,14 +100,24 @@ class WebSocket(asyncio.Protocol):
         self.fragment_opcode = Opcode.TEXT
         self.awaiting_pong = False
         self.closing = False  # the close deadline is set
+        self.fd = -1  # the socket's descriptor (-1: none, or not a plain TCP socket)
+        self.buffered = False  # the transport holds bytes the kernel has not taken yet
+        # The socket's descriptor while a complete frame may be written straight to it
+        # (server/realtime/direct.py): open, nothing buffered ahead of it, not closing; else -1.
+        self.direct_fd = -1
 
     # -- asyncio.Protocol ---------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        if self.send_buffer:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            if self.send_buffer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
+            if transport.get_extra_info("sslcontext") is None:
+                self.fd = sock.fileno()
+        # With a high-water mark of 0 the transport calls pause_writing as soon as it holds
+        # any byte and resume_writing once it holds none: `buffered` is exact.
+        self.transport.set_write_buffer_limits(high=0)
         self.set_timer(OPEN_TIMEOUT, self.abort)
 
     def data_received(self, data: bytes) -> None:
@@ -117,19 +130,38 @@ class WebSocket(asyncio.Protocol):
                 self._frame(event)
             elif isinstance(event, Request):
                 self._handshake(event)
+        if protocol.state is not OPEN:  # the peer's close frame, or a protocol error
+            self.direct_fd = -1
 
     def eof_received(self) -> bool | None:
+        self.direct_fd = -1
         self.protocol.receive_eof()
         self.flush()
         return None  # close the transport: WebSocket never writes after the peer's EOF
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # Before the transport closes the socket (asyncio closes it after this returns), so
+        # the descriptor, which the kernel may then give to a new connection, is forgotten.
+        self.direct_fd = self.fd = -1
         self.protocol.receive_eof()  # idempotent: the state is now CLOSED
         self.cancel_timer()
         self.fragments = None
         self.handler.closed(self)
 
+    def pause_writing(self) -> None:
+        self.buffered = True
+        self.direct_fd = -1
+
+    def resume_writing(self) -> None:
+        self.buffered = False
+        self._allow_direct()
+
     # -- writing ------------------------------------------------------------------------
+    def _allow_direct(self) -> None:
+        """Let the hub write straight to the socket while that keeps the bytes in order."""
+        if self.protocol.state is OPEN and not self.buffered and not self.transport.is_closing():
+            self.direct_fd = self.fd
+
     def flush(self) -> None:
         """Write what the library has queued; its end-of-stream marker half-closes."""
         transport = self.transport
@@ -154,6 +186,7 @@ class WebSocket(asyncio.Protocol):
     def close(self, code: int, reason: str = "") -> None:
         """Start the closing handshake (the peer has CLOSE_TIMEOUT to answer); never waits."""
         if self.protocol.state is OPEN:
+            self.direct_fd = -1
             self.cancel_timer()  # a hello deadline no longer applies
             self.protocol.send_close(code, reason)
             self.flush()
@@ -161,6 +194,7 @@ class WebSocket(asyncio.Protocol):
     def fail(self, code: int, reason: str) -> None:
         """Close at once after a close frame, without waiting for the peer's."""
         if self.protocol.state is OPEN:
+            self.direct_fd = -1
             self.cancel_timer()
             self.protocol.fail(code, reason)
             self.flush()
@@ -173,6 +207,7 @@ class WebSocket(asyncio.Protocol):
             self.awaiting_pong = True
 
     def abort(self) -> None:
+        self.direct_fd = -1
         self.transport.abort()
 
     # -- timers -------------------------------------------------------------------------
@@ -213,6 +248,7 @@ class WebSocket(asyncio.Protocol):
         # connection's life; nothing reads its headers after the handshake: drop them.
         request.headers.clear()
         if self.protocol.state is OPEN:
+            self._allow_direct()
             handler.opened(self)
         elif not self.closing:  # refused: the peer has CLOSE_TIMEOUT to hang up
             self.closing = True

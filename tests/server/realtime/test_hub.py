@@ -30,6 +30,7 @@ class MemoryTransport:
 class MemoryConnection:
     transport: MemoryTransport = field(default_factory=MemoryTransport)
     state: State = State.OPEN
+    direct_fd: int = -1  # no socket: frames go to the transport
 
     @property
     def protocol(self) -> MemoryConnection:

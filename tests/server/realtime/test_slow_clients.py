@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import cast
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from protocol.vocabulary import Role
+from server.realtime.wsprotocol import WebSocket
 from tests import factories
 from tests.factories import bearer
 from tests.server.realtime.clients import hello, next_of
@@ -69,3 +71,69 @@ async def test_stalled_client_is_closed_and_others_get_everything(live_server: L
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
     assert live_server.realtime.hub.connection_count() == 1
     await healthy.close()
+
+
+def server_side(live_server: LiveServer, organization_id: int) -> list[WebSocket]:
+    subscribers = live_server.realtime.hub.subscribers(organization_id)
+    return [cast(WebSocket, s.connection) for s in subscribers]
+
+
+@pytest.mark.parametrize(
+    "live_settings",
+    [{"connection_buffer_bytes": 4 * 1024 * 1024, "socket_send_buffer_bytes": 4096}],
+    indirect=True,
+)
+async def test_a_lagging_client_gets_every_event_whole_and_in_order(
+    live_server: LiveServer,
+) -> None:
+    """While a reader lags, the frames queue behind what its socket did not take (nothing is
+    written straight to the socket past them); once it reads again it gets all of them, whole
+    and in seq order, and later frames go straight to its socket again."""
+    world = await factories.organization(live_server.database, sites=("A",))
+    await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
+    await factories.device(world, "lagging", site="A")
+    port = int(live_server.ws_url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    lagging, _ = await hello(live_server.ws_url, world.tokens["lagging"], sock=sock, max_queue=None)
+    (connection,) = server_side(live_server, world.organization_id)
+    assert connection.direct_fd == connection.fd >= 0  # open, nothing queued
+    lagging.transport.pause_reading()
+
+    headers = bearer(world, "principal")
+    response = await live_server.http.post(
+        "/api/v1/alerts",
+        json={"kind": "custom", "site_ids": [world.sites["A"]], "order": {"sv": "S", "en": "S"}},
+        headers=headers,
+    )
+    alert_id = response.json()["alert"]["id"]
+    updates = 40
+    for number in range(updates):
+        text = f"{number} {LONG}"
+        response = await live_server.http.patch(
+            f"/api/v1/alerts/{alert_id}",
+            json={"order": {"sv": text[:500], "en": text[:500]}},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+    await asyncio.sleep(0.2)
+    assert connection.transport.get_write_buffer_size() > 0  # the kernel's buffers are full
+    assert connection.direct_fd == -1
+
+    lagging.transport.resume_reading()
+    events = [await next_of(lagging, "alert") for _ in range(updates + 1)]
+    assert [event["seq"] for event in events] == list(range(1, updates + 2))
+    assert events[-1]["alert"]["order"]["sv"].startswith(f"{updates - 1} ")
+    for _ in range(100):
+        if connection.direct_fd >= 0:
+            break
+        await asyncio.sleep(0.05)
+    assert connection.direct_fd == connection.fd  # drained: straight to the socket again
+
+    await lagging.close()
+    for _ in range(100):
+        if connection.fd < 0:
+            break
+        await asyncio.sleep(0.05)
+    assert connection.direct_fd == connection.fd == -1  # forgotten before the socket closes
