@@ -1,8 +1,9 @@
 """The node's hub: which connections want which organization's events, and the fan-out.
 
 Fan-out is synchronous: the event is encoded once (by `protocol.codec`, server/realtime/
-frames.py) into a complete WebSocket frame and written to each matching connection's
-transport without awaiting anyone. A connection whose transport
+frames.py) into a complete WebSocket frame and written to each matching connection without
+awaiting anyone (server/realtime/direct.py: straight to the sockets that can take it, the
+rest through their transports). A connection whose transport
 buffer grows past `buffer_limit` is not keeping up; it is dropped from the hub and closed with
 1013 so it reconnects and resumes from its last seq. Events reach the hub in seq order per
 organization: a gap (a bus message lost, another node's event not yet seen) holds later events
@@ -21,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any, Protocol
 
 from websockets.protocol import State
@@ -280,26 +282,16 @@ class Hub:
         limit = self.buffer_limit
         sites = event.alert.sites
         by_site = stream.by_site
+        slow: list[Subscriber] = []
         with collector.paused():  # no collector pass in the middle of the fan-out
             if len(sites) == 1:
                 candidates: Iterable[Subscriber] = by_site.get(sites[0], ())
             else:  # a subscriber of several of the sites is met once
                 candidates = set().union(*[by_site.get(site, ()) for site in sites])
-            # last_seq: a subscriber whose welcome already had this event skips it.
-            targets = [s for s in candidates if s.last_seq < seq]
-            for subscriber in targets:
-                subscriber.last_seq = seq
-                if subscriber.pending is not None:
-                    subscriber.pending.append(event)
-            queued = write_all(
-                [s.connection for s in targets if s.pending is None and s.protocol.state is OPEN],
-                frame,
-            )
-            behind = [c for c in queued if c.transport.get_write_buffer_size() > limit]
-        slow = []
-        if behind:
-            of_connection = {id(s.connection): s for s in targets}
-            slow = [of_connection[id(connection)] for connection in behind]
+            # In slices: the first sockets get the frame after one slice's preparation.
+            remaining = iter(candidates)
+            while subscribers := list(islice(remaining, WRITE_SLICE)):
+                slow += _write_slice(subscribers, event, frame, limit)
         # Measured once per event, after every write: nothing per connection in the loop.
         metrics.FAN_OUT_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS.labels(event=event.event).inc()
@@ -317,6 +309,28 @@ class Hub:
             if subscriber.pending is None and write_now(subscriber.connection, frame):
                 written += 1
         return written
+
+
+WRITE_SLICE = 512  # subscribers prepared, then written, at a time
+
+
+def _write_slice(
+    subscribers: list[Subscriber], event: AlertEvent, frame: bytes, limit: int
+) -> list[Subscriber]:
+    """Write the event's frame to those of `subscribers` that have not had it (buffer it for
+    those still resuming); answers the ones now more than `limit` bytes behind."""
+    seq = event.seq
+    # last_seq: a subscriber whose welcome already had this event skips it.
+    targets = [s for s in subscribers if s.last_seq < seq]
+    for subscriber in targets:
+        subscriber.last_seq = seq
+        if subscriber.pending is not None:
+            subscriber.pending.append(event)
+    queued = write_all(
+        [s.connection for s in targets if s.pending is None and s.protocol.state is OPEN], frame
+    )
+    behind = {id(c) for c in queued if c.transport.get_write_buffer_size() > limit}
+    return [s for s in targets if id(s.connection) in behind] if behind else []
 
 
 def write_now(connection: Connection, frame: bytes) -> bool:
