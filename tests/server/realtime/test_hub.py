@@ -10,7 +10,7 @@ from websockets.protocol import State
 
 from protocol.codec import alert_event_from_dict, decode_server, encode
 from protocol.messages import AlertEvent
-from server.realtime.hub import Hub, Subscriber
+from server.realtime.hub import WRITE_SLICE, Hub, Subscriber
 from tests.protocol.examples import ALERT
 
 
@@ -154,6 +154,38 @@ async def test_overflowing_subscriber_is_dropped_and_closed() -> None:
     assert closed == [1013]
     assert slow.seqs() == [1] and fast.seqs() == [1, 2]
     assert hub.connection_count() == 1
+
+
+async def test_many_subscribers_over_several_sites_get_each_event_once() -> None:
+    """More subscribers than one write slice, on one or both of an alert's sites: each gets
+    each event once, one still resuming has it kept, and a slow one in a later slice is
+    closed while the rest are written."""
+    db = Database()
+    hub = Hub(read_events=db.read_events, read_seq=db.read_seq, buffer_limit=10)
+    closed: list[int] = []
+    connections = [MemoryConnection() for _ in range(3 * WRITE_SLICE)]
+    subs = [
+        Subscriber(
+            organization_id=1,
+            site_ids=frozenset({1, 2} if number % 3 == 0 else {1 + number % 2}),
+            connection=connection,
+            close=lambda code, _reason: closed.append(code),
+        )
+        for number, connection in enumerate(connections)
+    ]
+    for sub in subs:
+        await hub.subscribe(sub)
+    for sub in subs[1:]:
+        hub.go_live(sub, sent_up_to=0)
+    connections[-1].transport.buffered = 11  # too far behind, whichever slice it is in
+    hub.offer(1, event(1, sites=(1, 2)))
+    hub.offer(1, event(2, sites=(2,)))
+    assert subs[0].pending is not None and [e.seq for e in subs[0].pending] == [1, 2]
+    assert connections[0].seqs() == []
+    assert closed == [1013]
+    for number, connection in enumerate(connections[1:-1], start=1):
+        wanted = [1, 2] if 2 in subs[number].site_ids else [1]
+        assert connection.seqs() == wanted, number
 
 
 async def test_the_alert_frame_is_protocols_encoding_of_the_event() -> None:
