@@ -2,9 +2,10 @@
 
 The fan-out's cost next to a server in C was the interpreter's work per connection around
 each `send` (`transport.write` is Python): about 2 µs per connection, a fifth of the loop
-(bench/README.md, "Direct writes"). Here the frame goes to every socket that may take it
-straight away by `map(os.write, …)`, and only what the kernel did not take is handed to the
-connection's transport, which keeps it in order and sends it when the socket drains.
+(bench/README.md, "where the loop's time goes"). Here the frame goes to every socket that
+may take it straight away by `map(os.write, …)`, and only what the kernel did not take is
+handed to the connection's transport, which keeps it in order and sends it when the socket
+drains.
 
 A socket may take a frame straight away while its connection says so: `direct_fd` is the
 descriptor while the connection is open, its transport holds no byte ahead of the frame and
