@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import cast
+from typing import Any, cast
 
 import pytest
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from protocol.vocabulary import Role
@@ -17,6 +18,45 @@ from tests.server.realtime.clients import hello, next_of
 from tests.server.realtime.conftest import WAIT, LiveServer
 
 LONG = "Lås dörren, släck ljuset, tysta telefonen. " * 11  # ~480 characters
+
+
+async def reader_with_small_window(
+    live_server: LiveServer, token: str, **connect_args: Any
+) -> ClientConnection:
+    """A client whose socket's receive window is small (set before connecting), welcomed."""
+    port = int(live_server.ws_url.rsplit(":", 1)[1].strip("/"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
+    sock.connect(("127.0.0.1", port))
+    client, _ = await hello(live_server.ws_url, token, sock=sock, **connect_args)
+    return client
+
+
+async def alert_with_updates(live_server: LiveServer, world: factories.World, updates: int) -> None:
+    """The principal triggers an alert on site A and updates it `updates` times with long
+    texts (seqs 1 … updates + 1)."""
+    headers = bearer(world, "principal")
+    response = await live_server.http.post(
+        "/api/v1/alerts",
+        json={
+            "kind": "custom",
+            "site_ids": [world.sites["A"]],
+            "order": {"sv": "Start", "en": "Start"},
+        },
+        headers=headers,
+    )
+    alert_id = response.json()["alert"]["id"]
+    for number in range(updates):
+        text = f"{number} {LONG}"
+        response = await live_server.http.patch(
+            f"/api/v1/alerts/{alert_id}",
+            json={
+                "order": {"sv": text[:500], "en": text[:500]},
+                "instructions": {"sv": text[:500], "en": text[:500]},
+            },
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(
@@ -30,37 +70,11 @@ async def test_stalled_client_is_closed_and_others_get_everything(live_server: L
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     await factories.device(world, "stalled", site="A")
     await factories.device(world, "healthy", site="A")
-    port = int(live_server.ws_url.rsplit(":", 1)[1].strip("/"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: small window
-    sock.connect(("127.0.0.1", port))
-    stalled, _ = await hello(live_server.ws_url, world.tokens["stalled"], sock=sock)
+    stalled = await reader_with_small_window(live_server, world.tokens["stalled"])
     healthy, _ = await hello(live_server.ws_url, world.tokens["healthy"], max_queue=None)
     stalled.transport.pause_reading()  # stop reading: kernel buffers fill, then the server's
-
-    headers = bearer(world, "principal")
-    response = await live_server.http.post(
-        "/api/v1/alerts",
-        json={
-            "kind": "custom",
-            "site_ids": [world.sites["A"]],
-            "order": {"sv": "Start", "en": "Start"},
-        },
-        headers=headers,
-    )
-    alert_id = response.json()["alert"]["id"]
     updates = 60
-    for number in range(updates):
-        text = f"{number} {LONG}"
-        response = await live_server.http.patch(
-            f"/api/v1/alerts/{alert_id}",
-            json={
-                "order": {"sv": text[:500], "en": text[:500]},
-                "instructions": {"sv": text[:500], "en": text[:500]},
-            },
-            headers=headers,
-        )
-        assert response.status_code == 200, response.text
+    await alert_with_updates(live_server, world, updates)
     seqs = [(await next_of(healthy, "alert"))["seq"] for _ in range(updates + 1)]
     assert seqs == list(range(1, updates + 2))
 
@@ -92,31 +106,12 @@ async def test_a_lagging_client_gets_every_event_whole_and_in_order(
     world = await factories.organization(live_server.database, sites=("A",))
     await factories.person(world, "principal", roles=((Role.PRINCIPAL, "A"),))
     await factories.device(world, "lagging", site="A")
-    port = int(live_server.ws_url.rsplit(":", 1)[1].strip("/"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    lagging, _ = await hello(live_server.ws_url, world.tokens["lagging"], sock=sock, max_queue=None)
+    lagging = await reader_with_small_window(live_server, world.tokens["lagging"], max_queue=None)
     (connection,) = server_side(live_server, world.organization_id)
     assert connection.direct_fd == connection.fd >= 0  # open, nothing queued
     lagging.transport.pause_reading()
-
-    headers = bearer(world, "principal")
-    response = await live_server.http.post(
-        "/api/v1/alerts",
-        json={"kind": "custom", "site_ids": [world.sites["A"]], "order": {"sv": "S", "en": "S"}},
-        headers=headers,
-    )
-    alert_id = response.json()["alert"]["id"]
     updates = 40
-    for number in range(updates):
-        text = f"{number} {LONG}"
-        response = await live_server.http.patch(
-            f"/api/v1/alerts/{alert_id}",
-            json={"order": {"sv": text[:500], "en": text[:500]}},
-            headers=headers,
-        )
-        assert response.status_code == 200, response.text
+    await alert_with_updates(live_server, world, updates)
     await asyncio.sleep(0.2)
     assert connection.transport.get_write_buffer_size() > 0  # the kernel's buffers are full
     assert connection.direct_fd == -1
