@@ -127,19 +127,20 @@ def reconnect_delay(attempt: int, random: float | None = None) -> float:
     `random` is uniform in [0, 1): by default a fresh `random.random()` (tests pass fixed
     values), as protocol.js's `Math.random()` default.
     """
-    if random is None:
-        random = _random.random()
     base = min(RECONNECT_MAX_S, RECONNECT_INITIAL_S * (1 << min(max(attempt, 0), 16)))
-    return base * (0.5 + random / 2)
+    return _equal_jitter(base, random)
 
 
 def delay_after_close(code: int, attempt: int, random: float | None = None) -> float | None:
     """Seconds to wait before reconnecting after a close with `code`; None: don't."""
-    if random is None:
-        random = _random.random()
     action = close_info(code).reconnect
     if action is Reconnect.NEVER:
         return None
     if action is Reconnect.SLOW:
-        return RECONNECT_MAX_S * (0.5 + random / 2)
+        return _equal_jitter(RECONNECT_MAX_S, random)
     return reconnect_delay(attempt, random)
+
+
+def _equal_jitter(base: float, random: float | None) -> float:
+    """Uniformly within [base/2, base]; `random` in [0, 1), a fresh one when None."""
+    return base * (0.5 + (_random.random() if random is None else random) / 2)

@@ -32,7 +32,7 @@ from protocol.codec import alert_event_from_dict
 from protocol.messages import AlertDoc, AlertEvent, ServerMessage
 from server import metrics
 from server.realtime import collector
-from server.realtime.direct import write_all
+from server.realtime.direct import Writable, write_all
 from server.realtime.frames import server_frame
 
 log = logging.getLogger(__name__)
@@ -41,21 +41,18 @@ SLOW_CLOSE_CODE = CloseCode.TRY_AGAIN_LATER  # 1013: reconnect and resume
 OPEN = State.OPEN
 
 
-class Connection(Protocol):
-    """What the hub needs of a connection: server/realtime/wsprotocol.py's WebSocket has it."""
+class Connection(Writable, Protocol):
+    """What the hub needs of a connection: what server/realtime/direct.py writes to, and the
+    sans-I/O protocol; server/realtime/wsprotocol.py's WebSocket has it."""
 
-    @property
-    def direct_fd(self) -> int: ...  # server/realtime/direct.py
-    @property
-    def transport(self) -> asyncio.WriteTransport: ...
     @property
     def protocol(self) -> Any: ...  # the sans-I/O protocol; `.state` tells if it is OPEN
 
 
 @dataclass(eq=False, slots=True)
 class Subscriber:
-    """One live connection's subscription. `transport` and `protocol` are the connection's,
-    kept here so the fan-out touches as few objects per client as possible."""
+    """One live connection's subscription. `protocol` is the connection's, kept here so the
+    fan-out's check of its state touches one object fewer per client."""
 
     organization_id: int
     site_ids: frozenset[int]
@@ -69,11 +66,9 @@ class Subscriber:
     last_seq: int = 0
     # While resuming, events are kept here instead of written (see Hub.subscribe).
     pending: list[AlertEvent] | None = field(default_factory=list)
-    transport: asyncio.WriteTransport = field(init=False)
     protocol: Any = field(init=False)
 
     def __post_init__(self) -> None:
-        self.transport = self.connection.transport
         self.protocol = self.connection.protocol
 
     def wants(self, alert: AlertDoc) -> bool:

@@ -73,7 +73,6 @@ class WebSocket(asyncio.Protocol):
 
     __slots__ = (
         "awaiting_pong",
-        "buffered",
         "closing",
         "credential",
         "direct_fd",
@@ -101,7 +100,6 @@ class WebSocket(asyncio.Protocol):
         self.awaiting_pong = False
         self.closing = False  # the close deadline is set
         self.fd = -1  # the socket's descriptor (-1: none, or not a plain TCP socket)
-        self.buffered = False  # the transport holds bytes the kernel has not taken yet
         # The socket's descriptor while a complete frame may be written straight to it
         # (server/realtime/direct.py): open, nothing buffered ahead of it, not closing; else -1.
         self.direct_fd = -1
@@ -116,7 +114,7 @@ class WebSocket(asyncio.Protocol):
             if transport.get_extra_info("sslcontext") is None:
                 self.fd = sock.fileno()
         # With a high-water mark of 0 the transport calls pause_writing as soon as it holds
-        # any byte and resume_writing once it holds none: `buffered` is exact.
+        # any byte and resume_writing once it holds none.
         self.transport.set_write_buffer_limits(high=0)
         self.set_timer(OPEN_TIMEOUT, self.abort)
 
@@ -149,17 +147,20 @@ class WebSocket(asyncio.Protocol):
         self.handler.closed(self)
 
     def pause_writing(self) -> None:
-        self.buffered = True
         self.direct_fd = -1
 
     def resume_writing(self) -> None:
-        self.buffered = False
         self._allow_direct()
 
     # -- writing ------------------------------------------------------------------------
     def _allow_direct(self) -> None:
         """Let the hub write straight to the socket while that keeps the bytes in order."""
-        if self.protocol.state is OPEN and not self.buffered and not self.transport.is_closing():
+        transport = self.transport
+        if (
+            self.protocol.state is OPEN
+            and not transport.get_write_buffer_size()
+            and not transport.is_closing()
+        ):
             self.direct_fd = self.fd
 
     def flush(self) -> None:
