@@ -808,10 +808,33 @@ def round_label(index: int, warmup: int) -> str:
 
 
 async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Workers) -> str:
+    """`--starts` times: both servers started afresh, their clients connected, the cold
+    round and the warm ones (`measure_start`); the starts alternate which server's cold
+    alert goes first (the first start: `--first`). The table pools every start's rounds."""
+    args = setup.args
+    sides = Side("pdv-alert"), Side("floor"), Side("pdv-alert resolve")
+    other = {"pdv": "floor", "floor": "pdv"}
+    for start in range(args.starts):
+        first = args.first if start % 2 == 0 else other[args.first]
+        if args.starts > 1:
+            say(f"start {start + 1} of {args.starts} ({first}'s cold alert first)")
+        await measure_start(setup, pdv_workers, floor_workers, sides, first)
+    pdv, floor_side, resolves = sides
+    resolves.clients = pdv.clients
+    return table(pdv, floor_side, resolves, args.floor)
+
+
+async def measure_start(
+    setup: Setup,
+    pdv_workers: Workers,
+    floor_workers: Workers,
+    sides: tuple[Side, Side, Side],
+    first_cold: str,
+) -> None:
     """Both servers run at once, each with its own N clients; the rounds alternate
     (pdv-alert, floor, pdv-alert, …) so slow drifts of the machine hit both alike."""
     args = setup.args
-    pdv, floor_side, resolves = Side("pdv-alert"), Side("floor"), Side("pdv-alert resolve")
+    pdv, floor_side, resolves = sides
     server: Server | None = None
     floor: FloorProcess | None = None
     http: Http | None = None
@@ -884,15 +907,13 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
 
         for index in range(1 + args.warmup + args.alerts):
             label = round_label(index, args.warmup)
-            floor_first = index == 0 and args.first == "floor"
+            floor_first = index == 0 and first_cold == "floor"
             first, second = (floor_round, pdv_round) if floor_first else (pdv_round, floor_round)
             await first(index, label)
             await second(index, label)
         await asyncio.gather(
             pdv_workers.all({"op": "drop"}, 60), floor_workers.all({"op": "drop"}, 60)
         )
-        resolves.clients = pdv.clients
-        return table(pdv, floor_side, resolves, args.floor)
     finally:
         if http is not None:
             http.close()
@@ -1274,16 +1295,19 @@ def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
         row(f"  {floor_name} signal→last frame sent", floor, "tap", False)
         row(f"  {floor_name} first→last frame sent", floor, "tap", True)
     if pdv.cold and floor.cold:
-        cold_http = pdv.cold[0].response
-        lines.append("cold: the first alert after each server's start (not in the rows above):")
+        cold_http = [(r.response - r.t0) * 1000 for r in pdv.cold if r.response is not None]
+        starts = f"{len(pdv.cold)} starts" if len(pdv.cold) > 1 else "one start"
+        lines.append(
+            f"cold: the first alert after each server's start ({starts}; not in the rows above):"
+        )
         row("  pdv-alert (trigger→last client)", pdv, "wire", False, cold=True)
         row("  pdv-alert fan-out only", pdv, "wire", True, cold=True)
         row(f"  {floor_name} (signal→last client)", floor, "wire", False, cold=True)
         row(f"  {floor_name} fan-out only", floor, "wire", True, cold=True)
-        if cold_http is not None:
+        if cold_http:
             lines.append(
                 f"{'  pdv-alert HTTP trigger (t0→response)':40} {'':>7} "
-                f"{(cold_http - pdv.cold[0].t0) * 1000:>8.1f}"
+                f"{statistics.median(cold_http):>8.1f}{'':>18}{max(cold_http):>8.1f}"
             )
         if tapped:
             row("  pdv-alert trigger→last frame sent", pdv, "tap", False, cold=True)
@@ -1293,8 +1317,9 @@ def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
     lines += [
         "",
         "p50/p99/max pool all clients of all warm alerts; 'last ms' is the last client's",
-        "latency, median over the alerts (cold: the one first alert). Client times are stamped",
-        "when the frame's bytes reach the client process (before websockets parses them).",
+        "latency, median over the alerts (cold: over the starts' first alerts). Client times",
+        "are stamped when the frame's bytes reach the client process (before websockets",
+        "parses them).",
         "",
         f"ratios of the last client, pdv-alert / {floor_name}:",
     ]
@@ -1404,6 +1429,8 @@ def run_header(args: argparse.Namespace) -> str:
             f" for each server; pdv-alert and the {args.floor} floor run side by side, 1 cold + "
             f"{args.warmup} warm-up + {args.alerts} alerts each, alternating"
         )
+        if args.starts > 1:
+            shape += f"; {args.starts} starts, the first cold alert alternating from {args.first}"
     else:
         shape = ""
     return (
@@ -1543,6 +1570,12 @@ def main() -> None:
         choices=["pdv", "floor"],
         default="pdv",
         help="which server's cold alert goes first (the other's finds the kernel warmed)",
+    )
+    parser.add_argument(
+        "--starts",
+        type=int,
+        default=1,
+        help="fanout: start both servers this many times (a cold alert each), first alternating",
     )
     parser.add_argument("--concurrency", type=int, default=100, help="connects in flight")
     parser.add_argument("--pause", type=float, default=1.0, help="idle seconds between steps")

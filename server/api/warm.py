@@ -10,7 +10,9 @@ first trigger, ack or receipt after a start must not pay that, so `warm` does it
 lifespan, before the node serves: it walks every API route as the router does (which
 builds them; server/api/openapi.py's `api_routes`), finds every endpoint's source location
 (FastAPI's own cached step, skipped where a FastAPI has no such step) and makes one call
-to a worker thread.
+to a worker thread. Then it rehearses a trigger (server/services/rehearsal.py: the
+trigger's statements compiled, in a transaction that is always rolled back), so that the
+first alert after a start does not compile them either.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import fastapi.routing
 from fastapi import FastAPI
 
 from server.api.openapi import api_routes
+from server.services.rehearsal import rehearse
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,15 @@ async def warm(app: FastAPI) -> int:
     """Build it all now; returns how many endpoints were prepared. A failure here is logged
     and the node starts anyway: preparing is never a reason not to serve."""
     try:
-        return await _warm(app)
+        endpoints = await _warm(app)
     except Exception:
         log.exception("preparing the endpoints failed; the first requests build them")
-        return 0
+        endpoints = 0
+    try:
+        await rehearse(app.state.database)
+    except Exception:
+        log.exception("rehearsing a trigger failed (nothing was kept); the first alert compiles")
+    return endpoints
 
 
 async def _warm(app: FastAPI) -> int:
