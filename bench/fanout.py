@@ -802,6 +802,11 @@ EXAMPLE_EVENT: dict[str, Any] = {
 }
 
 
+def cold_first(start: int, first: str) -> str:
+    """Whose cold alert goes first at start `start` (0-based): `first`'s, then alternating."""
+    return first if start % 2 == 0 else {"pdv": "floor", "floor": "pdv"}[first]
+
+
 def round_label(index: int, warmup: int) -> str:
     """What a round is called in the progress lines: the first is cold."""
     return "cold" if index == 0 else "warm-up" if index <= warmup else f"alert {index}"
@@ -813,9 +818,8 @@ async def measure_fanout(setup: Setup, pdv_workers: Workers, floor_workers: Work
     alert goes first (the first start: `--first`). The table pools every start's rounds."""
     args = setup.args
     sides = Side("pdv-alert"), Side("floor"), Side("pdv-alert resolve")
-    other = {"pdv": "floor", "floor": "pdv"}
     for start in range(args.starts):
-        first = args.first if start % 2 == 0 else other[args.first]
+        first = cold_first(start, args.first)
         if args.starts > 1:
             say(f"start {start + 1} of {args.starts} ({first}'s cold alert first)")
         await measure_start(setup, pdv_workers, floor_workers, sides, first)

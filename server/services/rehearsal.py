@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session, configure_mappers
 
 from protocol.vocabulary import Kind, Mode, Role
 from server.clock import utcnow
-from server.credentials import SESSION_PREFIX, new_token, token_hash
 from server.services import alerts
 from server.services.sink import NullSink
+from server.storage import login_sessions, organizations, persons, sites
 from server.storage.callers import from_session_token
 from server.storage.database import AUDIT_KEYS, Database
-from server.storage.tables import LoginSession, Organization, Person, RoleAssignment, Site
+
+ACTOR = "system:rehearsal"  # in the audit entries of the rows it makes (all rolled back)
 
 
 class RehearsalCommitted(RuntimeError):
@@ -69,59 +70,30 @@ async def rehearse(database: Database) -> None:
 async def _trigger_in(session: AsyncSession) -> None:
     now = utcnow()
     mark = secrets.token_hex(6)
-    organization = Organization(
-        name="Repetition",
-        slug=f"rehearsal-{mark}",
-        epoch=secrets.token_hex(8),
-        last_seq=0,
-        audit_seq=0,
-        audit_head="0" * 64,
-        language="sv",
-        templates={},
-        created_at=now,
+    organization = await organizations.create_organization(
+        session, name="Repetition", slug=f"rehearsal-{mark}", actor=ACTOR, now=now
     )
-    session.add(organization)
-    await session.flush()
-    site = Site(
-        organization_id=organization.id,
-        name="Repetition",
-        address="",
-        staff_may_trigger=True,
-        created_at=now,
+    site = await sites.create_site(
+        session, organization_id=organization.id, name="Repetition", actor=ACTOR, now=now
     )
-    person = Person(
+    person = await persons.create_person(
+        session,
         organization_id=organization.id,
         email=f"rehearsal-{mark}@pdv-alert.invalid",
         name="Repetition",
-        phone="",
-        language="sv",
-        active=True,
-        created_at=now,
+        password=None,
+        roles=[(Role.PRINCIPAL, site.id)],
+        actor=ACTOR,
+        now=now,
     )
-    session.add_all([site, person])
-    await session.flush()
-    token = new_token(SESSION_PREFIX)
-    session.add_all(
-        [
-            RoleAssignment(
-                organization_id=organization.id,
-                person_id=person.id,
-                site_id=site.id,
-                role=Role.PRINCIPAL.value,
-            ),
-            LoginSession(
-                token_hash=token_hash(token),
-                organization_id=organization.id,
-                person_id=person.id,
-                created_at=now,
-                expires_at=now + timedelta(minutes=1),
-                last_seen_at=now,
-                ip="127.0.0.1",
-                user_agent="rehearsal",
-            ),
-        ]
+    token = await login_sessions.open_session(
+        session,
+        person=person,
+        ip="127.0.0.1",
+        user_agent="rehearsal",
+        lifetime=timedelta(minutes=1),
+        now=now,
     )
-    await session.flush()
     session.expunge_all()  # read back from the database, as a request's session does
     caller = await from_session_token(session, token=token, now=now)
     if caller is None:

@@ -1,9 +1,10 @@
 """bench/fanout.py's bookkeeping that decides what a table row means: which round is cold,
-which are warm, and which database a --database-url run uses."""
+which are warm, how several starts' cold rounds are pooled, and which database a
+--database-url run uses."""
 
 from __future__ import annotations
 
-from bench.fanout import Round, Side, with_database
+from bench.fanout import Round, Side, cold_first, table, with_database
 
 
 def test_the_first_round_is_cold_the_warm_up_is_dropped_and_the_rest_are_warm() -> None:
@@ -33,3 +34,22 @@ def test_the_run_database_is_named_on_the_same_server() -> None:
         with_database("postgresql+asyncpg://u@h/test?ssl=require", "pdv_bench_1")
         == "postgresql+asyncpg://u@h/pdv_bench_1?ssl=require"
     )
+
+
+def test_starts_alternate_whose_cold_alert_goes_first() -> None:
+    assert [cold_first(start, "pdv") for start in range(4)] == ["pdv", "floor", "pdv", "floor"]
+    assert [cold_first(start, "floor") for start in range(3)] == ["floor", "pdv", "floor"]
+
+
+def test_the_cold_ratio_of_several_starts_is_of_their_medians() -> None:
+    """Three starts: the cold last clients 100/150/400 ms against the floor's 100/100/100
+    give 1.50× (the medians), not the mean's 2.17×."""
+    pdv, floor = Side("pdv-alert", clients=2), Side("floor", clients=2)
+    for last, side in ((0.100, pdv), (0.150, pdv), (0.400, pdv)) + ((0.100, floor),) * 3:
+        stamps = [0.010, last]  # two clients: the first and the last
+        side.keep(0, 0, Round(t0=0.0, wire=stamps, app=stamps, missing=0, response=0.01))
+        side.keep(1, 0, Round(t0=0.0, wire=[0.01, 0.1], app=[0.01, 0.1], missing=0))
+    printed = table(pdv, floor, Side("pdv-alert resolve"), "c")
+    assert "(3 starts; not in the rows above)" in printed
+    cold = next(line for line in printed.splitlines() if "cold: incl. HTTP trigger" in line)
+    assert "1.50×" in cold and "met" in cold and "NOT" not in cold
