@@ -17,6 +17,7 @@ first alert after a start does not compile them either.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ import fastapi.routing
 from fastapi import FastAPI
 
 from server.api.openapi import api_routes
+from server.services.rehearsal import TIMEOUT_SECONDS as REHEARSAL_SECONDS
 from server.services.rehearsal import rehearse
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ async def warm(app: FastAPI) -> int:
         log.exception("preparing the endpoints failed; the first requests build them")
         endpoints = 0
     try:
-        await rehearse(app.state.database)
+        async with asyncio.timeout(REHEARSAL_SECONDS):
+            await rehearse(app.state.database)
     except Exception:
         log.exception("rehearsing a trigger failed (nothing was kept); the first alert compiles")
     return endpoints

@@ -33,6 +33,7 @@ from server.storage import login_sessions, organizations, persons, sites
 from server.storage.callers import from_session_token
 from server.storage.database import AUDIT_KEYS, Database
 
+TIMEOUT_SECONDS = 5.0  # a start waits at most this long for the rehearsal
 ACTOR = "system:rehearsal"  # in the audit entries of the rows it makes (all rolled back)
 
 
@@ -55,7 +56,9 @@ def _refuse_commit(_session: Session) -> None:
 
 async def rehearse(database: Database) -> None:
     """Run one trigger's statements on `database` and roll every row back. Raises what the
-    trigger raised (the caller logs it); nothing is committed either way."""
+    trigger raised (the caller logs it); nothing is committed either way, also when the
+    caller gives up waiting (a database that makes writers wait must not hold the node's
+    start for long: `server.api.warm` waits `TIMEOUT_SECONDS`)."""
     configure_mappers()  # the ORM's own set-up, done once per process
     async with _NeverCommits(
         bind=database.engine, expire_on_commit=False, info={AUDIT_KEYS: database.audit_keys}

@@ -100,6 +100,24 @@ async def test_a_commit_inside_the_rehearsal_is_refused_before_anything_is_kept(
     assert await row_counts(database) == before
 
 
+async def test_a_rehearsal_that_waits_too_long_gives_up_and_keeps_nothing(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger that has written and then waits (a database that makes writers wait) is
+    given up after the timeout; what it wrote is rolled back."""
+    before = await row_counts(database)
+
+    async def waiting(*, session: Any, **_: Any) -> Any:
+        await session.flush()
+        await asyncio.sleep(30)
+
+    monkeypatch.setattr(rehearsal.alerts, "trigger", waiting)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):  # as server.api.warm waits for it
+            await rehearse(database)
+    assert await row_counts(database) == before
+
+
 async def first_trigger(app_database: Database, settings: Settings, *, start_up: bool) -> list[str]:
     """The statements a principal's first `POST /api/v1/alerts` compiles on an app over
     `app_database` (a fresh engine), after the app's start-up when `start_up`."""
