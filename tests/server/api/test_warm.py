@@ -95,21 +95,31 @@ async def test_without_start_up_first_requests_build_routes_and_read_sources(
             assert len(built.sources) == len(FIRST_REQUESTS)
 
 
+@pytest.mark.parametrize(
+    ("part", "logged"),
+    [
+        ("server.api.warm.api_routes", "preparing the endpoints failed"),
+        ("server.api.warm.rehearse", "rehearsing a trigger failed"),
+    ],
+)
 async def test_a_failing_preparation_does_not_stop_the_start(
     settings: Settings,
     sqlite_database: Database,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    part: str,
+    logged: str,
 ) -> None:
-    """The node serves even when preparing fails (a FastAPI that changed its internals)."""
+    """The node serves even when a part of preparing fails (a FastAPI that changed its
+    internals, tables the rehearsal cannot write)."""
 
-    def broken(_app: Any) -> Any:
-        raise RuntimeError("routes changed shape")
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("changed shape")
 
-    monkeypatch.setattr("server.api.warm.api_routes", broken)
+    monkeypatch.setattr(part, broken)
     app = create_app(settings, database=sqlite_database, realtime=False)
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             assert (await http.get("/api/v1/health")).status_code == 200
-    assert "preparing the endpoints failed" in caplog.text
+    assert logged in caplog.text

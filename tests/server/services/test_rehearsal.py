@@ -153,21 +153,3 @@ async def test_without_start_up_the_first_trigger_compiles_its_statements(
     """The control: the same request on an app whose start-up (and rehearsal) did not run."""
     compiled = await first_trigger(database, settings, start_up=False)
     assert any(statement.lstrip().upper().startswith("INSERT") for statement in compiled)
-
-
-async def test_a_failing_rehearsal_does_not_stop_the_start(
-    settings: Settings,
-    sqlite_database: Database,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async def broken(_database: Database) -> None:
-        raise RuntimeError("the tables changed shape")
-
-    monkeypatch.setattr("server.api.warm.rehearse", broken)
-    app = create_app(settings, database=sqlite_database, realtime=False)
-    transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            assert (await http.get("/api/v1/health")).status_code == 200
-    assert "rehearsing a trigger failed" in caplog.text
