@@ -1256,6 +1256,24 @@ def cpu_median(rounds: list[Round]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def cold_each_start(pdv: Side, floor: Side, tapped: bool) -> list[str]:
+    """With several starts: the ratio incl. trigger of each start's cold alert."""
+    if len(pdv.cold) < 2 or len(pdv.cold) != len(floor.cold):
+        return []
+    stamps = "tap" if tapped else "wire"
+    each = [
+        latency_stats([mine], stamps=stamps, from_first=False)["last"]
+        / latency_stats([theirs], stamps=stamps, from_first=False)["last"]
+        for mine, theirs in zip(pdv.cold, floor.cold, strict=True)
+    ]
+    met = sum(value <= TARGET_TRIGGER for value in each)
+    return [
+        f"  cold incl. trigger ({'on the wire' if tapped else 'clients'}), each start: "
+        + ", ".join(f"{value:.2f}×" for value in each)
+        + f"; ≤ {TARGET_TRIGGER}× in {met} of {len(each)}"
+    ]
+
+
 def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
     """The warm rows (rounds after the first), the cold rows (the first alert after each
     server's start) and the ratios of both to the floor."""
@@ -1351,6 +1369,7 @@ def table(pdv: Side, floor: Side, resolves: Side, floor_kind: str) -> str:
                 TARGET_TRIGGER,
                 cold,
             )
+    lines += cold_each_start(pdv, floor, tapped)
     kb = pdv.kb_per_connection
     lines.append(
         f"  {'RSS per idle connection':48} {kb:5.1f} KB target ≤ {TARGET_RSS_KB:.0f} KB  "

@@ -53,3 +53,6 @@ def test_the_cold_ratio_of_several_starts_is_of_their_medians() -> None:
     assert "(3 starts; not in the rows above)" in printed
     cold = next(line for line in printed.splitlines() if "cold: incl. HTTP trigger" in line)
     assert "1.50×" in cold and "met" in cold and "NOT" not in cold
+    assert "cold incl. trigger (clients), each start: 1.00×, 1.50×, 4.00×; ≤ 1.5× in 2 of 3" in (
+        printed
+    )
